@@ -132,6 +132,8 @@ def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any) -> S
         raise _fail(path, "file is missing")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise _fail(path, "file is too large")
+    if not zipfile.is_zipfile(path):  # else np.load would try to unpickle it
+        raise _fail(path, "not a readable .npz archive (not a zip file)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("labels", "probs", "feats") if k in z.files}

@@ -91,6 +91,55 @@ def _table(ev) -> str:
     return "\n".join(rows)
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="headline table + frontier figure (tuned on calibration)")
+    p.add_argument("cache_dirs", nargs="*", help="default: every cache under cache/")
+    p.add_argument("--out", default="docs", help="folder for results.md/json, frontiers.png")
+    p.add_argument("--bootstrap", type=int, default=1000)
+
+
+def _run_report(args) -> int:
+    from .cache import list_caches
+    from .report import run_report
+
+    dirs = args.cache_dirs or [str(p) for p in list_caches("cache")]
+    if not dirs:
+        raise UsageError("no caches given and none found under cache/")
+    result = run_report([load_cache(d) for d in dirs], args.out, n_boot=args.bootstrap)
+    print(open(f"{args.out}/results.md", encoding="utf-8").read())
+    print(f"wrote {args.out}/results.md, results.json, frontiers.png "
+          f"({len(result['datasets'])} datasets)")
+    return 0
+
+
+def _add_tune(sub) -> None:
+    p = sub.add_parser("tune", help="choose features / k / safety by CV on calibration and "
+                                    "store them as the cache's defaults")
+    p.add_argument("cache_dir")
+    p.add_argument("--target", type=_finite, default=0.3, help="accuracy drop target, pp")
+
+
+def _run_tune(args) -> int:
+    from .cache import META_FILE, atomic_write_text
+    from .tune import cross_validate, select
+
+    cache = load_cache(args.cache_dir)
+    base = DIMEEConfig.for_cache(cache)
+    best = select(cross_validate(cache.calibration, base, args.target, escalate=False),
+                  args.target)
+    c = best.config
+    defaults = dict(cache.defaults, features=c.features, k=c.k, safety=c.safety,
+                    epsilon=args.target,
+                    chosen_by=f"5-fold CV on the calibration split at a {args.target} pp "
+                              f"target (out-of-fold drop {best.oof_drop_pp:.2f} pp, "
+                              f"cost {best.oof_cost:.2f})")
+    meta = dict(cache.meta, defaults=defaults)
+    atomic_write_text(f"{args.cache_dir}/{META_FILE}", json.dumps(meta, indent=2,
+                                                                  ensure_ascii=False))
+    print(json.dumps(defaults))
+    return 0
+
+
 def _run_evaluate(args) -> int:
     cache = load_cache(args.cache_dir)
     cfg = _eval_config(args, cache)
@@ -149,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_evaluate(sub)
     _add_build(sub)
+    _add_report(sub)
+    _add_tune(sub)
     args = parser.parse_args(argv)
     try:
-        return {"evaluate": _run_evaluate, "build": _run_build}[args.command](args)
+        return {"evaluate": _run_evaluate, "build": _run_build, "report": _run_report,
+                "tune": _run_tune}[args.command](args)
     except (CacheError, DataError, UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

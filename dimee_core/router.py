@@ -179,12 +179,15 @@ class DIMEERouter(BaseEstimator):
         L, B = corr.shape[1], len(BETA_GRID)
         esc_w, esc_b, esc_n = (np.zeros((L, B, k)) for _ in range(3))
         for n in range(1, L):
-            for b, beta in enumerate(BETA_GRID):
-                go_up = conf[:, n - 1] < beta
-                ans = np.where(go_up, corr[:, -1], corr[:, n - 1])
-                esc_w[n, b] = np.bincount(labels, weights=final[:, 0] & ~ans, minlength=k)
-                esc_b[n, b] = np.bincount(labels, weights=~final[:, 0] & ans, minlength=k)
-                esc_n[n, b] = np.bincount(labels, weights=go_up, minlength=k)
+            # a sample escalates at beta_b iff conf < beta_b, i.e. for every b >= pos
+            pos = np.searchsorted(BETA_GRID, conf[:, n - 1], side="right")
+            cell = labels * (B + 1) + pos
+            per_pos = lambda w: np.bincount(cell, weights=w, minlength=k * (B + 1)).reshape(
+                k, B + 1)
+            kept = lambda w: (per_pos(w)[:, ::-1].cumsum(1)[:, ::-1][:, 1:]).T  # pos > b
+            esc_w[n] = kept(final[:, 0] & ~corr[:, n - 1])  # escalated ones: final answers
+            esc_b[n] = kept(~final[:, 0] & corr[:, n - 1])
+            esc_n[n] = per_pos(None).cumsum(1)[:, :B].T
         return ClusterStats(size=np.bincount(labels, minlength=k).astype(float),
                             correct=count(corr), worse=count(final & ~corr),
                             better=count(~final & corr), esc_worse=esc_w, esc_better=esc_b,

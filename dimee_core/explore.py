@@ -1,0 +1,342 @@
+"""Pure analysis helpers for the dashboard: frontiers, optimiser, drill-down tables.
+
+Nothing here imports Streamlit. Functions that take fitted routers re-solve them for a
+sweep and always leave them solved for the passed ``config`` again (``try/finally``),
+so a caller holding routers in a cache sees the same state before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from . import baselines
+from .cache import Cache, Split
+from .costs import TIERS, CostModel
+from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
+from .features import confidences, correct_matrix, exit_layer, pools, routing_features
+from .metrics import MethodResult
+from .router import CLOUD, EDGE_ESCALATE, DIMEERouter, Routing
+
+POOLS = ("easy", "medium", "hard")
+FRONTIER_COLUMNS = ("method", "param", "value", "accuracy", "accuracy_drop_pp",
+                    "mean_cost", "cost_reduction_pct")
+EPSILON_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0,
+                20.0, 30.0)
+MU_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+ALPHA_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99,
+              0.999, 1.01)  # alpha > 1: no exit is ever confident, everything goes up
+
+
+# ---------------------------------------------------------------- scoring helpers
+
+def _frontier_row(method: str, param: str, value: float, routing: Routing, split: Split,
+                  ref_cost: float) -> dict:
+    """Accuracy and cost of one routing on ``split``, relative to its final exit."""
+    acc = float((routing.predictions(split.probs) == split.labels).mean())
+    ref_acc = float(correct_matrix(split.probs, split.labels)[:, -1].mean())
+    mean_cost = float(routing.cost.mean())
+    return {"method": method, "param": param, "value": float(value), "accuracy": acc,
+            "accuracy_drop_pp": 100 * (ref_acc - acc), "mean_cost": mean_cost,
+            "cost_reduction_pct": 100 * (1 - mean_cost / ref_cost)}
+
+
+def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: str,
+                 values: Iterable[float], method: str) -> pd.DataFrame:
+    """Re-solve a fitted router for each value of ``param`` ("epsilon" or "mu") and score
+    it on ``split``. The policy is switched to the one that param belongs to."""
+    policy = {"epsilon": "budget", "mu": "reward"}[param]
+    ref_cost = config.costs.reference_cost(split.probs.shape[1])
+    rows = []
+    try:
+        for v in values:
+            resolve(router, replace(config, policy=policy, **{param: float(v)}))
+            rows.append(_frontier_row(method, param, v, router.route(split), split, ref_cost))
+    finally:
+        resolve(router, config)
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+
+
+def cascade_sweep(cache: Cache, config: DIMEEConfig,
+                  alphas: Iterable[float] = ALPHA_GRID) -> pd.DataFrame:
+    """The confidence cascade on the test split for each alpha."""
+    test, L = cache.test, cache.num_layers
+    ref_cost = config.costs.reference_cost(L)
+    rows = [_frontier_row("cascade", "alpha", a,
+                          baselines.cascade(test.probs, a, config.m, config.n, config.costs),
+                          test, ref_cost) for a in alphas]
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+
+
+def frontiers(cache: Cache, config: DIMEEConfig, routers: tuple[DIMEERouter, DIMEERouter],
+              dimee_param: str | None = None) -> pd.DataFrame:
+    """Accuracy-vs-cost curves on the test split: DIMEE over epsilon (or mu when the
+    policy is ``reward``), DIMEE+ over epsilon, the cascade over alpha."""
+    dimee, plus = routers
+    param = dimee_param or ("mu" if config.policy == "reward" else "epsilon")
+    grid = MU_GRID if param == "mu" else EPSILON_GRID
+    parts = [router_sweep(dimee, config, cache.test, param, grid, "dimee"),
+             router_sweep(plus, config, cache.test, "epsilon", EPSILON_GRID, "dimee_plus"),
+             cascade_sweep(cache, config)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def methods_table(evaluation: Evaluation) -> pd.DataFrame:
+    """One row per method: the numbers of the Overview / What-if comparison table."""
+    rows = []
+    for name, r in evaluation.methods.items():
+        rows.append({"key": name, "method": METHOD_LABELS[name], "accuracy": r.accuracy,
+                     "macro_f1": r.macro_f1, "accuracy_drop_pp": r.accuracy_drop_pp,
+                     "mean_cost": r.mean_cost, "cost_reduction_pct": r.cost_reduction_pct,
+                     **{f"share_{t}": r.tier_shares[t] for t in TIERS}})
+    return pd.DataFrame(rows)
+
+
+def compare_results(a: MethodResult, b: MethodResult) -> pd.DataFrame:
+    """Side-by-side KPIs of two scenarios and their difference (b - a)."""
+    keys = [("accuracy", 100.0, "Accuracy (%)"),
+            ("accuracy_drop_pp", 1.0, "Accuracy drop vs all-in-cloud (pp)"),
+            ("mean_cost", 1.0, "Mean cost per sample"),
+            ("cost_reduction_pct", 1.0, "Cost reduction (%)")]
+    keys += [(t, 100.0, f"Share answered on {t} (%)") for t in TIERS]
+    rows = []
+    for key, scale, label in keys:
+        va = (a.tier_shares[key] if key in TIERS else getattr(a, key)) * scale
+        vb = (b.tier_shares[key] if key in TIERS else getattr(b, key)) * scale
+        rows.append({"kpi": label, "a": va, "b": vb, "difference": vb - va})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- optimiser
+
+@dataclass(frozen=True)
+class OptimiseResult:
+    config: DIMEEConfig | None  # None: no candidate met the target
+    candidates: pd.DataFrame  # every setting tried, with its calibration numbers
+    test: MethodResult | None  # DIMEE of the chosen config on the test split
+
+
+def _calibration_point(router: DIMEERouter, cal: Split, ref_cost: float) -> dict:
+    row = _frontier_row("dimee", "", 0.0, router.route(cal), cal, ref_cost)
+    return {"cal_accuracy": row["accuracy"], "cal_drop_pp": row["accuracy_drop_pp"],
+            "cal_mean_cost": row["mean_cost"], "cal_reduction_pct": row["cost_reduction_pct"]}
+
+
+def optimise(cache: Cache, base: DIMEEConfig, target_drop_pp: float,
+             ks: Sequence[int] = (4, 6, 8, 12, 16),
+             epsilons: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
+             mus: Sequence[float] = (0.1, 0.3, 1.0, 3.0),
+             policies: Sequence[str] = ("budget", "reward", "pools"),
+             fit: Callable[[DIMEEConfig], DIMEERouter] | None = None,
+             n_boot: int = 200) -> OptimiseResult:
+    """Cheapest DIMEE setting whose CALIBRATION accuracy drop is within ``target_drop_pp``.
+
+    The search touches calibration data only (k-means per k, then a cheap re-solve per
+    policy/epsilon/mu); the winner is then scored once on the test split. Costs, split
+    points, alpha, features and seed are taken from ``base``. ``fit`` lets a caller
+    supply cached fits; by default a DIMEE router is fitted per k.
+    """
+    if not np.isfinite(target_drop_pp) or target_drop_pp < 0:
+        raise ValueError(f"target accuracy drop must be >= 0 pp, got {target_drop_pp!r}")
+    cal, L = cache.calibration, cache.num_layers
+    ref_cost = base.costs.reference_cost(L)
+    fit = fit or (lambda cfg: cfg.router().fit(cal))
+    rows = []
+    for k in sorted({int(k) for k in ks if 1 <= k <= cal.n}):
+        cfg_k = replace(base, k=k)
+        router = fit(cfg_k)
+        options = {"budget": [{"epsilon": float(e)} for e in epsilons],
+                   "reward": [{"mu": float(u)} for u in mus], "pools": [{}]}
+        grid = [(p, extra) for p in policies for extra in options[p]]
+        try:
+            for policy, extra in grid:
+                cfg = replace(cfg_k, policy=policy, **extra)
+                resolve(router, cfg)
+                rows.append({"k": k, "policy": policy, "epsilon": cfg.epsilon, "mu": cfg.mu,
+                             **_calibration_point(router, cal, ref_cost)})
+        finally:
+            resolve(router, cfg_k)
+    table = pd.DataFrame(rows)
+    ok = table[table["cal_drop_pp"] <= target_drop_pp + 1e-9]
+    if ok.empty:
+        return OptimiseResult(None, table, None)
+    best = ok.sort_values(["cal_mean_cost", "cal_drop_pp", "k"], kind="stable").iloc[0]
+    cfg = replace(base, k=int(best["k"]), policy=str(best["policy"]),
+                  epsilon=float(best["epsilon"]), mu=float(best["mu"]))
+    result = evaluate(cache, cfg, n_boot=n_boot).methods["dimee"]
+    table["chosen"] = table.index == best.name
+    return OptimiseResult(cfg, table, result)
+
+
+# ---------------------------------------------------------------- per-cluster / per-sample
+
+def tier_name(option: int, beta: float | None = None) -> str:
+    """Human name of a router option (3 = DIMEE+ edge that escalates below beta)."""
+    if option == EDGE_ESCALATE:
+        return f"edge → cloud if conf < {beta:g}" if beta is not None else "edge → cloud"
+    return TIERS[int(option)]
+
+
+def cluster_table(router: DIMEERouter, test_clusters: np.ndarray | None = None) -> pd.DataFrame:
+    """Per calibration cluster: size, pool mix, chosen tier and each tier's calibration
+    accuracy on it (mobile = exit m, edge = exit n, cloud = final exit)."""
+    s, m, n = router.stats_, router.m, router.n
+    size = s.size
+    denom = np.maximum(size, 1)
+    mix = router.pool_mix()
+    df = pd.DataFrame({
+        "cluster": np.arange(router.n_clusters), "size": size.astype(int),
+        "easy": mix[:, 0].astype(int), "medium": mix[:, 1].astype(int),
+        "hard": mix[:, 2].astype(int),
+        "tier": [tier_name(o, router.beta_) for o in router.cluster_tiers_],
+        "acc_mobile": s.correct[:, m - 1] / denom, "acc_edge": s.correct[:, n - 1] / denom,
+        "acc_cloud": s.correct[:, -1] / denom})
+    if test_clusters is not None:
+        df["test_size"] = np.bincount(test_clusters, minlength=router.n_clusters)
+    return df
+
+
+def via_edge(router: DIMEERouter, routing: Routing) -> np.ndarray:
+    """[N] bool: answered in the cloud after the edge escalated it (DIMEE+ only)."""
+    if routing.cluster is None or router.beta_ is None:
+        return np.zeros(len(routing.tier), dtype=bool)
+    return (router.cluster_tiers_[routing.cluster] == EDGE_ESCALATE) & (routing.tier == CLOUD)
+
+
+def sample_table(cache: Cache, config: DIMEEConfig, routing: Routing,
+                 escalated: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per test sample: text, label, prediction, pool, cluster, tier, cost."""
+    test = cache.test
+    names = np.array(cache.label_names)
+    pred = routing.predictions(test.probs)
+    conf = confidences(test.probs)
+    texts = test.texts or tuple(f"(sample {i})" for i in range(test.n))
+    df = pd.DataFrame({
+        "id": np.arange(test.n), "text": list(texts), "label": names[test.labels],
+        "prediction": names[pred],
+        "pool": np.array(POOLS)[pools(conf, config.alpha, config.m, config.n)],
+        "cluster": routing.cluster if routing.cluster is not None else -1,
+        "tier": np.array(TIERS)[routing.tier], "exit_layer": routing.exit_layer,
+        "correct": pred == test.labels, "cost": routing.cost,
+        "conf_mobile": conf[:, config.m - 1]})
+    if escalated is not None:
+        df["escalated"] = escalated
+    return df
+
+
+def trajectory(split: Split, index: int, label_names: Sequence[str]) -> pd.DataFrame:
+    """Per layer: confidence, predicted class and whether that exit is right."""
+    if not 0 <= index < split.n:
+        raise ValueError(f"sample index must be in [0, {split.n - 1}], got {index}")
+    p = split.probs[index]
+    pred = p.argmax(1)
+    return pd.DataFrame({"layer": np.arange(1, p.shape[0] + 1),
+                         "confidence": p.max(1).astype(float),
+                         "p_true": p[:, split.labels[index]].astype(float),
+                         "prediction": [label_names[c] for c in pred],
+                         "correct": pred == split.labels[index]})
+
+
+def cost_breakdown(costs: CostModel, m: int, n: int, num_layers: int, tier: int,
+                   escalated: bool = False) -> dict[str, float]:
+    """Split one sample's route cost into mobile compute, offload, remote compute and
+    escalation (edge → cloud hand-over of DIMEE+). The parts sum to the route cost."""
+    resume = costs.mode == "resume"
+    parts = {"mobile compute": m * costs.lambda_mobile, "offload": 0.0,
+             "remote compute": 0.0, "escalation": 0.0}
+    if tier == CLOUD and not escalated:
+        parts["offload"] = costs.o_cloud
+        parts["remote compute"] = (num_layers - m if resume else num_layers) * costs.lambda_cloud
+    elif tier != 0:  # edge, or edge that escalated to the cloud
+        parts["offload"] = costs.o_edge
+        parts["remote compute"] = (n - m if resume else n) * costs.lambda_edge
+        if escalated:
+            parts["escalation"] = costs.escalation_cost(n, num_layers)
+    return parts
+
+
+# ---------------------------------------------------------------- teaching views
+
+def layer_accuracy(split: Split) -> pd.DataFrame:
+    """Per exit: accuracy and mean confidence."""
+    corr, conf = correct_matrix(split.probs, split.labels), confidences(split.probs)
+    return pd.DataFrame({"layer": np.arange(1, corr.shape[1] + 1),
+                         "accuracy": corr.mean(0), "mean_confidence": conf.mean(0)})
+
+
+def confidence_long(split: Split, max_samples: int = 3000,
+                    random_state: int = 0) -> pd.DataFrame:
+    """Long table (sample, layer, confidence, correct) for distribution plots; at most
+    ``max_samples`` samples (a seeded subsample) to keep charts light."""
+    idx = np.arange(split.n)
+    if split.n > max_samples:
+        idx = np.sort(np.random.default_rng(random_state).choice(split.n, max_samples,
+                                                                 replace=False))
+    conf = confidences(split.probs)[idx]
+    corr = correct_matrix(split.probs, split.labels)[idx]
+    L = conf.shape[1]
+    return pd.DataFrame({"sample": np.repeat(idx, L), "layer": np.tile(np.arange(1, L + 1),
+                                                                       len(idx)),
+                         "confidence": conf.ravel(), "correct": corr.ravel()})
+
+
+def pool_shares(split: Split, m: int, n: int,
+                alphas: Iterable[float] = ALPHA_GRID) -> pd.DataFrame:
+    """Share of samples in the easy / medium / hard pool for each alpha."""
+    conf = confidences(split.probs)
+    rows = []
+    for a in alphas:
+        counts = np.bincount(pools(conf, a, m, n), minlength=3) / split.n
+        rows.append({"alpha": float(a), **dict(zip(POOLS, counts.astype(float)))})
+    return pd.DataFrame(rows)
+
+
+def projection(router: DIMEERouter, split: Split, random_state: int = 0,
+               max_samples: int = 4000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """2-D PCA of the router's (scaled) routing features, fitted on ``split``.
+
+    Returns the samples (x, y, pool, cluster; a seeded subsample of at most
+    ``max_samples``) and the k-means centroids in the same plane.
+    """
+    X = routing_features(split.probs, split.feats, router.m, router.features)
+    Z = router.scaler_.transform(X) * router.block_weights_
+    pca = PCA(n_components=2, random_state=random_state).fit(Z)
+    idx = np.arange(split.n)
+    if split.n > max_samples:
+        idx = np.sort(np.random.default_rng(random_state).choice(split.n, max_samples,
+                                                                 replace=False))
+    xy = pca.transform(Z[idx])
+    pool = pools(confidences(split.probs[idx]), router.alpha, router.m, router.n)
+    pts = pd.DataFrame({"id": idx, "x": xy[:, 0], "y": xy[:, 1],
+                        "pool": np.array(POOLS)[pool],
+                        "cluster": router.kmeans_.predict(Z[idx])})
+    c = pca.transform(router.kmeans_.cluster_centers_)
+    centres = pd.DataFrame({"cluster": np.arange(len(c)), "x": c[:, 0], "y": c[:, 1],
+                            "tier": [tier_name(o, router.beta_) for o in router.cluster_tiers_]})
+    return pts, centres
+
+
+def example_samples(split: Split, alpha: float, m: int, n: int) -> dict[str, int | None]:
+    """A clear easy sample (most confident at exit m among easy ones the mobile gets
+    right) and a clear hard one (least confident at m among hard ones the final exit
+    gets right). None when the pool is empty."""
+    conf = confidences(split.probs)
+    corr = correct_matrix(split.probs, split.labels)
+    pool = pools(conf, alpha, m, n)
+    out: dict[str, int | None] = {}
+    for name, mask, pick in (("easy", (pool == 0) & corr[:, m - 1], np.argmax),
+                             ("hard", (pool == 2) & corr[:, -1], np.argmin)):
+        if not mask.any():
+            mask = pool == (0 if name == "easy" else 2)
+        idx = np.flatnonzero(mask)
+        out[name] = int(idx[pick(conf[idx, m - 1])]) if idx.size else None
+    return out
+
+
+def first_exit(split: Split, alpha: float) -> np.ndarray:
+    """The early-exit layer of every sample (re-exported for pages)."""
+    return exit_layer(confidences(split.probs), alpha)

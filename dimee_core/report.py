@@ -1,0 +1,192 @@
+"""The headline report: cost reduction at a target accuracy drop, tuned on calibration.
+
+For every cache and every target drop (0.3 pp, 1 pp): DIMEE and DIMEE+ pick features,
+k and the safety margin by cross-validation inside the calibration split; the cascade
+picks alpha on calibration. Only then is the test split scored (with paired bootstrap
+95 % intervals). Frontiers sweep each method's knob and score every point on test.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .baselines import cascade
+from .cache import Cache, atomic_write_text
+from .evaluate import DIMEEConfig
+from .features import correct_matrix
+from .metrics import MethodResult, score
+from .router import Routing
+from .tune import ALPHA_GRID, cross_validate, select, tune_cascade_alpha
+
+TARGETS_PP = (0.3, 1.0)
+EPSILON_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0,
+                 35.0)
+HEADLINE = {"reduction_pct": 43.0, "drop_pp": 0.3}
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    dataset: str
+    method: str  # dimee | dimee_plus | cascade
+    target_pp: float
+    setting: dict
+    calibration_drop_pp: float
+    test: MethodResult
+
+
+def _score_test(cache: Cache, r: Routing, cfg: DIMEEConfig, n_boot: int) -> MethodResult:
+    test, L = cache.test, cache.num_layers
+    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
+    return score(r.predictions(test.probs), test.labels, r.cost, r.tier, ref_correct,
+                 cfg.costs.reference_cost(L), n_boot, cfg.random_state)
+
+
+def operating_points(cache: Cache, base: DIMEEConfig, target_pp: float,
+                     n_boot: int = 1000) -> list[OperatingPoint]:
+    out = []
+    for escalate, name in ((False, "dimee"), (True, "dimee_plus")):
+        cand = select(cross_validate(cache.calibration, base, target_pp, escalate), target_pp)
+        router = cand.config.router(escalate=escalate).fit(cache.calibration)
+        setting = {"features": cand.config.features, "k": cand.config.k,
+                   "safety": cand.config.safety, "epsilon": target_pp,
+                   "oof_drop_pp": round(cand.oof_drop_pp, 3)}
+        if escalate:
+            setting["beta"] = router.beta_
+        out.append(OperatingPoint(cache.name, name, target_pp, setting, cand.oof_drop_pp,
+                                  _score_test(cache, router.route(cache.test), base, n_boot)))
+    alpha = tune_cascade_alpha(cache.calibration, base, target_pp)
+    cal_r = cascade(cache.calibration.probs, alpha, base.m, base.n, base.costs)
+    corr = correct_matrix(cache.calibration.probs, cache.calibration.labels)
+    cal_drop = 100 * (corr[:, -1].mean() - corr[np.arange(cache.calibration.n),
+                                                 cal_r.exit_layer - 1].mean())
+    r = cascade(cache.test.probs, alpha, base.m, base.n, base.costs)
+    out.append(OperatingPoint(cache.name, "cascade", target_pp, {"alpha": alpha},
+                              float(cal_drop), _score_test(cache, r, base, n_boot)))
+    return out
+
+
+def frontiers(cache: Cache, base: DIMEEConfig) -> list[dict]:
+    """Test (drop, reduction) of each method as its knob sweeps; knob values fixed a priori."""
+    rows = []
+    for escalate, name in ((False, "dimee"), (True, "dimee_plus")):
+        router = base.router(escalate=escalate).fit(cache.calibration)
+        for eps in EPSILON_SWEEP:
+            router.set_params(epsilon=eps).solve()
+            m = _score_test(cache, router.route(cache.test), base, 0)
+            rows.append({"method": name, "knob": "epsilon", "value": eps,
+                         "drop_pp": m.accuracy_drop_pp, "reduction_pct": m.cost_reduction_pct})
+    for a in ALPHA_GRID:
+        m = _score_test(cache, cascade(cache.test.probs, float(a), base.m, base.n, base.costs),
+                        base, 0)
+        rows.append({"method": "cascade", "knob": "alpha", "value": float(a),
+                     "drop_pp": m.accuracy_drop_pp, "reduction_pct": m.cost_reduction_pct})
+    return rows
+
+
+def frontier_gap(rows: list[dict], method: str = "dimee_plus", other: str = "cascade") -> dict:
+    """At every operating point of ``other``, the best reduction ``method`` reaches with no
+    larger test drop; counts the points where ``method`` is cheaper or equal."""
+    mine = [r for r in rows if r["method"] == method]
+    theirs = [r for r in rows if r["method"] == other]
+    gaps = []
+    for t in theirs:
+        ok = [r["reduction_pct"] for r in mine if r["drop_pp"] <= t["drop_pp"] + 1e-9]
+        if ok:
+            gaps.append(max(ok) - t["reduction_pct"])
+    gaps = np.array(gaps) if gaps else np.array([np.nan])
+    return {"points": int(np.isfinite(gaps).sum()), "not_worse": int((gaps >= -1e-9).sum()),
+            "worst_gap_pp": float(np.nanmin(gaps)), "mean_gap_pp": float(np.nanmean(gaps))}
+
+
+def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> dict:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {"targets_pp": list(TARGETS_PP), "datasets": {}}
+    for cache in caches:
+        base = DIMEEConfig.for_cache(cache)
+        pts = [p for t in TARGETS_PP for p in operating_points(cache, base, t, n_boot)]
+        rows = frontiers(cache, base)
+        result["datasets"][cache.name] = {
+            "title": cache.meta.get("title", cache.name),
+            "config": base.to_dict(),
+            "final_exit_accuracy": float((cache.test.probs[:, -1].argmax(1)
+                                          == cache.test.labels).mean()),
+            "n_calibration": cache.calibration.n, "n_test": cache.test.n,
+            "points": [dict(asdict(p), test=p.test.to_dict()) for p in pts],
+            "frontier": rows,
+            "dimee_plus_vs_cascade": frontier_gap(rows),
+            "dimee_vs_cascade": frontier_gap(rows, "dimee"),
+        }
+    atomic_write_text(out_dir / "results.json", json.dumps(result, indent=1))
+    atomic_write_text(out_dir / "results.md", results_markdown(result))
+    plot_frontiers(result, out_dir / "frontiers.png")
+    return result
+
+
+def _fmt_ci(ci) -> str:
+    return f"[{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+
+
+def results_markdown(result: dict) -> str:
+    lines = ["| dataset | target | method | setting (from calibration) | test cost reduction % "
+             "[95 % CI] | test accuracy drop pp [95 % CI] | meets 43 % @ ≤ 0.3 pp |",
+             "|---|---|---|---|---|---|---|"]
+    names = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
+    for ds, d in result["datasets"].items():
+        for p in d["points"]:
+            t = p["test"]
+            setting = ", ".join(f"{k}={v}" for k, v in p["setting"].items()
+                                if k not in ("epsilon", "oof_drop_pp"))
+            meets = ""
+            if p["target_pp"] == 0.3:
+                ok = (t["cost_reduction_pct"] >= HEADLINE["reduction_pct"]
+                      and t["accuracy_drop_pp"] <= HEADLINE["drop_pp"])
+                meets = "yes" if ok else "no"
+            lines.append(
+                f"| {ds} | ≤ {p['target_pp']} pp | {names[p['method']]} | {setting} | "
+                f"{t['cost_reduction_pct']:.1f} {_fmt_ci(t['reduction_ci95'])} | "
+                f"{t['accuracy_drop_pp']:+.2f} {_fmt_ci(t['drop_ci95'])} | {meets} |")
+    lines += ["", "DIMEE+ vs the cascade along the test frontier (reduction at no larger drop):", ""]
+    for ds, d in result["datasets"].items():
+        g = d["dimee_plus_vs_cascade"]
+        lines.append(f"- {ds}: not worse at {g['not_worse']}/{g['points']} cascade points; "
+                     f"mean gap {g['mean_gap_pp']:+.1f} pp of reduction, worst "
+                     f"{g['worst_gap_pp']:+.1f} pp")
+    return "\n".join(lines) + "\n"
+
+
+def plot_frontiers(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["datasets"])
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    style = {"dimee": ("DIMEE (ε sweep)", "tab:blue"),
+             "dimee_plus": ("DIMEE+ (ε sweep)", "tab:green"),
+             "cascade": ("cascade (α sweep)", "tab:orange")}
+    for ax, ds in zip(axes[0], names):
+        rows = result["datasets"][ds]["frontier"]
+        for method, (label, colour) in style.items():
+            pts = sorted((r["reduction_pct"], r["drop_pp"]) for r in rows if r["method"] == method)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=1.2,
+                    label=label, color=colour)
+        ax.axhline(0.3, ls=":", color="grey", lw=1)
+        ax.axvline(43, ls=":", color="grey", lw=1)
+        ax.set_title(result["datasets"][ds]["title"][:40], fontsize=9)
+        ax.set_xlabel("test cost reduction vs all-in-cloud (%)")
+        ax.set_ylim(-1.5, 6)
+        ax.set_xlim(0, 85)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy drop (pp)")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)

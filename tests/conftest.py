@@ -1,0 +1,45 @@
+"""Shared fixtures: synthetic splits with known structure, and the shipped caches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dimee_core.cache import Split, load_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "cache"
+
+
+def synthetic_split(n: int = 400, L: int = 6, C: int = 3, d: int = 8,
+                    seed: int = 0) -> Split:
+    """Samples of mixed difficulty: confidence and correctness grow with depth."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, C, n)
+    difficulty = rng.uniform(0, 1, n)
+    probs = np.empty((n, L, C), np.float32)
+    for layer in range(L):
+        strength = (layer + 1) / L * 4 * (1 - 0.8 * difficulty)
+        logits = rng.normal(0, 1, (n, C))
+        logits[np.arange(n), labels] += strength
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        probs[:, layer] = e / e.sum(1, keepdims=True)
+    feats = rng.normal(0, 1, (n, L, d)).astype(np.float32)
+    feats[:, :, 0] += 3 * difficulty[:, None]
+    return Split(labels, probs, feats, tuple(f"sample {i}" for i in range(n)))
+
+
+@pytest.fixture
+def split() -> Split:
+    return synthetic_split()
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.name for p in SHIPPED.iterdir() if (p / "meta.json").is_file())
+
+
+@pytest.fixture(scope="session", params=shipped_names())
+def shipped(request):
+    return load_cache(SHIPPED / request.param)

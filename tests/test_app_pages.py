@@ -1,0 +1,180 @@
+"""Every page through streamlit.testing.v1.AppTest on the shipped cache (cache/rt-snippets)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dimee_core.cache import CacheError
+from ui import state
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["pages/overview.py", "pages/whatif.py", "pages/samples.py", "pages/learn.py",
+         "pages/compare.py"]
+TIMEOUT = 120  # first run fits k-means on 2 busy cores
+
+
+def _app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _metric(at: AppTest, label: str) -> float:
+    m = next(m for m in at.metric if m.label == label)
+    return float(m.value.split()[0])
+
+
+@pytest.fixture(scope="module")
+def at() -> AppTest:
+    return _app()
+
+
+def test_every_page_renders(at):
+    _clean(at)
+    assert at.sidebar.selectbox(key="ds").value == "rt-snippets"
+    for page in PAGES:
+        at.switch_page(page).run()
+        _clean(at)
+        assert at.get("plotly_chart"), page
+        if page not in ("pages/learn.py", "pages/samples.py"):
+            assert len(at.metric) >= 4, page
+    at.switch_page("pages/overview.py").run()
+
+
+def test_key_widgets_exist(at):
+    for key in ("m", "n", "k", "alpha", "eps", "mu", "lm", "le", "lc", "oe", "oc", "oec"):
+        assert at.sidebar.slider(key=key) is not None
+    for key in ("feat", "preset"):
+        assert at.sidebar.selectbox(key=key) is not None
+    assert at.sidebar.radio(key="policy").options == ["pools", "reward", "budget"]
+    labels = [m.label for m in at.metric]
+    assert {"Accuracy", "Accuracy drop vs cloud", "Mean cost", "Cost reduction"} <= set(labels)
+    assert len(at.get("download_button")) == 2
+    at.switch_page("pages/whatif.py").run()
+    assert at.number_input(key="opt_target") is not None
+    at.switch_page("pages/samples.py").run()
+    assert at.selectbox(key="smp_id") is not None
+    at.switch_page("pages/compare.py").run()
+    assert at.selectbox(key="cmp_preset_a").value != at.selectbox(key="cmp_preset_b").value
+    at.switch_page("pages/overview.py").run()
+
+
+def test_split_points_cannot_be_invalid(at):
+    at.sidebar.slider(key="m").set_value(4).run()
+    _clean(at)
+    n = at.sidebar.get("number_input") or []
+    # m = L-2 leaves exactly one edge split: n is forced to L-1 and shown disabled
+    assert at.session_state["n"] == 5
+    assert any(w.key == "n" and w.disabled for w in n)
+    at.sidebar.slider(key="m").set_value(2).run()
+    assert at.sidebar.slider(key="n").min == 3
+    assert at.sidebar.slider(key="k").max <= 2000
+    at.sidebar.slider(key="n").set_value(4).run()
+    _clean(at)
+
+
+def test_raising_o_cloud_never_lowers_reduction_with_fixed_routing():
+    # the pools policy ignores costs, so the routing is held fixed while o_cloud rises
+    at = _app({"policy": "pools"})
+    _clean(at)
+    last, shares = -1e9, None
+    for oc in (1.0, 5.0, 10.0, 20.0, 30.0):
+        at.sidebar.slider(key="oc").set_value(oc).run()
+        _clean(at)
+        red = _metric(at, "Cost reduction")
+        caption = next(c.value for c in at.caption if "In plain words" in c.value)
+        now = caption.split("That costs")[0]
+        assert shares is None or now == shares  # same tiers
+        shares = now
+        assert red >= last - 0.05  # displayed to 0.1 %
+        last = red
+
+
+def test_query_params_round_trip():
+    q = {"m": "1", "n": "3", "k": "4", "alpha": "0.85", "policy": "reward", "mu": "0.5",
+         "oc": "7.5", "mode": "recompute", "ds": "rt-snippets"}
+    at = _app(q)
+    _clean(at)
+    assert not at.warning
+    assert at.sidebar.slider(key="m").value == 1 and at.sidebar.slider(key="n").value == 3
+    assert at.sidebar.slider(key="oc").value == 7.5
+    assert at.sidebar.radio(key="mode").value == "recompute"
+    for k, v in q.items():
+        assert at.query_params[k] == [v] or at.query_params[k] == v, k
+    at.sidebar.slider(key="oe").set_value(3.0).run()
+    assert at.query_params["oe"] in ("3", ["3"])
+
+
+@pytest.mark.parametrize("key,bad", [("oc", "lots"), ("m", "9"), ("policy", "magic"),
+                                     ("alpha", "nan"), ("ds", "no-such-data")])
+def test_malformed_query_value_falls_back_with_warning(key, bad):
+    at = _app({key: bad})
+    assert not at.exception
+    assert any(key in w.value for w in at.warning), [w.value for w in at.warning]
+    d = state.defaults(state.load(str(ROOT / "cache" / "rt-snippets")))
+    if key in d:
+        assert at.session_state[key] == d[key]
+    assert len(at.metric) >= 4  # the app still works
+
+
+def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks(at):
+    at.sidebar.slider(key="oc").set_value(0.0)
+    at.sidebar.slider(key="lc").set_value(0.0).run()
+    assert not at.exception
+    assert any("all-in-cloud cost is zero" in e.value for e in at.error)
+    at.sidebar.slider(key="oc").set_value(5.0)
+    at.sidebar.slider(key="lc").set_value(1.0).run()
+    _clean(at)
+    at.sidebar.text_input(key="user_path").input("/definitely/not/a/cache")
+    at.sidebar.button(key="user_path_go").click().run()
+    assert not at.exception
+    assert any("Could not load that folder" in e.value for e in at.error)
+    assert len(at.metric) >= 4  # still usable with the previous dataset
+
+
+def test_optimiser_runs_from_the_page(at):
+    at.switch_page("pages/whatif.py").run()
+    at.number_input(key="opt_target").set_value(1.0)
+    at.button(key="opt_go").click().run()
+    _clean(at)
+    assert at.success or at.warning
+    if at.success:  # "Apply" writes the optimiser's pick into the shared settings
+        at.button(key="opt_apply").click().run()
+        _clean(at)
+        assert "Cheapest: k = %d" % at.session_state["k"] in at.success[0].value
+    at.switch_page("pages/overview.py").run()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_zip_upload_is_extracted_safely():
+    src = ROOT / "cache" / "rt-snippets"
+    good = _zip({f"mine/{p.name}": p.read_bytes() for p in src.iterdir() if p.is_file()})
+    folder = state.extract_zip(good)
+    assert (folder / "meta.json").is_file()
+    for bad, why in ((_zip({"../evil.json": b"{}"}), "unsafe"),
+                     (_zip({"/abs/meta.json": b"{}"}), "unsafe"),
+                     (b"not a zip", "not a valid"),
+                     (_zip({"a.txt": b"x" * 2000}), "more than")):
+        with pytest.raises(CacheError, match=why):
+            state.extract_zip(bad, max_bytes=1000 if why == "more than" else 10**9)
+    with pytest.raises(CacheError, match="no meta.json"):
+        state.extract_zip(_zip({"x/y.txt": b"1", "z/w.txt": b"2"}))

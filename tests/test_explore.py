@@ -1,0 +1,168 @@
+"""dimee_core.explore checked against independent computations on the shipped cache."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dimee_core import explore
+from dimee_core.cache import load_cache
+from dimee_core.costs import CostModel
+from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers
+
+ROOT = Path(__file__).resolve().parent.parent
+# The shipped cache; DIMEE_TEST_CACHE only points local runs elsewhere before it exists.
+CACHE_DIR = Path(os.environ.get("DIMEE_TEST_CACHE", ROOT / "cache" / "rt-snippets"))
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return load_cache(CACHE_DIR)
+
+
+@pytest.fixture(scope="module")
+def cfg(cache):
+    return DIMEEConfig.for_cache(cache, k=min(6, cache.calibration.n))
+
+
+@pytest.fixture(scope="module")
+def routers(cache, cfg):
+    return fit_routers(cache, cfg)
+
+
+def _final_acc(split) -> float:
+    return float((split.probs[:, -1].argmax(1) == split.labels).mean())
+
+
+def test_cascade_extremes_match_fixed_tiers(cache, cfg):
+    test, L = cache.test, cache.num_layers
+    front = explore.cascade_sweep(cache, cfg, alphas=(0.0, 1.01))
+    lo, hi = front.iloc[0], front.iloc[1]
+    # alpha = 0: every mobile exit is confident, so it is "mobile only"
+    assert lo["accuracy"] == pytest.approx(float((test.probs[:, cfg.m - 1].argmax(1)
+                                                  == test.labels).mean()))
+    assert lo["mean_cost"] == pytest.approx(cfg.m * cfg.costs.lambda_mobile)
+    # alpha > 1: nothing is ever confident, everything climbs to the cloud via the edge
+    assert hi["accuracy"] == pytest.approx(_final_acc(test))
+    assert hi["accuracy_drop_pp"] == pytest.approx(0.0)
+    c = cfg.costs
+    via_edge = (cfg.m * c.lambda_mobile + c.o_edge + (cfg.n - cfg.m) * c.lambda_edge
+                + c.o_edge_cloud + (L - cfg.n) * c.lambda_cloud)
+    assert hi["mean_cost"] == pytest.approx(via_edge)
+    assert hi["cost_reduction_pct"] == pytest.approx(100 * (1 - via_edge / (c.o_cloud + L * c.lambda_cloud)))
+
+
+def test_router_sweep_matches_evaluate_and_restores_state(cache, cfg, routers):
+    dimee, plus = routers
+    before = (dimee.cluster_tiers_.copy(), plus.cluster_tiers_.copy())
+    front = explore.frontiers(cache, cfg, routers)
+    assert set(front["method"]) == {"dimee", "dimee_plus", "cascade"}
+    assert np.array_equal(dimee.cluster_tiers_, before[0])
+    assert np.array_equal(plus.cluster_tiers_, before[1])
+    for eps in (0.0, 2.0, 30.0):
+        ref = evaluate(cache, replace(cfg, policy="budget", epsilon=eps), n_boot=0)
+        for method in ("dimee", "dimee_plus"):
+            row = front[(front["method"] == method) & (front["value"] == eps)].iloc[0]
+            assert row["accuracy"] == pytest.approx(ref.methods[method].accuracy)
+            assert row["mean_cost"] == pytest.approx(ref.methods[method].mean_cost)
+    mu = explore.router_sweep(dimee, cfg, cache.test, "mu", (0.0, 100.0), "dimee")
+    # mu = 0 never trades accuracy for cost, a huge mu always does: cost cannot rise
+    assert mu.iloc[1]["mean_cost"] <= mu.iloc[0]["mean_cost"] + 1e-9
+
+
+def test_cost_breakdown_sums_to_route_cost(cache, cfg, routers):
+    for mode in ("resume", "recompute"):
+        c = replace(cfg, costs=CostModel(o_edge=1.5, o_cloud=7.0, o_edge_cloud=2.5,
+                                         lambda_edge=0.5, mode=mode))
+        ev = evaluate(cache, c, routers=routers, n_boot=0)
+        for name, router in (("dimee", ev.dimee), ("dimee_plus", ev.dimee_plus)):
+            r = ev.routings[name]
+            esc = explore.via_edge(router, r)
+            total = [sum(explore.cost_breakdown(c.costs, c.m, c.n, cache.num_layers, t,
+                                                bool(e)).values())
+                     for t, e in zip(r.tier, esc)]
+            np.testing.assert_allclose(total, r.cost)
+    evaluate(cache, cfg, routers=routers, n_boot=0)  # leave the shared routers as found
+
+
+def test_sample_and_cluster_tables(cache, cfg, routers):
+    ev = evaluate(cache, cfg, routers=routers, n_boot=0)
+    r = ev.routings["dimee"]
+    table = explore.sample_table(cache, cfg, r)
+    assert len(table) == cache.test.n
+    assert table["correct"].mean() == pytest.approx(ev.methods["dimee"].accuracy)
+    assert table["cost"].mean() == pytest.approx(ev.methods["dimee"].mean_cost)
+    # pools recomputed by hand: first exit whose confidence reaches alpha
+    conf = cache.test.probs.max(2)
+    for i in range(0, cache.test.n, max(1, cache.test.n // 50)):
+        hits = np.flatnonzero(conf[i] >= cfg.alpha)
+        e = hits[0] + 1 if hits.size else cache.num_layers
+        want = "easy" if e <= cfg.m else "medium" if e <= cfg.n else "hard"
+        assert table.at[i, "pool"] == want
+    clusters = explore.cluster_table(ev.dimee, r.cluster)
+    assert clusters["size"].sum() == cache.calibration.n
+    assert clusters["test_size"].sum() == cache.test.n
+    assert (clusters[["easy", "medium", "hard"]].sum(axis=1) == clusters["size"]).all()
+    weighted = (clusters["acc_cloud"] * clusters["size"]).sum() / cache.calibration.n
+    assert weighted == pytest.approx(_final_acc(cache.calibration))
+
+
+def test_layer_accuracy_pools_and_projection(cache, cfg, routers):
+    acc = explore.layer_accuracy(cache.test)
+    ev = evaluate(cache, cfg, routers=routers, n_boot=0)
+    assert acc["accuracy"].iloc[-1] == pytest.approx(ev.methods["all_in_cloud"].accuracy)
+    shares = explore.pool_shares(cache.test, cfg.m, cfg.n)
+    np.testing.assert_allclose(shares[["easy", "medium", "hard"]].sum(axis=1), 1.0)
+    assert (np.diff(shares["easy"]) <= 1e-12).all()  # a stricter alpha never adds easy ones
+    assert shares["hard"].iloc[-1] == pytest.approx(1.0)  # alpha > 1
+    pts, centres = explore.projection(routers[0], cache.calibration, random_state=0)
+    assert len(centres) == cfg.k
+    if cache.calibration.n <= 4000:  # no subsampling: clusters are the fitted labels
+        np.testing.assert_array_equal(pts["cluster"], routers[0].labels_)
+    long = explore.confidence_long(cache.test, max_samples=50, random_state=0)
+    assert len(long) == min(50, cache.test.n) * cache.num_layers
+
+
+def test_trajectory_and_examples(cache):
+    t = explore.trajectory(cache.test, 0, cache.label_names)
+    np.testing.assert_allclose(t["confidence"], cache.test.probs[0].max(1), rtol=1e-6)
+    with pytest.raises(ValueError):
+        explore.trajectory(cache.test, cache.test.n, cache.label_names)
+    ex = explore.example_samples(cache.test, 0.9, 2, 4)
+    conf = cache.test.probs.max(2)
+    if ex["easy"] is not None:
+        assert conf[ex["easy"], :2].max() >= 0.9
+    if ex["hard"] is not None:
+        assert conf[ex["hard"], :4].max() < 0.9
+
+
+def test_optimise_respects_target_on_calibration(cache, cfg):
+    target = 1.0
+    res = explore.optimise(cache, cfg, target, ks=(2, 4), epsilons=(0.0, 1.0, 3.0),
+                           mus=(0.3,), n_boot=0)
+    table = res.candidates
+    ok = table[table["cal_drop_pp"] <= target + 1e-9]
+    if res.config is None:
+        assert ok.empty
+        return
+    chosen = table[table["chosen"]].iloc[0]
+    assert chosen["cal_drop_pp"] <= target + 1e-9
+    assert chosen["cal_mean_cost"] == pytest.approx(ok["cal_mean_cost"].min())
+    again = evaluate(cache, res.config, n_boot=0).methods["dimee"]
+    assert res.test.mean_cost == pytest.approx(again.mean_cost)
+    assert res.test.accuracy == pytest.approx(again.accuracy)
+    with pytest.raises(ValueError):
+        explore.optimise(cache, cfg, -1.0)
+
+
+def test_compare_results_difference(cache, cfg, routers):
+    a = evaluate(cache, replace(cfg, costs=CostModel(o_cloud=2.0)), routers=routers,
+                 n_boot=0).methods["dimee"]
+    b = evaluate(cache, cfg, routers=routers, n_boot=0).methods["dimee"]
+    d = explore.compare_results(a, b)
+    np.testing.assert_allclose(d["difference"], d["b"] - d["a"])
+    assert d.loc[0, "a"] == pytest.approx(100 * a.accuracy)

@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+
+from dimee_core.costs import CostModel
+from dimee_core.features import correct_matrix
+from dimee_core.router import CLOUD, DIMEERouter
+
+from .conftest import synthetic_split
+
+
+def test_sklearn_conventions(split):
+    r = DIMEERouter(n_clusters=5, random_state=1)
+    assert r.get_params()["n_clusters"] == 5
+    assert not hasattr(r, "kmeans_")
+    r.fit(split)
+    assert r.labels_.shape == (split.n,) and r.cluster_tiers_.shape == (5,)
+    tiers = r.route(split).tier
+    assert set(np.unique(tiers)) <= {0, 1, 2}
+
+
+def test_deterministic_with_random_state(split):
+    a = DIMEERouter(n_clusters=6, random_state=3).fit(split).route(split)
+    b = DIMEERouter(n_clusters=6, random_state=3).fit(split).route(split)
+    np.testing.assert_array_equal(a.tier, b.tier)
+
+
+def test_cost_change_does_not_refit(split, monkeypatch):
+    r = DIMEERouter(n_clusters=6, policy="budget", epsilon=1.0).fit(split)
+    centers, labels = r.kmeans_.cluster_centers_.copy(), r.labels_.copy()
+    monkeypatch.setattr(KMeans, "fit", lambda *a, **k: pytest.fail("k-means refitted"))
+    before = r.route(split)
+    r.set_params(cost_model=CostModel(o_cloud=50.0, o_edge=0.1), n=5, epsilon=3.0)
+    r.solve()
+    after = r.route(split)
+    np.testing.assert_array_equal(r.kmeans_.cluster_centers_, centers)
+    np.testing.assert_array_equal(r.labels_, labels)
+    np.testing.assert_array_equal(before.cluster, after.cluster)
+    assert after.cost.mean() != before.cost.mean()
+
+
+def test_budget_respects_epsilon_on_calibration(split):
+    for eps in (0.0, 1.0, 5.0):
+        r = DIMEERouter(n_clusters=8, policy="budget", epsilon=eps, safety=0.0).fit(split)
+        route = r.route(split)
+        correct = correct_matrix(split.probs, split.labels)
+        got = correct[np.arange(split.n), route.exit_layer - 1].mean()
+        drop_pp = 100 * (correct[:, -1].mean() - got)
+        assert drop_pp <= eps + 1e-9
+
+
+def test_larger_epsilon_never_costs_more(split):
+    r = DIMEERouter(n_clusters=8, policy="budget", safety=0.0).fit(split)
+    costs = []
+    for eps in (0.0, 0.5, 1, 2, 5, 10, 100):
+        r.set_params(epsilon=eps).solve()
+        costs.append(r.route(split).cost.mean())
+    assert all(b <= a + 1e-9 for a, b in zip(costs, costs[1:]))
+    assert costs[-1] == pytest.approx(2.0)  # unlimited drop: everything on the mobile
+
+
+def test_safety_margin_is_conservative():
+    """A cluster whose mobile exit is right by luck must not be trusted with a margin.
+
+    Mobile and cloud disagree on half of the samples in every cluster; on calibration the
+    mobile looks marginally better by chance, on fresh data it is a coin flip. With
+    safety 0 the solver moves everything to the mobile; with a margin it keeps the cloud.
+    """
+    rng = np.random.default_rng(0)
+    cal = synthetic_split(2000, seed=5)
+    no_margin = DIMEERouter(n_clusters=4, epsilon=0.3, safety=0.0, features="embed").fit(cal)
+    margin = DIMEERouter(n_clusters=4, epsilon=0.3, safety=2.0, features="embed").fit(cal)
+    share = lambda r: (r.route(cal).tier == CLOUD).mean()
+    assert share(margin) >= share(no_margin)
+    test = synthetic_split(2000, seed=6)
+    drop = lambda r: 100 * ((test.probs[:, -1].argmax(1) == test.labels).mean()
+                            - (r.predict(test) == test.labels).mean())
+    assert drop(margin) <= max(drop(no_margin), 0.3) + 1e-9
+    del rng
+
+
+def test_pools_policy_follows_majority_pool(split):
+    r = DIMEERouter(n_clusters=6, policy="pools", alpha=0.8).fit(split)
+    np.testing.assert_array_equal(r.cluster_tiers_, r.pool_mix().argmax(1))
+
+
+def test_reward_mu_zero_maximises_accuracy(split):
+    r = DIMEERouter(n_clusters=6, policy="reward", mu=0.0).fit(split)
+    s = r.stats_
+    best = np.stack([s.correct[:, 1], s.correct[:, 3], s.correct[:, 5]], 1).max(1)
+    chosen = np.stack([s.correct[:, 1], s.correct[:, 3], s.correct[:, 5]], 1)[
+        np.arange(6), r.cluster_tiers_]
+    np.testing.assert_array_equal(chosen, best)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"m": 3, "n": 3}, "1 <= m < n < L"),
+    ({"n_clusters": 0}, "n_clusters must be an integer"),
+    ({"n_clusters": 10_000}, r"n_clusters must be an integer \[1, 400\]"),
+    ({"policy": "vibes"}, "policy must be one of"),
+    ({"features": "pixels"}, "features must be one of"),
+    ({"alpha": 1.5}, "alpha must be a number"),
+    ({"epsilon": -1}, "epsilon must be a number"),
+])
+def test_bad_parameters(split, params, message):
+    with pytest.raises(ValueError, match=message):
+        DIMEERouter(**params).fit(split)
+
+
+def test_dimee_plus_escalation_cost_by_hand():
+    """DIMEE+ on an edge-routed sample pays edge + (o_edge_cloud + (L-n) lambda) only
+    when the edge exit is unsure, and is then answered by the final exit."""
+    s = synthetic_split(300, seed=2)
+    r = DIMEERouter(n_clusters=1, escalate=True, policy="pools", alpha=0.0).fit(s)
+    # alpha 0: every sample is easy -> mobile; force the single cluster onto edge+escalate
+    r.cluster_tiers_ = np.array([3])
+    r.beta_ = 0.8
+    route = r.route(s)
+    conf_n = s.probs[:, 3].max(1)
+    c = CostModel()
+    expected = np.where(conf_n < 0.8, 6 + 3 + 2, 6)
+    np.testing.assert_allclose(route.cost, expected)
+    np.testing.assert_array_equal(route.exit_layer, np.where(conf_n < 0.8, 6, 4))
+    assert c.tier_costs(2, 4, 6)[1] == 6
+
+
+def test_escalation_statistics_match_direct_count(split):
+    from dimee_core.features import confidences
+    from dimee_core.router import BETA_GRID
+    r = DIMEERouter(n_clusters=5).fit(split)
+    conf, corr = confidences(split.probs), correct_matrix(split.probs, split.labels)
+    final, lab = corr[:, -1], r.labels_
+    for n in range(1, 6):
+        for b, beta in enumerate(BETA_GRID):
+            up = conf[:, n - 1] < beta
+            ans = np.where(up, corr[:, -1], corr[:, n - 1])
+            count = lambda w: np.bincount(lab, weights=w, minlength=5)
+            np.testing.assert_allclose(r.stats_.esc_worse[n, b], count(final & ~ans))
+            np.testing.assert_allclose(r.stats_.esc_better[n, b], count(~final & ans))
+            np.testing.assert_allclose(r.stats_.escalated[n, b], count(up))
