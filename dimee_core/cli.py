@@ -125,13 +125,14 @@ def _run_tune(args) -> int:
 
     cache = load_cache(args.cache_dir)
     base = DIMEEConfig.for_cache(cache)
-    best = select(cross_validate(cache.calibration, base, args.target, escalate=False),
-                  args.target)
+    best = select(cross_validate(cache.calibration, base, escalate=(False,)),
+                  args.target, escalate=False)
     c = best.config
     defaults = dict(cache.defaults, features=c.features, k=c.k, safety=c.safety,
-                    epsilon=args.target,
-                    chosen_by=f"5-fold CV on the calibration split at a {args.target} pp "
-                              f"target (out-of-fold drop {best.oof_drop_pp:.2f} pp, "
+                    epsilon=c.epsilon,
+                    chosen_by=f"5-fold CV on the calibration split: cheapest setting whose "
+                              f"out-of-fold drop + 1.645 se <= {args.target} pp (drop "
+                              f"{best.oof_drop_pp:.2f} +- {best.oof_se_pp:.2f} pp, "
                               f"cost {best.oof_cost:.2f})")
     meta = dict(cache.meta, defaults=defaults)
     atomic_write_text(f"{args.cache_dir}/{META_FILE}", json.dumps(meta, indent=2,

@@ -7,8 +7,10 @@ so a caller holding routers in a cache sees the same state before and after.
 
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from .cache import Cache, Split
 from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
-from .metrics import MethodResult
+from .metrics import MethodResult, score
 from .router import CLOUD, EDGE_ESCALATE, DIMEERouter, Routing
 
 POOLS = ("easy", "medium", "hard")
@@ -35,14 +37,53 @@ ALPHA_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97
 # ---------------------------------------------------------------- scoring helpers
 
 def _frontier_row(method: str, param: str, value: float, routing: Routing, split: Split,
-                  ref_cost: float) -> dict:
+                  ref_cost: float, ref_acc: float | None = None) -> dict:
     """Accuracy and cost of one routing on ``split``, relative to its final exit."""
     acc = float((routing.predictions(split.probs) == split.labels).mean())
-    ref_acc = float(correct_matrix(split.probs, split.labels)[:, -1].mean())
+    if ref_acc is None:
+        ref_acc = float(correct_matrix(split.probs, split.labels)[:, -1].mean())
     mean_cost = float(routing.cost.mean())
     return {"method": method, "param": param, "value": float(value), "accuracy": acc,
             "accuracy_drop_pp": 100 * (ref_acc - acc), "mean_cost": mean_cost,
             "cost_reduction_pct": 100 * (1 - mean_cost / ref_cost)}
+
+
+@contextmanager
+def frozen_clusters(router: DIMEERouter, split: Split,
+                    clusters: np.ndarray | None = None) -> Iterator[None]:
+    """Re-solving never moves a sample to another cluster, so predict the clusters of
+    ``split`` once (or pass them) for a whole sweep: k-means predict dominates a
+    re-solve + route. Only this exact ``split`` object is served from the memo."""
+    outer = router.__dict__.get("predict_cluster")  # an enclosing freeze, if any
+    fallback = router.predict_cluster
+    memo = fallback(split) if clusters is None else clusters
+    router.predict_cluster = lambda s: memo if s is split else fallback(s)
+    try:
+        yield
+    finally:
+        if outer is None:
+            del router.predict_cluster
+        else:
+            router.predict_cluster = outer
+
+
+def method_result(cache: Cache, config: DIMEEConfig, routing: Routing,
+                  n_boot: int = 0) -> MethodResult:
+    """Score one routing on the test split exactly as ``evaluate`` scores it (same
+    bootstrap seed), without computing every baseline: the fast path for live KPIs."""
+    test, L = cache.test, cache.num_layers
+    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
+    return score(routing.predictions(test.probs), test.labels, routing.cost, routing.tier,
+                 ref_correct, config.costs.reference_cost(L), n_boot, config.random_state)
+
+
+def fit_pair(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERouter]:
+    """Same result as ``evaluate.fit_routers`` with one k-means fit instead of two:
+    fitting ignores ``escalate`` (the escalation statistics are always collected), so
+    DIMEE+ is DIMEE's fitted state re-solved with escalation on."""
+    dimee = config.router().fit(cache.calibration)
+    plus = copy.deepcopy(dimee).set_params(escalate=True).solve()
+    return dimee, plus
 
 
 def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: str,
@@ -51,11 +92,14 @@ def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: 
     it on ``split``. The policy is switched to the one that param belongs to."""
     policy = {"epsilon": "budget", "mu": "reward"}[param]
     ref_cost = config.costs.reference_cost(split.probs.shape[1])
+    ref_acc = float(correct_matrix(split.probs, split.labels)[:, -1].mean())
     rows = []
     try:
-        for v in values:
-            resolve(router, replace(config, policy=policy, **{param: float(v)}))
-            rows.append(_frontier_row(method, param, v, router.route(split), split, ref_cost))
+        with frozen_clusters(router, split):
+            for v in values:
+                resolve(router, replace(config, policy=policy, **{param: float(v)}))
+                rows.append(_frontier_row(method, param, v, router.route(split), split,
+                                          ref_cost, ref_acc))
     finally:
         resolve(router, config)
     return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
@@ -153,11 +197,12 @@ def optimise(cache: Cache, base: DIMEEConfig, target_drop_pp: float,
                    "reward": [{"mu": float(u)} for u in mus], "pools": [{}]}
         grid = [(p, extra) for p in policies for extra in options[p]]
         try:
-            for policy, extra in grid:
-                cfg = replace(cfg_k, policy=policy, **extra)
-                resolve(router, cfg)
-                rows.append({"k": k, "policy": policy, "epsilon": cfg.epsilon, "mu": cfg.mu,
-                             **_calibration_point(router, cal, ref_cost)})
+            with frozen_clusters(router, cal):
+                for policy, extra in grid:
+                    cfg = replace(cfg_k, policy=policy, **extra)
+                    resolve(router, cfg)
+                    rows.append({"k": k, "policy": policy, "epsilon": cfg.epsilon,
+                                 "mu": cfg.mu, **_calibration_point(router, cal, ref_cost)})
         finally:
             resolve(router, cfg_k)
     table = pd.DataFrame(rows)

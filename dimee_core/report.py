@@ -46,13 +46,13 @@ def _score_test(cache: Cache, r: Routing, cfg: DIMEEConfig, n_boot: int) -> Meth
 
 
 def operating_points(cache: Cache, base: DIMEEConfig, target_pp: float,
-                     n_boot: int = 1000) -> list[OperatingPoint]:
+                     candidates: list, n_boot: int = 1000) -> list[OperatingPoint]:
     out = []
     for escalate, name in ((False, "dimee"), (True, "dimee_plus")):
-        cand = select(cross_validate(cache.calibration, base, target_pp, escalate), target_pp)
+        cand = select(candidates, target_pp, escalate)
         router = cand.config.router(escalate=escalate).fit(cache.calibration)
         setting = {"features": cand.config.features, "k": cand.config.k,
-                   "safety": cand.config.safety, "epsilon": target_pp,
+                   "epsilon": cand.config.epsilon, "safety": cand.config.safety,
                    "oof_drop_pp": round(cand.oof_drop_pp, 3)}
         if escalate:
             setting["beta"] = router.beta_
@@ -108,7 +108,8 @@ def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> 
     result = {"targets_pp": list(TARGETS_PP), "datasets": {}}
     for cache in caches:
         base = DIMEEConfig.for_cache(cache)
-        pts = [p for t in TARGETS_PP for p in operating_points(cache, base, t, n_boot)]
+        cands = cross_validate(cache.calibration, base)
+        pts = [p for t in TARGETS_PP for p in operating_points(cache, base, t, cands, n_boot)]
         rows = frontiers(cache, base)
         result["datasets"][cache.name] = {
             "title": cache.meta.get("title", cache.name),
@@ -140,7 +141,7 @@ def results_markdown(result: dict) -> str:
         for p in d["points"]:
             t = p["test"]
             setting = ", ".join(f"{k}={v}" for k, v in p["setting"].items()
-                                if k not in ("epsilon", "oof_drop_pp"))
+                                if k != "oof_drop_pp")
             meets = ""
             if p["target_pp"] == 0.3:
                 ok = (t["cost_reduction_pct"] >= HEADLINE["reduction_pct"]

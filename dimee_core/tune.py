@@ -17,75 +17,96 @@ from .cache import Split
 from .evaluate import DIMEEConfig
 from .features import correct_matrix
 
-K_GRID = (2, 3, 4, 6, 8, 12, 16)
+K_GRID = (2, 4, 6, 8, 12, 16)
 FEATURE_GRID = ("conf", "signals", "signals+embed")
-SAFETY_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+SAFETY_GRID = (0.0, 0.5, 1.0, 2.0)
+EPSILON_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)  # solver budgets tried, pp
+CONFIDENCE_Z = 1.645  # one-sided 95 % bound on the out-of-fold drop
 ALPHA_GRID = tuple(np.round(np.concatenate([np.linspace(0.5, 0.95, 19),
                                             [0.96, 0.97, 0.98, 0.99, 0.995, 0.999, 1.01]]), 4))
 
 
 @dataclass(frozen=True)
 class Candidate:
-    config: DIMEEConfig
+    config: DIMEEConfig  # epsilon = the target it was solved for
     escalate: bool
     oof_drop_pp: float  # out-of-fold accuracy drop vs the final exit
     oof_cost: float  # out-of-fold mean cost per sample
+    oof_se_pp: float = 0.0  # standard error of oof_drop_pp (paired, per-sample)
 
-    def feasible(self, target_pp: float) -> bool:
-        return self.oof_drop_pp <= target_pp + 1e-9
+    def upper_drop_pp(self, z: float) -> float:
+        return self.oof_drop_pp + z * self.oof_se_pp
+
+    def feasible(self, target_pp: float, z: float = 0.0) -> bool:
+        return self.upper_drop_pp(z) <= target_pp + 1e-9
 
 
-def _drop_pp(split: Split, exit_layer: np.ndarray) -> float:
+def _drop_pp(split: Split, exit_layer: np.ndarray) -> tuple[float, float]:
+    """Accuracy drop vs the final exit (pp) and its standard error from the paired
+    per-sample differences."""
     corr = correct_matrix(split.probs, split.labels)
-    got = corr[np.arange(split.n), exit_layer - 1]
-    return float(100 * (corr[:, -1].mean() - got.mean()))
+    diff = corr[:, -1].astype(float) - corr[np.arange(split.n), exit_layer - 1]
+    return float(100 * diff.mean()), float(100 * diff.std(ddof=1) / np.sqrt(split.n))
 
 
-def cross_validate(cal: Split, base: DIMEEConfig, target_pp: float, escalate: bool,
-                   k_grid=K_GRID, feature_grid=FEATURE_GRID, safety_grid=SAFETY_GRID,
-                   folds: int = 5) -> list[Candidate]:
-    """Out-of-fold drop and cost of every (features, k, safety) with epsilon = target."""
+def cross_validate(cal: Split, base: DIMEEConfig, epsilon_grid=EPSILON_GRID,
+                   escalate=(False, True), k_grid=K_GRID, feature_grid=FEATURE_GRID,
+                   safety_grid=SAFETY_GRID, folds: int = 5) -> list[Candidate]:
+    """Out-of-fold drop and cost of every (features, k, epsilon, safety, escalate) with
+    the budget policy. One k-means fit per (features, k, fold) serves every epsilon /
+    safety / escalate combination, since those only re-solve."""
     kf = KFold(folds, shuffle=True, random_state=base.random_state)
     splits = list(kf.split(np.arange(cal.n)))
+    solve_grid = list(itertools.product(epsilon_grid, safety_grid, escalate))
     out = []
     for feats, k in itertools.product(feature_grid, k_grid):
         if k > 0.5 * cal.n / folds:
             continue
-        exits = {z: np.zeros(cal.n, dtype=int) for z in safety_grid}
-        costs = {z: np.zeros(cal.n) for z in safety_grid}
+        exits = {g: np.zeros(cal.n, dtype=int) for g in solve_grid}
+        costs = {g: np.zeros(cal.n) for g in solve_grid}
+        cfg = replace(base, k=k, features=feats, policy="budget")
         for train_idx, held_idx in splits:
-            cfg = replace(base, k=k, features=feats, epsilon=target_pp, policy="budget")
-            router = cfg.router(escalate=escalate).fit(cal.take(train_idx))
+            router = cfg.router(escalate=True).fit(cal.take(train_idx))
             held = cal.take(held_idx)
-            for z in safety_grid:  # a safety change only re-solves
-                r = router.set_params(safety=z).solve().route(held)
-                exits[z][held_idx], costs[z][held_idx] = r.exit_layer, r.cost
-        for z in safety_grid:
-            cfg = replace(base, k=k, features=feats, epsilon=target_pp, policy="budget",
-                          safety=z)
-            out.append(Candidate(cfg, escalate, _drop_pp(cal, exits[z]),
-                                 float(costs[z].mean())))
+            for g in solve_grid:
+                eps, z, esc = g
+                r = router.set_params(epsilon=eps, safety=z, escalate=esc).solve()
+                route = r.route(held)
+                exits[g][held_idx], costs[g][held_idx] = route.exit_layer, route.cost
+        for g in solve_grid:
+            eps, z, esc = g
+            drop, se = _drop_pp(cal, exits[g])
+            out.append(Candidate(replace(cfg, epsilon=eps, safety=z), esc, drop,
+                                 float(costs[g].mean()), se))
     return out
 
 
-def select(candidates: list[Candidate], target_pp: float) -> Candidate:
-    """Cheapest out-of-fold candidate within the target; else the one that drops least.
+def select(candidates: list[Candidate], target_pp: float, escalate: bool,
+           z: float = CONFIDENCE_Z) -> Candidate:
+    """Cheapest candidate whose out-of-fold drop is within the target with confidence:
+    ``oof_drop + z * se <= target`` (z = 1.645: one-sided 95 %). Without one, the
+    candidate with the lowest upper bound.
 
     Ties within 0.5 % of the cost go to the smaller k (simpler, less to overfit)."""
-    ok = [c for c in candidates if c.feasible(target_pp)]
+    candidates = [c for c in candidates if c.escalate == escalate]
+    if not candidates:
+        raise ValueError(f"no candidate with escalate={escalate}")
+    ok = [c for c in candidates if c.feasible(target_pp, z)]
     if not ok:
-        return min(candidates, key=lambda c: (c.oof_drop_pp, c.oof_cost))
+        return min(candidates, key=lambda c: (c.upper_drop_pp(z), c.oof_cost))
     best = min(c.oof_cost for c in ok)
     near = [c for c in ok if c.oof_cost <= best * 1.005]
     return min(near, key=lambda c: (c.config.k, c.config.safety, c.oof_cost))
 
 
 def tune_cascade_alpha(cal: Split, base: DIMEEConfig, target_pp: float,
-                       grid=ALPHA_GRID) -> float:
-    """The cheapest cascade threshold whose calibration drop stays within the target."""
+                       grid=ALPHA_GRID, z: float = CONFIDENCE_Z) -> float:
+    """The cheapest cascade threshold whose calibration drop is within the target with
+    the same confidence rule as DIMEE (drop + z * se <= target)."""
     best_alpha, best_cost = max(grid), np.inf
     for a in grid:
         r = cascade(cal.probs, float(a), base.m, base.n, base.costs)
-        if _drop_pp(cal, r.exit_layer) <= target_pp + 1e-9 and r.cost.mean() < best_cost:
+        drop, se = _drop_pp(cal, r.exit_layer)
+        if drop + z * se <= target_pp + 1e-9 and r.cost.mean() < best_cost:
             best_alpha, best_cost = float(a), float(r.cost.mean())
     return best_alpha

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -129,7 +130,8 @@ def test_malformed_query_value_falls_back_with_warning(key, bad):
     assert len(at.metric) >= 4  # the app still works
 
 
-def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks(at):
+def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks():
+    at = _app()  # own session: the load error stays on screen until the next load
     at.sidebar.slider(key="oc").set_value(0.0)
     at.sidebar.slider(key="lc").set_value(0.0).run()
     assert not at.exception
@@ -151,9 +153,11 @@ def test_optimiser_runs_from_the_page(at):
     _clean(at)
     assert at.success or at.warning
     if at.success:  # "Apply" writes the optimiser's pick into the shared settings
+        msg = at.success[0].value
         at.button(key="opt_apply").click().run()
         _clean(at)
-        assert "Cheapest: k = %d" % at.session_state["k"] in at.success[0].value
+        assert f"Cheapest: k = {at.session_state['k']}, policy {at.session_state['policy']}" \
+            in msg
     at.switch_page("pages/overview.py").run()
 
 
@@ -170,6 +174,7 @@ def test_zip_upload_is_extracted_safely():
     good = _zip({f"mine/{p.name}": p.read_bytes() for p in src.iterdir() if p.is_file()})
     folder = state.extract_zip(good)
     assert (folder / "meta.json").is_file()
+    shutil.rmtree(folder.parent)
     for bad, why in ((_zip({"../evil.json": b"{}"}), "unsafe"),
                      (_zip({"/abs/meta.json": b"{}"}), "unsafe"),
                      (b"not a zip", "not a valid"),
@@ -178,3 +183,34 @@ def test_zip_upload_is_extracted_safely():
             state.extract_zip(bad, max_bytes=1000 if why == "more than" else 10**9)
     with pytest.raises(CacheError, match="no meta.json"):
         state.extract_zip(_zip({"x/y.txt": b"1", "z/w.txt": b"2"}))
+
+
+def test_samples_filter_and_drill_down():
+    at = _app()
+    at.switch_page("pages/samples.py").run()
+    at.selectbox(key="smp_outcome").select("wrong").run()
+    _clean(at)
+    picker = at.selectbox(key="smp_id")
+    assert picker.options, "the test split has wrong answers to show"
+    sid = int(picker.options[-1].split(":")[0].lstrip("#"))  # shown as "#id: text"
+    picker.set_value(sid).run()
+    _clean(at)
+    assert at.selectbox(key="smp_id").value == sid
+    assert any(":red[**wrong**]" in md.value for md in at.markdown)
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 2  # the trajectory and the cost breakdown
+    breakdown = next(c.value for c in at.caption if c.value.startswith("mobile compute"))
+    assert "all-in-cloud would cost" in breakdown
+
+
+def test_loading_a_cache_folder_switches_to_it():
+    src = ROOT / "cache" / "rt-snippets"
+    folder = state.extract_zip(_zip({p.name: p.read_bytes() for p in src.iterdir()
+                                     if p.is_file()}))
+    at = _app()
+    at.sidebar.text_input(key="user_path").input(str(folder))
+    at.sidebar.button(key="user_path_go").click().run()
+    _clean(at)
+    assert at.sidebar.selectbox(key="ds").value == "rt-snippets (yours)"
+    assert len(at.metric) >= 4
+    shutil.rmtree(folder)

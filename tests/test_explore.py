@@ -38,6 +38,13 @@ def _final_acc(split) -> float:
     return float((split.probs[:, -1].argmax(1) == split.labels).mean())
 
 
+def test_fit_pair_equals_two_fits(cache, cfg, routers):
+    for fast, slow in zip(explore.fit_pair(cache, cfg), routers):
+        np.testing.assert_array_equal(fast.labels_, slow.labels_)
+        np.testing.assert_array_equal(fast.cluster_tiers_, slow.cluster_tiers_)
+        assert fast.beta_ == slow.beta_ and fast.escalate == slow.escalate
+
+
 def test_cascade_extremes_match_fixed_tiers(cache, cfg):
     test, L = cache.test, cache.num_layers
     front = explore.cascade_sweep(cache, cfg, alphas=(0.0, 1.01))
@@ -53,7 +60,8 @@ def test_cascade_extremes_match_fixed_tiers(cache, cfg):
     via_edge = (cfg.m * c.lambda_mobile + c.o_edge + (cfg.n - cfg.m) * c.lambda_edge
                 + c.o_edge_cloud + (L - cfg.n) * c.lambda_cloud)
     assert hi["mean_cost"] == pytest.approx(via_edge)
-    assert hi["cost_reduction_pct"] == pytest.approx(100 * (1 - via_edge / (c.o_cloud + L * c.lambda_cloud)))
+    ref = c.o_cloud + L * c.lambda_cloud
+    assert hi["cost_reduction_pct"] == pytest.approx(100 * (1 - via_edge / ref))
 
 
 def test_router_sweep_matches_evaluate_and_restores_state(cache, cfg, routers):
@@ -166,3 +174,16 @@ def test_compare_results_difference(cache, cfg, routers):
     d = explore.compare_results(a, b)
     np.testing.assert_allclose(d["difference"], d["b"] - d["a"])
     assert d.loc[0, "a"] == pytest.approx(100 * a.accuracy)
+
+
+def test_fast_paths_match_the_core(cache, cfg, routers):
+    dimee, plus = routers
+    ev = evaluate(cache, cfg, routers=routers, n_boot=50)
+    with explore.frozen_clusters(dimee, cache.test):
+        with explore.frozen_clusters(dimee, cache.calibration):  # nested freezes
+            np.testing.assert_array_equal(dimee.predict_cluster(cache.test),
+                                          ev.routings["dimee"].cluster)
+        assert "predict_cluster" in dimee.__dict__  # the outer freeze survives
+        fast = explore.method_result(cache, cfg, dimee.route(cache.test), n_boot=50)
+    assert "predict_cluster" not in dimee.__dict__
+    assert fast == ev.methods["dimee"]  # same numbers and the same bootstrap CIs

@@ -1,0 +1,81 @@
+"""Samples: filter the test split, pick one, see its path through the layers and tiers."""
+
+import streamlit as st
+
+from dimee_core import explore
+from dimee_core.costs import TIERS
+from ui import charts, sidebar, widgets
+
+ctx = sidebar.current()
+cache, cfg = ctx.cache, ctx.cfg
+st.title("Samples: follow one request")
+
+res = widgets.results_or_error(cache, cfg)
+if res is not None:
+    ev = res.evaluation
+    method = st.segmented_control("Router", ["dimee", "dimee_plus"], default="dimee",
+                                  format_func={"dimee": "DIMEE", "dimee_plus": "DIMEE+"}.get,
+                                  key="smp_method", persist_state="session") or "dimee"
+    routing = ev.routings[method]
+    esc = res.escalated if method == "dimee_plus" else None
+    table = explore.sample_table(cache, cfg, routing, esc)
+
+    f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
+    tiers = f1.multiselect("Tier", TIERS, default=list(TIERS), key="smp_tier")
+    pools = f2.multiselect("Pool", explore.POOLS, default=list(explore.POOLS), key="smp_pool")
+    outcome = f3.selectbox("Outcome", ["all", "correct", "wrong"], key="smp_outcome")
+    text = f4.text_input("Text contains", key="smp_text")
+    view = table[table["tier"].isin(tiers) & table["pool"].isin(pools)]
+    if outcome != "all":
+        view = view[view["correct"] == (outcome == "correct")]
+    if text:
+        view = view[view["text"].str.contains(text, case=False, regex=False)]
+    st.caption(f"{len(view)} of {len(table)} test samples. Pool = how hard the sample is by "
+               f"the early-exit rule (first exit with confidence ≥ α = {cfg.alpha:g}); "
+               f"tier = where {'DIMEE' if method == 'dimee' else 'DIMEE+'} actually sent it.")
+    picked = st.dataframe(
+        view, hide_index=True, height=300, on_select="rerun", selection_mode="single-row",
+        key="smp_table", column_order=["id", "text", "label", "prediction", "pool", "cluster",
+                                       "tier", "correct", "cost"],
+        column_config={"text": st.column_config.TextColumn("Text", width="large"),
+                       "cost": st.column_config.NumberColumn("Cost", format="%.2f")})
+    st.download_button("Download these rows (CSV)",
+                       lambda: view.to_csv(index=False).encode("utf-8"),
+                       file_name=f"dimee_{cache.name}_samples.csv", mime="text/csv",
+                       on_click="ignore", key="smp_csv")
+
+    rows = picked.selection.rows if picked is not None else []
+    ids = view["id"].tolist()
+    if not ids:
+        st.info("No sample matches these filters.")
+    else:
+        # a newly clicked table row wins; otherwise keep the picker's own choice
+        clicked = int(view.iloc[rows[0]]["id"]) if rows and rows[0] < len(view) else None
+        if clicked is not None and clicked != st.session_state.get("_smp_clicked"):
+            st.session_state["smp_id"] = clicked
+        elif st.session_state.get("smp_id") not in ids:
+            st.session_state["smp_id"] = ids[0]
+        st.session_state["_smp_clicked"] = clicked
+        sid = st.selectbox("Sample", ids, key="smp_id",
+                           format_func=lambda i: f"#{i}: {table.at[i, 'text'][:90]}")
+        row = table.loc[sid]
+        st.markdown(f"> {row['text']}")
+        verdict = ":green[**right**]" if row["correct"] else ":red[**wrong**]"
+        via = " (via the edge, which escalated it)" if esc is not None and esc[sid] else ""
+        st.markdown(f"True label **{row['label']}** · pool **{row['pool']}** · cluster "
+                    f"**{row['cluster']}** · sent to **{row['tier']}**{via} · answer from exit "
+                    f"{row['exit_layer']}: **{row['prediction']}**, {verdict}")
+        traj = explore.trajectory(cache.test, sid, cache.label_names)
+        st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha,
+                                                int(row["exit_layer"])), key="smp_traj")
+        st.caption("Each dot is the answer the model would give if it stopped at that layer "
+                   "(green = right, red cross = wrong). The shaded bands show which device "
+                   "holds those layers; the dashed line is α.")
+        parts = explore.cost_breakdown(cfg.costs, cfg.m, cfg.n, cache.num_layers,
+                                       TIERS.index(row["tier"]), bool(esc[sid]) if esc
+                                       is not None else False)
+        st.subheader("What this sample cost")
+        ref = cfg.costs.reference_cost(cache.num_layers)
+        st.plotly_chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
+        st.caption(" · ".join(f"{k}: {v:g}" for k, v in parts.items())
+                   + f" · all-in-cloud would cost {ref:g}")

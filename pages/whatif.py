@@ -1,0 +1,89 @@
+"""What-if: every knob live, the accuracy/cost frontier, clusters and the optimiser."""
+
+import streamlit as st
+
+from dimee_core import explore
+from ui import charts, sidebar, state, widgets
+
+ctx = sidebar.current()
+cache, cfg = ctx.cache, ctx.cfg
+st.title("What-if: change the costs, see the routing")
+st.caption("Every knob is in the sidebar (costs and presets, offload mode, split points "
+           "m and n, clusters k, α, policy with its ε or μ); each change re-solves the "
+           "tier choice of every cluster and rescores the test split instantly (k-means "
+           "only reruns when m, k or the features change).")
+
+st.subheader("DIMEE now")
+res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg) else None
+if res is not None:
+    ev = res.evaluation
+    with st.expander("DIMEE+ now (edge may escalate to the cloud)"):
+        widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
+        st.caption(f"Edge hands a sample to the cloud when its confidence is below "
+                   f"β = {res.beta_plus}." if res.beta_plus is not None else
+                   "DIMEE+ sends no edge sample on to the cloud at this setting.")
+
+    param = "μ" if cfg.policy == "reward" else "ε"
+    st.subheader("Accuracy vs cost")
+    try:
+        front = state.frontiers(cache, cfg)
+    except ValueError as exc:
+        widgets.show_error(exc, "The frontier")
+    else:
+        st.plotly_chart(charts.frontier_chart(front, explore.methods_table(ev), param),
+                        key="wi_frontier")
+        st.caption(f"Each line is one method with one knob swept (DIMEE: {param}; DIMEE+: ε; "
+                   "cascade: α); stars and diamonds are every method at your current "
+                   "settings. Up and to the left is better: more accurate and cheaper.")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Tier distribution")
+        st.plotly_chart(charts.tier_shares_bar(
+            {label: ev.methods[k].tier_shares
+             for k, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"),
+                          ("cascade", "Cascade"), ("oracle", "Oracle"))}), key="wi_tiers")
+    with right:
+        st.subheader("Clusters")
+        st.plotly_chart(charts.cluster_chart(res.clusters), key="wi_clusters")
+    st.caption("Clusters are groups of calibration samples that looked alike to the phone "
+               "after layer m. Bars show how many of each are easy (the phone's exit is "
+               "already sure), medium or hard; the label says where DIMEE sends the group.")
+    cc = st.column_config.NumberColumn
+    st.dataframe(res.clusters, hide_index=True, column_config={
+        "acc_mobile": cc("Acc. on phone", format="percent"),
+        "acc_edge": cc("Acc. on edge", format="percent"),
+        "acc_cloud": cc("Acc. in cloud", format="percent"),
+        "size": "Calibration size", "test_size": "Test size", "tier": "Chosen tier"})
+
+    st.subheader("Optimise")
+    st.caption("Search k, the policy and ε / μ for the cheapest setting whose accuracy "
+               "drop on the CALIBRATION split stays within your target; the test split is "
+               "only used to report the result.")
+    with st.form("optimise"):
+        target = st.number_input("Target accuracy drop (pp)", 0.0, 20.0, 0.5, 0.1,
+                                 key="opt_target")
+        go = st.form_submit_button("Find the cheapest setting", key="opt_go")
+    if go:
+        try:
+            st.session_state["_opt"] = (repr(cfg), state.optimise(cache, cfg, target))
+        except ValueError as exc:
+            widgets.show_error(exc, "The optimiser")
+    opt = st.session_state.get("_opt")
+    if opt and opt[0] == repr(cfg):
+        result = opt[1]
+        if result.config is None:
+            st.warning("No setting in the grid keeps the calibration drop within the target; "
+                       "try a larger target.")
+        else:
+            c = result.config
+            st.success(f"Cheapest: k = {c.k}, policy {c.policy}"
+                       + (f", ε = {c.epsilon:g} pp" if c.policy == "budget" else "")
+                       + (f", μ = {c.mu:g}" if c.policy == "reward" else "")
+                       + ". On the test split:")
+            widgets.kpi_row(result.test, prefix="Optimised ")
+            st.button("Apply this setting", key="opt_apply",
+                      on_click=state.apply_config, args=(c,))
+        with st.expander("Every candidate tried (calibration numbers)"):
+            st.dataframe(result.candidates, hide_index=True)
+    widgets.config_panel(cache, cfg, res, key="wi")

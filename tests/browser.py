@@ -1,0 +1,111 @@
+"""Shared by tests/test_e2e_browser.py and bench/bench_ui.py: run the app in a real
+Streamlit server and drive Debian Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+KPI = '[data-testid="stMetric"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(timeout: float = 60.0) -> Iterator[tuple[str, float]]:
+    """Start `streamlit run app.py` on a free loopback port; yield (base URL, start time).
+    Stopped by its own PID: terminate, then kill."""
+    port = free_port()
+    log = open(os.devnull, "wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("streamlit did not become healthy")
+            time.sleep(0.1)
+        yield url, started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1000):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def kpi_value(page, label: str):
+    """Locator of the value of the KPI whose label is ``label``."""
+    return page.locator(KPI).filter(has_text=label).first.locator(
+        '[data-testid="stMetricValue"]')
+
+
+def slider_thumb(page, label: str):
+    """The slider's keyboard-focusable thumb (a visually hidden range input)."""
+    return page.locator('[data-testid="stSlider"]').filter(has_text=label).first.locator(
+        'input[type="range"]')
+
+
+def wait_idle(page, timeout_ms: float = 60000) -> None:
+    """Until the current script run finished (Streamlit's 'running' icon is gone)."""
+    page.wait_for_function("() => !document.querySelector("
+                           "'[data-testid=\"stStatusWidgetRunningIcon\"]')",
+                           timeout=timeout_ms)
+
+
+_KPI_JS = """([label, old]) => {
+  const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
+    .find(e => e.textContent.includes(label));
+  const v = m && m.querySelector('[data-testid="stMetricValue"]');
+  return v && v.textContent !== old ? v.textContent : false;
+}"""
+
+
+def wait_kpi_change(page, label: str, old: str, timeout_ms: float = 20000) -> str:
+    """Poll every animation frame until the KPI ``label`` shows something else than
+    ``old`` (re-queried each time: Streamlit may replace the element)."""
+    return page.wait_for_function(_KPI_JS, arg=[label, old], polling="raf",
+                                  timeout=timeout_ms).json_value()

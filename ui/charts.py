@@ -1,0 +1,232 @@
+"""Plotly figures shared by the pages (pure: data in, figure out, no Streamlit)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import threading
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dimee_core.costs import TIERS
+
+TIER_COLORS = {"mobile": "#2ca02c", "edge": "#ff7f0e", "cloud": "#1f77b4"}
+POOL_COLORS = {"easy": "#2ca02c", "medium": "#ff7f0e", "hard": "#d62728"}
+METHOD_COLORS = {"dimee": "#6a3d9a", "dimee_plus": "#e377c2", "cascade": "#17becf",
+                 "all_in_cloud": "#1f77b4", "mobile_only": "#2ca02c",
+                 "edge_only": "#ff7f0e", "random": "#7f7f7f", "oracle": "#bcbd22"}
+QUALITATIVE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+               "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+SWEPT = {"dimee": "DIMEE (sweep {p})", "dimee_plus": "DIMEE+ (sweep ε)",
+         "cascade": "Confidence cascade (sweep α)"}
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int = 360, **kw) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title
+                                                              else 10, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+    return fig
+
+
+def tier_shares_bar(shares: Mapping[str, Mapping[str, float]], height: int = 260) -> go.Figure:
+    """Horizontal stacked bars: where each named row's samples are answered (%)."""
+    names = list(shares)
+    fig = go.Figure([go.Bar(y=names, x=[100 * shares[n][t] for n in names], name=t,
+                            orientation="h", marker_color=TIER_COLORS[t],
+                            text=[f"{100 * shares[n][t]:.0f}%" for n in names],
+                            textposition="inside", insidetextanchor="middle")
+                     for t in TIERS])
+    fig.update_xaxes(title="share of test samples (%)", range=[0, 100])
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height=height, barmode="stack")
+
+
+def sankey(shares: Mapping[str, float], escalated: float = 0.0, n_samples: int = 0) -> go.Figure:
+    """Mobile → edge → cloud flow of test samples (escalated: edge hands on to cloud)."""
+    pct = lambda v: f"{100 * v:.1f}%"
+    edge_in = shares["edge"] + escalated
+    direct_cloud = shares["cloud"] - escalated
+    labels = [f"All samples start on the phone ({n_samples})" if n_samples else "Phone",
+              f"Answered on phone {pct(shares['mobile'])}",
+              f"Sent to edge {pct(edge_in)}", f"Answered on edge {pct(shares['edge'])}",
+              f"Answered in cloud {pct(shares['cloud'])}"]
+    links = [(0, 1, shares["mobile"]), (0, 2, edge_in), (2, 3, shares["edge"]),
+             (2, 4, escalated), (0, 4, direct_cloud)]
+    links = [lk for lk in links if lk[2] > 1e-12]
+    colors = ["#9467bd", TIER_COLORS["mobile"], TIER_COLORS["edge"], TIER_COLORS["edge"],
+              TIER_COLORS["cloud"]]
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels, color=colors, pad=18, thickness=16),
+        link=dict(source=[s for s, _, _ in links], target=[t for _, t, _ in links],
+                  value=[100 * v for _, _, v in links],
+                  color="rgba(150,150,150,0.35)")))
+    return _layout(fig, height=280)
+
+
+def methods_scatter(table: pd.DataFrame) -> go.Figure:
+    """Every method as one point: cost reduction (x) vs accuracy drop (y, lower is better)."""
+    fig = go.Figure()
+    for _, r in table.iterrows():
+        big = r["key"] in ("dimee", "dimee_plus")
+        fig.add_trace(go.Scatter(
+            x=[r["cost_reduction_pct"]], y=[r["accuracy_drop_pp"]], mode="markers+text",
+            name=r["method"], text=[r["method"]], textposition="top center",
+            marker=dict(size=16 if big else 11, color=METHOD_COLORS.get(r["key"]),
+                        symbol="star" if big else "circle")))
+    fig.update_xaxes(title="cost reduction vs all-in-cloud (%) →  better")
+    fig.update_yaxes(title="accuracy drop (pp) ↓ better", zeroline=True)
+    return _layout(fig, showlegend=False, height=380)
+
+
+def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
+                   dimee_param: str = "ε") -> go.Figure:
+    """Accuracy vs mean cost: swept methods as lines, every method at the current settings
+    as a marker (DIMEE's current operating point as a star)."""
+    fig = go.Figure()
+    for method, part in front.groupby("method", sort=False):
+        part = part.sort_values(["mean_cost", "accuracy"])
+        fig.add_trace(go.Scatter(
+            x=part["mean_cost"], y=100 * part["accuracy"], mode="lines+markers",
+            name=SWEPT[method].format(p=dimee_param), line=dict(color=METHOD_COLORS[method]),
+            marker=dict(size=5), opacity=0.75,
+            customdata=part[["param", "value"]].to_numpy(),
+            hovertemplate="%{customdata[0]}=%{customdata[1]}<br>cost %{x:.2f}"
+                          "<br>accuracy %{y:.2f}%<extra></extra>"))
+    # DIMEE last and largest, so it stays visible when DIMEE+ lands on the same point
+    for _, r in table.sort_values("key", key=lambda k: k == "dimee").iterrows():
+        now = r["key"] in ("dimee", "dimee_plus")
+        fig.add_trace(go.Scatter(
+            x=[r["mean_cost"]], y=[100 * r["accuracy"]], mode="markers",
+            name=f"{r['method']} (now)" if now else r["method"],
+            marker=dict(size=(20 if r["key"] == "dimee" else 14) if now else 10,
+                        color=METHOD_COLORS.get(r["key"]),
+                        symbol="star" if now else "diamond",
+                        line=dict(width=1, color="black"))))
+    fig.update_xaxes(title="mean cost per sample (layer-equivalents) ← cheaper")
+    fig.update_yaxes(title="test accuracy (%)")
+    return _layout(fig, height=440)
+
+
+def cluster_chart(clusters: pd.DataFrame) -> go.Figure:
+    """Per cluster: pool mix as stacked bars, labelled with the tier DIMEE chose."""
+    x = [f"#{c} → {t}" for c, t in zip(clusters["cluster"], clusters["tier"])]
+    fig = go.Figure([go.Bar(x=x, y=clusters[p], name=p, marker_color=c)
+                     for p, c in (("easy", "#2ca02c"), ("medium", "#ff7f0e"),
+                                  ("hard", "#d62728"))])
+    fig.update_yaxes(title="calibration samples")
+    fig.update_xaxes(title="cluster → chosen tier")
+    return _layout(fig, barmode="stack", height=320)
+
+
+def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
+                     routed_layer: int | None = None) -> go.Figure:
+    """One sample's confidence per exit, with α and the split points drawn."""
+    L = int(traj["layer"].max())
+    fig = go.Figure()
+    for x0, x1, tier in ((0.5, m + 0.5, "mobile"), (m + 0.5, n + 0.5, "edge"),
+                         (n + 0.5, L + 0.5, "cloud")):
+        fig.add_vrect(x0=x0, x1=x1, fillcolor=TIER_COLORS[tier], opacity=0.08, line_width=0,
+                      annotation_text=tier, annotation_position="top left")
+    fig.add_hline(y=alpha, line_dash="dash", line_color="#444",
+                  annotation_text=f"α = {alpha:g}", annotation_position="bottom right")
+    fig.add_trace(go.Scatter(
+        x=traj["layer"], y=traj["confidence"], mode="lines+markers", name="confidence",
+        line=dict(color="#444"),
+        marker=dict(size=12, color=["#2ca02c" if c else "#d62728" for c in traj["correct"]],
+                    symbol=["circle" if c else "x" for c in traj["correct"]]),
+        customdata=traj[["prediction"]].to_numpy(),
+        hovertemplate="exit %{x}: %{customdata[0]} (conf %{y:.3f})<extra></extra>"))
+    fig.add_trace(go.Scatter(x=traj["layer"], y=traj["p_true"], mode="lines",
+                             name="probability of the true label",
+                             line=dict(color="#999", dash="dot")))
+    if routed_layer is not None:
+        fig.add_vline(x=routed_layer, line_color="#6a3d9a", line_width=3,
+                      annotation_text="answer taken here", annotation_position="bottom left")
+    fig.update_xaxes(title="exit (layer)", dtick=1, range=[0.5, L + 0.5])
+    fig.update_yaxes(title="confidence", range=[0, 1.05])
+    return _layout(fig, height=340)
+
+
+def cost_breakdown_chart(parts: Mapping[str, float], reference: float | None = None
+                         ) -> go.Figure:
+    """One sample's cost split into its parts; ``reference`` marks all-in-cloud."""
+    colors = ("#2ca02c", "#9467bd", "#1f77b4", "#d62728")
+    fig = go.Figure([go.Bar(y=["cost"], x=[v], name=k, orientation="h", marker_color=c,
+                            text=[f"{v:g}"] if v else None, textposition="inside")
+                     for (k, v), c in zip(parts.items(), colors)])
+    if reference is not None:
+        fig.add_vline(x=reference, line_dash="dash", annotation_text="all in cloud",
+                      annotation_position="top")
+    fig.update_xaxes(title=f"cost (total {sum(parts.values()):g})",
+                     range=[0, 1.05 * max(sum(parts.values()), reference or 0)])
+    return _layout(fig, barmode="stack", height=190, yaxis=dict(visible=False))
+
+
+def layer_accuracy_chart(acc: pd.DataFrame, m: int, n: int) -> go.Figure:
+    fig = go.Figure([
+        go.Bar(x=acc["layer"], y=100 * acc["accuracy"], name="accuracy (%)",
+               marker_color=[TIER_COLORS["mobile"] if layer <= m else TIER_COLORS["edge"]
+                             if layer <= n else TIER_COLORS["cloud"]
+                             for layer in acc["layer"]],
+               text=[f"{100 * a:.1f}" for a in acc["accuracy"]], textposition="outside"),
+        go.Scatter(x=acc["layer"], y=100 * acc["mean_confidence"], name="mean confidence (%)",
+                   mode="lines+markers", line=dict(color="#444"))])
+    fig.update_xaxes(title="exit (layer); colour = tier that holds it", dtick=1)
+    fig.update_yaxes(title="%", range=[0, 105])
+    return _layout(fig, height=320)
+
+
+def confidence_boxes(long: pd.DataFrame, alpha: float) -> go.Figure:
+    """Confidence distribution per exit, split by whether that exit is right."""
+    fig = go.Figure()
+    for ok, name, color in ((True, "exit is right", "#2ca02c"),
+                            (False, "exit is wrong", "#d62728")):
+        part = long[long["correct"] == ok]
+        fig.add_trace(go.Box(x=part["layer"], y=part["confidence"], name=name,
+                             marker_color=color, boxpoints=False))
+    fig.add_hline(y=alpha, line_dash="dash", annotation_text=f"α = {alpha:g}")
+    fig.update_xaxes(title="exit (layer)", dtick=1)
+    fig.update_yaxes(title="confidence (top probability)")
+    return _layout(fig, boxmode="group", height=340)
+
+
+def pool_shares_chart(shares: pd.DataFrame, alpha: float) -> go.Figure:
+    fig = go.Figure([go.Scatter(x=shares["alpha"], y=100 * shares[p], name=p,
+                                stackgroup="pools", line=dict(color=c))
+                     for p, c in POOL_COLORS.items()])
+    fig.add_vline(x=alpha, line_dash="dash", annotation_text="your α")
+    fig.update_xaxes(title="confidence threshold α")
+    fig.update_yaxes(title="share of test samples (%)", range=[0, 100])
+    return _layout(fig, height=320)
+
+
+def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) -> go.Figure:
+    """2-D PCA of routing features (Scattergl: thousands of points stay fluid)."""
+    fig = go.Figure()
+    groups = sorted(pts[color_by].unique(), key=lambda g: (str(type(g)), g))
+    for i, g in enumerate(groups):
+        part = pts[pts[color_by] == g]
+        color = POOL_COLORS.get(g) if color_by == "pool" else QUALITATIVE[i % len(QUALITATIVE)]
+        fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers",
+                                   name=f"{color_by} {g}", marker=dict(size=5, color=color,
+                                                                      opacity=0.6)))
+    fig.add_trace(go.Scatter(x=centres["x"], y=centres["y"], mode="markers+text",
+                             name="cluster centres", text=[f"#{c}" for c in centres["cluster"]],
+                             textposition="top center",
+                             marker=dict(symbol="x", size=12, color="black")))
+    fig.update_xaxes(title="principal component 1")
+    fig.update_yaxes(title="principal component 2")
+    return _layout(fig, height=400)
+
+
+def _warm_up() -> None:
+    """Plotly loads its validators and templates on the first figure (~1 s); doing that
+    in the background while the first script run loads data and fits k-means shortens
+    the app's cold start to its first chart."""
+    sankey({"mobile": 0.5, "edge": 0.25, "cloud": 0.25}).to_json()
+    tier_shares_bar({"x": {"mobile": 1.0, "edge": 0.0, "cloud": 0.0}}).to_json()
+
+
+threading.Thread(target=_warm_up, name="plotly-warm-up", daemon=True).start()

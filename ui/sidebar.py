@@ -1,0 +1,188 @@
+"""The sidebar: dataset picker, loading a user's cache, and every shared setting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from dimee_core.cache import Cache, CacheError
+from dimee_core.costs import PRESETS
+from dimee_core.evaluate import DIMEEConfig
+from ui import state
+from ui.state import COSTS, CUSTOM_PRESET, SETTINGS
+
+
+@dataclass(frozen=True)
+class Context:
+    dataset: str
+    cache: Cache
+    cfg: DIMEEConfig
+
+
+def current() -> Context:
+    """The context app.py built for this run; pages call this first."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        # Because a pages/ folder exists, Streamlit starts in legacy multipage mode and
+        # may run a page file on its own (a deep link on a fresh server; every AppTest
+        # run). Run app.py's router instead, which declares st.navigation (leaving that
+        # mode) and runs this same page (url_path == file name), then end this run.
+        import app
+
+        app.main()
+        st.stop()
+    ctx = st.session_state.get("_ctx")
+    if ctx is None:  # app.py only runs pages with a context; be safe anyway
+        st.stop()
+    return ctx
+
+
+# ---------------------------------------------------------------- callbacks (run before the script)
+
+def _use(name: str) -> None:
+    st.session_state["ds"] = name
+    st.session_state.pop("_load_error", None)
+
+
+def _load_path() -> None:
+    path = (st.session_state.get("user_path") or "").strip()
+    try:
+        _use(state.register_user_cache(path))
+    except CacheError as exc:
+        st.session_state["_load_error"] = f"Could not load that folder: {exc}"
+
+
+def _load_zip() -> None:
+    up = st.session_state.get("user_zip")
+    if up is None:
+        return
+    try:
+        folder = state.extract_zip(up.getvalue())
+        _use(state.register_user_cache(folder, f"{up.name} (uploaded)"))
+    except CacheError as exc:
+        st.session_state["_load_error"] = f"Could not use the uploaded archive: {exc}"
+
+
+def _apply_preset() -> None:
+    name = st.session_state.get("preset")
+    if name in PRESETS:
+        state.apply_costs(PRESETS[name])
+
+
+# ---------------------------------------------------------------- widgets
+
+def _slider(key: str, cache: Cache, disabled: bool = False, fmt: str | None = None) -> None:
+    s = SETTINGS[key]
+    lo, hi = state.bounds(cache, key, st.session_state.get("m"))
+    if s.kind == "int":
+        lo, hi = int(lo), int(hi)
+        if lo == hi:  # a slider needs a range; show the forced value instead
+            st.number_input(s.label, lo, hi, key=key, disabled=True, help=s.help)
+            return
+    st.slider(s.label, lo, hi, step=s.step, key=key, help=s.help or None,
+              disabled=disabled, format=fmt)
+
+
+def _choice(key: str, horizontal: bool = False) -> None:
+    s = SETTINGS[key]
+    if horizontal:
+        st.radio(s.label, s.options, key=key, horizontal=True, help=s.help)
+    else:
+        st.selectbox(s.label, s.options, key=key, help=s.help)
+
+
+def _choose_dataset() -> tuple[str | None, list[str]]:
+    """Settle ``ds`` (URL on a session's first run, else the current or default one)."""
+    names = list(state.datasets())
+    warnings = []
+    ss = st.session_state
+    if "ds" not in ss:
+        wanted = st.query_params.get("ds")
+        if wanted is not None and wanted not in names:
+            warnings.append(f"URL parameter ds={wanted!r} is not an available dataset; "
+                            f"showing {state.default_dataset(names)!r} instead.")
+            wanted = None
+        ss["ds"] = wanted or state.default_dataset(names)
+    elif ss["ds"] not in names:
+        ss["ds"] = state.default_dataset(names)
+    return ss.get("ds"), warnings
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What prepare() settled: the context for pages, or the problem to show."""
+
+    ctx: Context | None
+    cache: Cache | None
+    problem: str | None
+
+
+def prepare() -> Setup:
+    """Resolve dataset and settings from session state WITHOUT drawing any widget, so
+    app.py can run the page first: its KPIs then reach the browser before the ~25
+    sidebar widgets (which draw() renders afterwards from the same state)."""
+    ss = st.session_state
+    ss["_ctx"] = None
+    ds, warnings = _choose_dataset()
+    if ds is None:
+        return Setup(None, None, "No dataset found under cache/. Load a cache folder or "
+                                 "upload a .zip.")
+    try:
+        cache = state.load(state.datasets()[ds])
+    except CacheError as exc:
+        return Setup(None, None, f"Dataset {ds!r} cannot be used: {exc}")
+    state.init(cache)
+    if warnings:
+        ss["_url_warnings"] = warnings + state.url_warnings()
+    try:
+        cfg = state.config(cache)
+    except ValueError as exc:
+        return Setup(None, cache, f"These settings are not valid: {exc}")
+    ss["_ctx"] = Context(ds, cache, cfg)
+    return Setup(ss["_ctx"], cache, None)
+
+
+def draw(setup: Setup) -> None:
+    """Render the sidebar widgets for the state prepare() settled; mirror it in the URL."""
+    ss = st.session_state
+    with st.sidebar:
+        names = list(state.datasets())
+        if names:
+            st.selectbox("Dataset", names, key="ds", help="A cache of per-layer exit "
+                         "outputs on a calibration and a test split.")
+        with st.expander("Load your own cache"):
+            st.text_input("Cache folder on the server", key="user_path",
+                          placeholder="/path/to/cache/my-dataset")
+            st.button("Load folder", on_click=_load_path, key="user_path_go")
+            st.file_uploader("…or upload a .zip of a cache folder", type=["zip"],
+                             key="user_zip", on_change=_load_zip)
+        if "_load_error" in ss:
+            st.error(ss["_load_error"])
+        cache = setup.cache
+        if cache is None:
+            return
+        st.caption(f"{cache.meta.get('title', cache.name)} · {cache.calibration.n} "
+                   f"calibration / {cache.test.n} test samples · {cache.num_layers} layers")
+        with st.expander("Where the model is split", expanded=True):
+            _slider("m", cache)
+            _slider("n", cache)
+            _slider("k", cache)
+            _choice("feat")
+        with st.expander("How clusters pick a tier", expanded=True):
+            _slider("alpha", cache, fmt="%.3f")
+            _choice("policy", horizontal=True)
+            _slider("eps", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
+            _slider("mu", cache, disabled=ss["policy"] != "reward", fmt="%.2f")
+        with st.expander("Cost model", expanded=True):
+            ss["preset"] = state.matching_preset()
+            st.selectbox("Preset", [CUSTOM_PRESET, *PRESETS], key="preset",
+                         on_change=_apply_preset,
+                         help="Named network/hardware scenarios; moving any cost slider "
+                              "makes it 'Custom'.")
+            _choice("mode", horizontal=True)
+            for key, _ in COSTS:
+                _slider(key, cache, fmt="%.2f")
+    if setup.ctx is not None:
+        state.sync_url(setup.ctx.dataset)

@@ -1,0 +1,405 @@
+"""Settings in ``st.session_state``, mirrored in the URL, plus cached loading and fitting.
+
+Every shared setting has one short name used both as its widget key and as its URL
+query parameter, so a link reproduces the exact screen. Values from the URL are parsed
+and bounds-checked here; anything malformed falls back to the default with a warning.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+import threading
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import streamlit as st
+
+from dimee_core import explore
+from dimee_core.cache import Cache, CacheError, list_caches, load_cache
+from dimee_core.costs import MODES, PRESETS, CostModel
+from dimee_core.evaluate import DIMEEConfig, Evaluation, evaluate, resolve
+from dimee_core.features import FEATURE_SETS
+from dimee_core.metrics import MethodResult
+from dimee_core.router import DIMEERouter, POLICIES
+
+APP_DIR = Path(__file__).resolve().parent.parent
+CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", APP_DIR / "cache"))  # env: tests, demos
+DEFAULT_DATASET = "rt-snippets"
+INTERACTIVE_BOOT = 200  # bootstrap resamples for live KPIs: ~ms, CIs still usable
+MAX_K = 64
+CUSTOM_PRESET = "Custom"
+MAX_ZIP_BYTES = 200 * 1024 * 1024  # uncompressed total of an uploaded archive
+MAX_ZIP_FILES = 16
+
+
+# ---------------------------------------------------------------- settings schema
+
+@dataclass(frozen=True)
+class Setting:
+    """One shared setting: widget key == URL parameter name."""
+
+    key: str
+    label: str
+    kind: str  # "int", "float" or "choice"
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    options: tuple[str, ...] = ()
+    help: str = ""
+
+
+COSTS = (  # (setting key, CostModel field)
+    ("lm", "lambda_mobile"), ("le", "lambda_edge"), ("lc", "lambda_cloud"),
+    ("oe", "o_edge"), ("oc", "o_cloud"), ("oec", "o_edge_cloud"))
+
+SETTINGS: dict[str, Setting] = {s.key: s for s in (
+    Setting("m", "Mobile split m (layers on the phone)", "int", step=1,
+            help="The phone runs layers 1..m and can answer with exit m."),
+    Setting("n", "Edge split n (layers on the edge server)", "int", step=1,
+            help="The edge runs layers m+1..n and answers with exit n. Always above m."),
+    Setting("k", "Clusters k", "int", step=1,
+            help="How many groups k-means forms from what the phone sees after layer m."),
+    Setting("feat", "Routing features", "choice", options=FEATURE_SETS,
+            help="What the phone clusters on: exit confidences ('conf'), confidence + margin"
+                 " + entropy + agreement ('signals'), the layer-m embedding ('embed')."),
+    Setting("alpha", "Confidence threshold α", "float", 0.5, 1.0, 0.005,
+            help="An exit 'is sure' when its top probability reaches α. Defines the "
+                 "easy / medium / hard pools and the cascade baseline."),
+    Setting("policy", "Tier policy", "choice", options=POLICIES,
+            help="budget: cheapest tiers within an accuracy-drop budget ε; reward: trade "
+                 "accuracy against cost with weight μ; pools: majority pool decides."),
+    Setting("eps", "Allowed accuracy drop ε (pp, calibration)", "float", 0.0, 20.0, 0.05,
+            help="Budget policy: the calibration accuracy may fall at most this many "
+                 "percentage points below all-in-cloud."),
+    Setting("mu", "Cost weight μ", "float", 0.0, 10.0, 0.01,
+            help="Reward policy: how much one all-in-cloud cost is worth in accuracy."),
+    Setting("mode", "Offload mode", "choice", options=MODES,
+            help="resume: ship the layer-m hidden state, remote continues; recompute: "
+                 "ship the raw input, remote starts from layer 1."),
+    Setting("lm", "λ mobile (cost per layer on the phone)", "float", 0.0, 5.0, 0.05),
+    Setting("le", "λ edge (cost per layer on the edge)", "float", 0.0, 5.0, 0.05),
+    Setting("lc", "λ cloud (cost per layer in the cloud)", "float", 0.0, 5.0, 0.05),
+    Setting("oe", "Offload phone → edge", "float", 0.0, 30.0, 0.25),
+    Setting("oc", "Offload phone → cloud", "float", 0.0, 30.0, 0.25),
+    Setting("oec", "Offload edge → cloud", "float", 0.0, 30.0, 0.25),
+)}
+
+
+def bounds(cache: Cache, key: str, m: int | None = None) -> tuple[float, float]:
+    """Bounds that depend on the dataset (split points, k) or are fixed."""
+    L, N = cache.num_layers, cache.calibration.n
+    if key == "m":
+        return 1, L - 2
+    if key == "n":
+        return (m or 1) + 1, L - 1
+    if key == "k":
+        return 1, min(MAX_K, N)
+    s = SETTINGS[key]
+    return s.lo, s.hi
+
+
+def defaults(cache: Cache) -> dict[str, Any]:
+    cfg = DIMEEConfig.for_cache(cache)
+    d = {"m": cfg.m, "n": cfg.n, "k": min(cfg.k, cache.calibration.n), "feat": cfg.features,
+         "alpha": cfg.alpha, "policy": cfg.policy, "eps": cfg.epsilon, "mu": cfg.mu,
+         "mode": cfg.costs.mode}
+    d.update({key: float(getattr(cfg.costs, field)) for key, field in COSTS})
+    return d
+
+
+def parse(cache: Cache, key: str, raw: str, m: int | None = None) -> Any:
+    """Parse one URL value; raise ValueError with a plain reason when it is unusable."""
+    s = SETTINGS[key]
+    if s.kind == "choice":
+        if raw not in s.options:
+            raise ValueError(f"must be one of {', '.join(s.options)}")
+        return raw
+    try:
+        v = int(raw) if s.kind == "int" else float(raw)
+    except ValueError:
+        raise ValueError(f"is not a {'whole ' if s.kind == 'int' else ''}number") from None
+    lo, hi = bounds(cache, key, m)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ValueError(f"must lie in [{lo:g}, {hi:g}]")
+    return v
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+# ---------------------------------------------------------------- datasets
+
+def datasets() -> dict[str, str]:
+    """Shipped caches under cache/ plus any the user loaded this session (name -> path)."""
+    found = {p.name: str(p) for p in list_caches(CACHE_ROOT)}
+    found.update(st.session_state.get("user_caches", {}))
+    return found
+
+
+def default_dataset(names: list[str]) -> str | None:
+    return DEFAULT_DATASET if DEFAULT_DATASET in names else (names[0] if names else None)
+
+
+def _stamp(path: str) -> float:
+    """Modification time of meta.json: a rebuilt cache invalidates the cached load."""
+    try:
+        return os.stat(Path(path) / "meta.json").st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(show_spinner="Loading cache…", max_entries=8)
+def _load(path: str, stamp: float) -> Cache:
+    return load_cache(path)
+
+
+def load(path: str) -> Cache:
+    """Validated cache (CacheError on a bad one; errors are never cached)."""
+    return _load(path, _stamp(path))
+
+
+def register_user_cache(path: str | Path, label: str | None = None) -> str:
+    """Validate a cache folder and add it to this session's dataset list."""
+    cache = load(str(path))
+    name = label or f"{cache.name} (yours)"
+    st.session_state.setdefault("user_caches", {})[name] = str(path)
+    return name
+
+
+def extract_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES) -> Path:
+    """Safely unpack an uploaded cache archive into a fresh temp dir; return the cache
+    folder (the archive root or its single top-level folder). CacheError on anything
+    unsafe: absolute paths, '..', links, too many files, too large."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise CacheError("the upload is not a valid .zip archive") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if not infos:
+            raise CacheError("the archive is empty")
+        if len(infos) > MAX_ZIP_FILES:
+            raise CacheError(f"the archive holds {len(infos)} files; a cache has at most "
+                             f"{MAX_ZIP_FILES}")
+        if sum(i.file_size for i in infos) > max_bytes:
+            raise CacheError(f"the archive unpacks to more than {max_bytes // 2**20} MB")
+        for i in infos:
+            parts = Path(i.filename.replace("\\", "/")).parts
+            if i.filename.startswith(("/", "\\")) or ".." in parts or (
+                    parts and ":" in parts[0]):
+                raise CacheError(f"unsafe path in archive: {i.filename!r}")
+            if (i.external_attr >> 16) & 0o170000 == 0o120000:
+                raise CacheError(f"symbolic links are not allowed: {i.filename!r}")
+        dest = Path(tempfile.mkdtemp(prefix="dimee_upload_"))
+        for i in infos:
+            target = (dest / i.filename).resolve()
+            if dest.resolve() not in target.parents:
+                raise CacheError(f"unsafe path in archive: {i.filename!r}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(i) as src, open(target, "wb") as out:
+                out.write(src.read(max_bytes + 1))
+    if (dest / "meta.json").is_file():
+        return dest
+    subdirs = [p for p in dest.iterdir() if p.is_dir()]
+    if len(subdirs) == 1 and (subdirs[0] / "meta.json").is_file():
+        return subdirs[0]
+    raise CacheError("no meta.json at the archive root or in its single top-level folder")
+
+
+# ---------------------------------------------------------------- session state
+
+def init(cache: Cache) -> None:
+    """Fill missing settings: from the URL on a session's first run, else defaults.
+    Values that no longer fit this dataset (after a switch) are clamped."""
+    ss, dflt = st.session_state, defaults(cache)
+    first = "_settings_ready" not in ss
+    warnings = []
+    for key in SETTINGS:  # dict order puts m before n, so n's bounds see the final m
+        if first and key in st.query_params:
+            try:
+                ss[key] = parse(cache, key, st.query_params[key], ss.get("m"))
+            except ValueError as exc:
+                warnings.append(f"URL parameter {key}={st.query_params[key]!r} {exc}; "
+                                f"using the default {_fmt(dflt[key])}.")
+                ss[key] = dflt[key]
+        elif key not in ss:
+            ss[key] = dflt[key]
+    clamp(cache)
+    if first:
+        ss["_settings_ready"] = True
+        ss["_url_warnings"] = warnings
+
+
+def clamp(cache: Cache) -> None:
+    """Keep split points and k valid for the current dataset (n > m always)."""
+    ss = st.session_state
+    lo, hi = bounds(cache, "m")
+    ss["m"] = int(min(max(ss["m"], lo), hi))
+    lo, hi = bounds(cache, "n", ss["m"])
+    ss["n"] = int(min(max(ss["n"], lo), hi))
+    lo, hi = bounds(cache, "k")
+    ss["k"] = int(min(max(ss["k"], lo), hi))
+
+
+def url_warnings() -> list[str]:
+    return st.session_state.get("_url_warnings", [])
+
+
+def sync_url(dataset: str | None) -> None:
+    """Mirror the current settings into the URL (only when something changed)."""
+    want = {key: _fmt(st.session_state[key]) for key in SETTINGS if key in st.session_state}
+    if dataset:
+        want["ds"] = dataset
+    if {k: st.query_params[k] for k in st.query_params} != want:
+        st.query_params.from_dict(want)
+
+
+def config(cache: Cache) -> DIMEEConfig:
+    """The DIMEEConfig of the current settings (ValueError if the costs are invalid)."""
+    ss = st.session_state
+    costs = CostModel(mode=ss["mode"], **{f: float(ss[k]) for k, f in COSTS})
+    return DIMEEConfig.for_cache(cache, m=int(ss["m"]), n=int(ss["n"]), k=int(ss["k"]),
+                                 features=ss["feat"], alpha=float(ss["alpha"]),
+                                 policy=ss["policy"], epsilon=float(ss["eps"]),
+                                 mu=float(ss["mu"]), costs=costs)
+
+
+def apply_costs(costs: CostModel) -> None:
+    """Write a cost model into the widgets' state (used by presets and callbacks)."""
+    for key, field in COSTS:
+        st.session_state[key] = float(getattr(costs, field))
+    st.session_state["mode"] = costs.mode
+
+
+def apply_config(cfg: DIMEEConfig) -> None:
+    """Write a whole config into the widgets' state (e.g. the optimiser's pick)."""
+    ss = st.session_state
+    ss.update(m=cfg.m, n=cfg.n, k=cfg.k, feat=cfg.features, alpha=cfg.alpha,
+              policy=cfg.policy, eps=cfg.epsilon, mu=cfg.mu)
+    apply_costs(cfg.costs)
+
+
+def matching_preset() -> str:
+    ss = st.session_state
+    for name, c in PRESETS.items():
+        if c.mode == ss["mode"] and all(
+                abs(getattr(c, f) - ss[k]) < 1e-9 for k, f in COSTS):
+            return name
+    return CUSTOM_PRESET
+
+
+# ---------------------------------------------------------------- fitting and results
+
+@dataclass
+class _RouterPair:
+    lock: threading.Lock
+    dimee: DIMEERouter
+    plus: DIMEERouter
+    test_clusters: Any  # [N] test-split clusters: fixed for a fit, whatever the costs
+
+
+@st.cache_resource(show_spinner="Clustering the calibration split…", max_entries=16)
+def _fitted(path: str, stamp: float, m: int, k: int, features: str,
+            random_state: int) -> _RouterPair:
+    cache = _load(path, stamp)
+    cfg = DIMEEConfig.for_cache(cache, m=m, n=m + 1, k=k, features=features,
+                                random_state=random_state)
+    dimee, plus = explore.fit_pair(cache, cfg)
+    return _RouterPair(threading.Lock(), dimee, plus, dimee.predict_cluster(cache.test))
+
+
+def _pair(cache: Cache, cfg: DIMEEConfig) -> _RouterPair:
+    path = str(cache.path)
+    return _fitted(path, _stamp(path), cfg.m, cfg.k, cfg.features, cfg.random_state)
+
+
+@contextmanager
+def routers(cache: Cache, cfg: DIMEEConfig) -> Iterator[tuple[DIMEERouter, DIMEERouter]]:
+    """Fitted routers for cfg's clustering, re-solved for cfg, held under their lock,
+    with the test split's clusters memoised (routing it is then ~free)."""
+    pair = _pair(cache, cfg)
+    with pair.lock, explore.frozen_clusters(pair.dimee, cache.test, pair.test_clusters), \
+            explore.frozen_clusters(pair.plus, cache.test, pair.test_clusters):
+        resolve(pair.dimee, cfg), resolve(pair.plus, cfg)
+        yield pair.dimee, pair.plus
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _kpis(path: str, stamp: float, cfg_key: str, n_boot: int, _cfg: DIMEEConfig,
+          _cache: Cache) -> MethodResult:
+    pair = _pair(_cache, _cfg)  # DIMEE only: DIMEE+'s re-solve is 7x dearer
+    with pair.lock, explore.frozen_clusters(pair.dimee, _cache.test, pair.test_clusters):
+        routing = resolve(pair.dimee, _cfg).route(_cache.test)
+    return explore.method_result(_cache, _cfg, routing, n_boot)
+
+
+def kpis(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> MethodResult:
+    """DIMEE's headline numbers only (identical to results().evaluation's): drawn
+    before the full evaluation so the KPIs update first after a slider move."""
+    path = str(cache.path)
+    return _kpis(path, _stamp(path), repr(cfg), n_boot, cfg, cache)
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything pages draw from one configuration (no live router references)."""
+
+    evaluation: Evaluation
+    clusters: pd.DataFrame  # DIMEE's per-cluster table
+    clusters_plus: pd.DataFrame
+    escalated: Any  # [N] bool, DIMEE+ samples the edge handed to the cloud
+    beta_plus: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.evaluation.to_json(), "dimee_plus_beta": self.beta_plus}
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _results(path: str, stamp: float, cfg_key: str, n_boot: int, _cfg: DIMEEConfig,
+             _cache: Cache) -> Results:
+    with routers(_cache, _cfg) as (dimee, plus):
+        ev = evaluate(_cache, _cfg, routers=(dimee, plus), n_boot=n_boot)
+        return Results(ev,
+                       explore.cluster_table(dimee, ev.routings["dimee"].cluster),
+                       explore.cluster_table(plus, ev.routings["dimee_plus"].cluster),
+                       explore.via_edge(plus, ev.routings["dimee_plus"]), plus.beta_)
+
+
+def results(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> Results:
+    """Evaluation of every method at cfg (memoised per config; k-means cached apart)."""
+    path = str(cache.path)
+    return _results(path, _stamp(path), repr(cfg), n_boot, cfg, cache)
+
+
+@st.cache_data(show_spinner="Sweeping the frontiers…", max_entries=32)
+def _frontiers(path: str, stamp: float, cfg_key: str, _cfg: DIMEEConfig,
+               _cache: Cache) -> pd.DataFrame:
+    with routers(_cache, _cfg) as pair:
+        return explore.frontiers(_cache, _cfg, pair)
+
+
+def frontiers(cache: Cache, cfg: DIMEEConfig) -> pd.DataFrame:
+    path = str(cache.path)
+    return _frontiers(path, _stamp(path), repr(cfg), cfg, cache)
+
+
+@st.cache_data(show_spinner="Searching k, policy and ε on the calibration split…",
+               max_entries=16)
+def _optimise(path: str, stamp: float, cfg_key: str, target: float, _cfg: DIMEEConfig,
+              _cache: Cache) -> explore.OptimiseResult:
+    return explore.optimise(_cache, _cfg, target, n_boot=INTERACTIVE_BOOT)
+
+
+def optimise(cache: Cache, cfg: DIMEEConfig, target: float) -> explore.OptimiseResult:
+    """Cheapest setting within a calibration accuracy-drop target (fits its own routers,
+    so the shared cached ones are never touched outside their lock)."""
+    path = str(cache.path)
+    return _optimise(path, _stamp(path), repr(cfg), float(target), cfg, cache)

@@ -1,0 +1,118 @@
+"""Streamlit building blocks reused by several pages (KPI rows, config panel, downloads)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dimee_core import explore
+from dimee_core.cache import Cache
+from dimee_core.evaluate import DIMEEConfig
+from dimee_core.metrics import MethodResult
+from ui import state
+from ui.state import Results
+
+KPI_HELP = {
+    "accuracy": "Share of held-out test samples answered correctly.",
+    "drop": "How many percentage points less accurate than sending everything to the "
+            "cloud (full model). Negative means more accurate. Below it: the 95 % "
+            "bootstrap interval over test samples.",
+    "cost": "Average cost of answering one sample: compute on each device plus network "
+            "transfers, in layer-equivalents (one phone layer = 1 by default).",
+    "reduction": "How much cheaper than sending every raw input to the cloud.",
+}
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return f"95 % interval {ci[0]:+.2f} to {ci[1]:+.2f}" if ci else ""
+
+
+def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4) -> None:
+    """Four headline numbers of one method (``per_row=2`` for half-width columns)."""
+    cells = [st.columns(per_row) for _ in range(4 // per_row)]
+    c = [col for row in cells for col in row]
+    c[0].metric(f"{prefix}Accuracy", f"{100 * r.accuracy:.2f} %", help=KPI_HELP["accuracy"])
+    c[1].metric(f"{prefix}Accuracy drop vs cloud", f"{r.accuracy_drop_pp:+.2f} pp",
+                help=KPI_HELP["drop"], delta_description=_ci(r.drop_ci95) or None)
+    c[2].metric(f"{prefix}Mean cost", f"{r.mean_cost:.2f}", help=KPI_HELP["cost"])
+    c[3].metric(f"{prefix}Cost reduction", f"{r.cost_reduction_pct:.1f} %",
+                help=KPI_HELP["reduction"], delta_description=_ci(r.reduction_ci95) or None)
+
+
+def kpi_caption(r: MethodResult, name: str = "DIMEE") -> None:
+    """The same numbers as one plain-language sentence for stakeholders."""
+    s = r.tier_shares
+    lo = (f" (95 % interval of the drop: {r.drop_ci95[0]:+.2f} to {r.drop_ci95[1]:+.2f} pp)"
+          if r.drop_ci95 else "")
+    d = r.accuracy_drop_pp
+    trade = (f"giving up {d:.2f} percentage points of accuracy" if d > 0 else
+             f"while being {-d:.2f} percentage points more accurate")
+    st.caption(f"**In plain words:** {name} answers {100 * s['mobile']:.0f} % of requests on "
+               f"the phone, {100 * s['edge']:.0f} % on the edge and {100 * s['cloud']:.0f} % "
+               f"in the cloud. That costs {r.cost_reduction_pct:.1f} % less than sending "
+               f"everything to the cloud, {trade}{lo}.")
+
+
+def methods_dataframe(table: pd.DataFrame) -> None:
+    """The all-methods table with readable column names and formats."""
+    show = table.drop(columns=["key"]).copy()
+    for col in ("accuracy", "macro_f1", "share_mobile", "share_edge", "share_cloud"):
+        show[col] = 100 * show[col]
+    cc = st.column_config.NumberColumn
+    st.dataframe(show, hide_index=True, column_config={
+        "method": "Method", "accuracy": cc("Accuracy %", format="%.2f"),
+        "macro_f1": cc("Macro-F1 %", format="%.2f"),
+        "accuracy_drop_pp": cc("Drop (pp)", format="%+.2f", help=KPI_HELP["drop"]),
+        "mean_cost": cc("Mean cost", format="%.2f", help=KPI_HELP["cost"]),
+        "cost_reduction_pct": cc("Cost reduction %", format="%.1f",
+                                 help=KPI_HELP["reduction"]),
+        "share_mobile": cc("Phone %", format="%.0f"), "share_edge": cc("Edge %", format="%.0f"),
+        "share_cloud": cc("Cloud %", format="%.0f")})
+
+
+def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str) -> None:
+    """The exact configuration (for engineers) and the two downloads."""
+    with st.expander("Exact configuration and downloads"):
+        st.json(cfg.to_dict(), expanded=False)
+        # callables: the files are built on click, not on every rerun
+        routing = res.evaluation.routings["dimee"]
+        c1, c2 = st.columns(2)
+        c1.download_button("Per-sample assignments (CSV)",
+                           lambda: explore.sample_table(cache, cfg, routing).to_csv(
+                               index=False).encode("utf-8"),
+                           file_name=f"dimee_{cache.name}_assignments.csv", mime="text/csv",
+                           key=f"{key}_csv", on_click="ignore")
+        c2.download_button("Configuration + results (JSON)",
+                           lambda: json.dumps(res.to_json(), indent=2).encode("utf-8"),
+                           file_name=f"dimee_{cache.name}_results.json",
+                           mime="application/json", key=f"{key}_json", on_click="ignore")
+
+
+def show_error(exc: Exception, what: str = "This setting") -> None:
+    """A core validation error as a plain message (never a traceback)."""
+    st.error(f"{what} cannot be evaluated: {exc}")
+
+
+def results_or_error(cache: Cache, cfg: DIMEEConfig) -> Results | None:
+    """Evaluate the current settings; on a core validation error show it and return None."""
+    try:
+        return state.results(cache, cfg)
+    except ValueError as exc:  # includes CacheError
+        show_error(exc)
+        return None
+
+
+def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
+               per_row: int = 4) -> bool:
+    """DIMEE's KPI row via the fast path (drawn before anything slower); False on error."""
+    try:
+        r = state.kpis(cache, cfg)
+    except ValueError as exc:
+        show_error(exc)
+        return False
+    kpi_row(r, per_row=per_row)
+    if caption:
+        kpi_caption(r)
+    return True
