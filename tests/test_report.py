@@ -1,0 +1,82 @@
+"""The shipped report's numbers against independent recomputation from the cache arrays."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dimee_core.cache import load_cache
+from dimee_core.evaluate import DIMEEConfig
+from dimee_core.report import frontier_gap
+from dimee_core.tune import Candidate, select
+
+from .conftest import ROOT, SHIPPED
+
+RESULTS = json.loads((ROOT / "docs" / "results.json").read_text())
+
+
+def cascade_by_hand(probs, labels, alpha, m=2, n=4):
+    """Independent cascade: default costs mobile 2, edge 6, cloud-via-edge 11; ref 11."""
+    conf, pred = probs.max(2), probs.argmax(2)
+    at_m, at_n = conf[:, m - 1] >= alpha, conf[:, n - 1] >= alpha
+    answer = np.where(at_m, pred[:, m - 1], np.where(at_n, pred[:, n - 1], pred[:, -1]))
+    cost = np.where(at_m, 2.0, np.where(at_n, 6.0, 11.0))
+    drop = 100 * ((pred[:, -1] == labels).mean() - (answer == labels).mean())
+    return 100 * (1 - cost.mean() / 11.0), drop
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS["datasets"]))
+def test_report_cascade_points_recompute(name):
+    cache = load_cache(SHIPPED / name)
+    d = RESULTS["datasets"][name]
+    assert d["final_exit_accuracy"] == pytest.approx(
+        (cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
+    for p in d["points"]:
+        if p["method"] != "cascade":
+            continue
+        red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, p["setting"]["alpha"])
+        assert p["test"]["cost_reduction_pct"] == pytest.approx(red)
+        assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
+    for row in d["frontier"]:
+        if row["method"] == "cascade":
+            red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, row["value"])
+            assert row["reduction_pct"] == pytest.approx(red)
+            assert row["drop_pp"] == pytest.approx(drop)
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS["datasets"]))
+def test_report_dimee_points_recompute(name):
+    """Refit the chosen DIMEE/DIMEE+ setting on calibration; test numbers must match."""
+    cache = load_cache(SHIPPED / name)
+    base = DIMEEConfig.for_cache(cache)
+    for p in RESULTS["datasets"][name]["points"]:
+        if p["method"] == "cascade":
+            continue
+        s = p["setting"]
+        cfg = DIMEEConfig.from_dict({**base.to_dict(), "k": s["k"], "features": s["features"],
+                                     "epsilon": s["epsilon"], "safety": s["safety"],
+                                     "policy": "budget"})
+        r = cfg.router(escalate=p["method"] == "dimee_plus").fit(cache.calibration)
+        route = r.route(cache.test)
+        pred = cache.test.probs[np.arange(cache.test.n), route.exit_layer - 1].argmax(1)
+        final = cache.test.probs[:, -1].argmax(1)
+        drop = 100 * ((final == cache.test.labels).mean() - (pred == cache.test.labels).mean())
+        assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
+        assert p["test"]["cost_reduction_pct"] == pytest.approx(100 * (1 - route.cost.mean() / 11))
+
+
+def test_select_uses_the_confidence_bound():
+    cfg = DIMEEConfig()
+    cheap_noisy = Candidate(cfg, False, oof_drop_pp=0.2, oof_cost=3.0, oof_se_pp=0.2)
+    safe = Candidate(cfg, False, oof_drop_pp=0.0, oof_cost=6.0, oof_se_pp=0.1)
+    assert select([cheap_noisy, safe], 0.3, False, z=1.645) is safe
+    assert select([cheap_noisy, safe], 0.3, False, z=0.0) is cheap_noisy
+    assert select([cheap_noisy], 0.3, False).oof_cost == 3.0  # none feasible: least bound
+
+
+def test_frontier_gap():
+    rows = [{"method": "dimee_plus", "drop_pp": 0.1, "reduction_pct": 40},
+            {"method": "cascade", "drop_pp": 0.1, "reduction_pct": 35},
+            {"method": "cascade", "drop_pp": 0.0, "reduction_pct": 10}]
+    g = frontier_gap(rows)
+    assert g["points"] == 1 and g["not_worse"] == 1 and g["worst_gap_pp"] == 5
