@@ -23,7 +23,7 @@ from tests.browser import chromium_page, kpi_value, slider_thumb, streamlit_serv
 from dimee_core import explore  # noqa: E402
 from dimee_core.cache import load_cache  # noqa: E402
 from dimee_core.costs import CostModel  # noqa: E402
-from dimee_core.evaluate import DIMEEConfig, evaluate, resolve  # noqa: E402
+from dimee_core.evaluate import DIMEEConfig, evaluate, resolve, score_routing  # noqa: E402
 
 CACHE = ROOT / "cache" / "rt-snippets"
 KPI_LABEL = "Cost reduction"
@@ -42,22 +42,22 @@ def bench_core(repeats: int = 30) -> None:
     cfg = DIMEEConfig.for_cache(cache)
     t = time.perf_counter()
     routers = explore.fit_pair(cache, cfg)
+    test_clusters = routers[0].predict_cluster(cache.test)
     print(f"core  fit DIMEE + DIMEE+ (k-means, once per m/k/features): "
           f"{1000 * (time.perf_counter() - t):.0f} ms")
     times = []
     for i in range(repeats):
         c = replace(cfg, costs=CostModel(o_cloud=5.0 + 0.25 * i))
         t = time.perf_counter()
-        evaluate(cache, c, routers=routers, n_boot=200)
+        evaluate(cache, c, routers=routers, n_boot=200, test_clusters=test_clusters)
         times.append(time.perf_counter() - t)
     print(f"core  re-solve + evaluate all methods, n_boot=200: {_ms(times)}")
     times = []
     for i in range(repeats):  # what the KPI row waits for (ui.state.kpis)
         c = replace(cfg, costs=CostModel(o_cloud=9.0 + 0.25 * i))
         t = time.perf_counter()
-        with explore.frozen_clusters(routers[0], cache.test):
-            routing = resolve(routers[0], c).route(cache.test)
-        explore.method_result(cache, c, routing, n_boot=200)
+        routing = resolve(routers[0], c).route(cache.test, test_clusters)
+        score_routing(cache, c, routing, n_boot=200)
         times.append(time.perf_counter() - t)
     print(f"core  KPI fast path (re-solve DIMEE + route + score, n_boot=200): {_ms(times)}")
     times = []

@@ -10,7 +10,7 @@ from dataclasses import fields
 
 from .build import BuildConfig
 from .cache import CacheError, load_cache
-from .costs import CostModel, PRESETS
+from .costs import PRESETS
 from .data import DataError
 from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate
 

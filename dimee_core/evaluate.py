@@ -103,13 +103,16 @@ def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:
 
 
 def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
-                 dimee_plus: DIMEERouter) -> dict[str, Routing]:
+                 dimee_plus: DIMEERouter, test_clusters: np.ndarray | None = None
+                 ) -> dict[str, Routing]:
     test, L, c = cache.test, cache.num_layers, config.costs
     N, m, n = test.n, config.m, config.n
-    r_dimee = dimee.route(test)
+    if test_clusters is None:  # both routers share m, k, features, seed: same clusters
+        test_clusters = dimee.predict_cluster(test)
+    r_dimee = dimee.route(test, test_clusters)
     return {
         "dimee": r_dimee,
-        "dimee_plus": dimee_plus.route(test),
+        "dimee_plus": dimee_plus.route(test, test_clusters),
         "all_in_cloud": baselines.all_in_cloud(N, L, c),
         "mobile_only": baselines.fixed_tier(N, 0, m, n, L, c),
         "edge_only": baselines.fixed_tier(N, 1, m, n, L, c),
@@ -120,26 +123,31 @@ def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
     }
 
 
+def score_routing(cache: Cache, config: DIMEEConfig, routing: Routing,
+                  n_boot: int = 0) -> MethodResult:
+    """Score one routing on the test split against all-in-cloud (the final exit)."""
+    test, L = cache.test, cache.num_layers
+    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
+    return score(routing.predictions(test.probs), test.labels, routing.cost, routing.tier,
+                 ref_correct, config.costs.reference_cost(L), n_boot, config.random_state)
+
+
 def evaluate(cache: Cache, config: DIMEEConfig | None = None,
              routers: tuple[DIMEERouter, DIMEERouter] | None = None,
-             n_boot: int = 1000) -> Evaluation:
-    """Score every method on the test split. Pass fitted ``routers`` to skip k-means."""
+             n_boot: int = 1000, test_clusters: np.ndarray | None = None) -> Evaluation:
+    """Score every method on the test split. Pass fitted ``routers`` to skip k-means,
+    and their ``test_clusters`` (``predict_cluster(cache.test)``) to skip predicting."""
     config = config or DIMEEConfig.for_cache(cache)
     if config.k > cache.calibration.n:
         raise ValueError(f"k={config.k} exceeds the {cache.calibration.n} calibration samples")
     dimee, plus = routers if routers is not None else fit_routers(cache, config)
     if routers is not None:
-        resolve(dimee, config), resolve(plus, config)
-    routings = all_routings(cache, config, dimee, plus)
-    test, L = cache.test, cache.num_layers
-    ref_cost = config.costs.reference_cost(L)
-    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
-    methods = {}
-    for name, r in routings.items():
-        boot = n_boot if name in ("dimee", "dimee_plus", "cascade") else 0
-        methods[name] = score(r.predictions(test.probs), test.labels, r.cost, r.tier,
-                              ref_correct, ref_cost, boot, config.random_state)
-    return Evaluation(cache.name, L, config, methods, routings, dimee, plus)
+        resolve(dimee, config)
+        resolve(plus, config)
+    routings = all_routings(cache, config, dimee, plus, test_clusters)
+    methods = {name: score_routing(cache, config, r, n_boot if name in (
+        "dimee", "dimee_plus", "cascade") else 0) for name, r in routings.items()}
+    return Evaluation(cache.name, cache.num_layers, config, methods, routings, dimee, plus)
 
 
 def with_costs(config: DIMEEConfig, **cost_overrides: Any) -> DIMEEConfig:

@@ -8,9 +8,8 @@ so a caller holding routers in a cache sees the same state before and after.
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from .cache import Cache, Split
 from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
-from .metrics import MethodResult, score
+from .metrics import MethodResult
 from .router import CLOUD, EDGE_ESCALATE, DIMEERouter, Routing
 
 POOLS = ("easy", "medium", "hard")
@@ -48,35 +47,6 @@ def _frontier_row(method: str, param: str, value: float, routing: Routing, split
             "cost_reduction_pct": 100 * (1 - mean_cost / ref_cost)}
 
 
-@contextmanager
-def frozen_clusters(router: DIMEERouter, split: Split,
-                    clusters: np.ndarray | None = None) -> Iterator[None]:
-    """Re-solving never moves a sample to another cluster, so predict the clusters of
-    ``split`` once (or pass them) for a whole sweep: k-means predict dominates a
-    re-solve + route. Only this exact ``split`` object is served from the memo."""
-    outer = router.__dict__.get("predict_cluster")  # an enclosing freeze, if any
-    fallback = router.predict_cluster
-    memo = fallback(split) if clusters is None else clusters
-    router.predict_cluster = lambda s: memo if s is split else fallback(s)
-    try:
-        yield
-    finally:
-        if outer is None:
-            del router.predict_cluster
-        else:
-            router.predict_cluster = outer
-
-
-def method_result(cache: Cache, config: DIMEEConfig, routing: Routing,
-                  n_boot: int = 0) -> MethodResult:
-    """Score one routing on the test split exactly as ``evaluate`` scores it (same
-    bootstrap seed), without computing every baseline: the fast path for live KPIs."""
-    test, L = cache.test, cache.num_layers
-    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
-    return score(routing.predictions(test.probs), test.labels, routing.cost, routing.tier,
-                 ref_correct, config.costs.reference_cost(L), n_boot, config.random_state)
-
-
 def fit_pair(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERouter]:
     """Same result as ``evaluate.fit_routers`` with one k-means fit instead of two:
     fitting ignores ``escalate`` (the escalation statistics are always collected), so
@@ -93,13 +63,13 @@ def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: 
     policy = {"epsilon": "budget", "mu": "reward"}[param]
     ref_cost = config.costs.reference_cost(split.probs.shape[1])
     ref_acc = float(correct_matrix(split.probs, split.labels)[:, -1].mean())
+    clusters = router.predict_cluster(split)  # fixed across re-solves
     rows = []
     try:
-        with frozen_clusters(router, split):
-            for v in values:
-                resolve(router, replace(config, policy=policy, **{param: float(v)}))
-                rows.append(_frontier_row(method, param, v, router.route(split), split,
-                                          ref_cost, ref_acc))
+        for v in values:
+            resolve(router, replace(config, policy=policy, **{param: float(v)}))
+            rows.append(_frontier_row(method, param, v, router.route(split, clusters), split,
+                                      ref_cost, ref_acc))
     finally:
         resolve(router, config)
     return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
@@ -164,8 +134,9 @@ class OptimiseResult:
     test: MethodResult | None  # DIMEE of the chosen config on the test split
 
 
-def _calibration_point(router: DIMEERouter, cal: Split, ref_cost: float) -> dict:
-    row = _frontier_row("dimee", "", 0.0, router.route(cal), cal, ref_cost)
+def _calibration_point(router: DIMEERouter, cal: Split, clusters: np.ndarray,
+                       ref_cost: float) -> dict:
+    row = _frontier_row("dimee", "", 0.0, router.route(cal, clusters), cal, ref_cost)
     return {"cal_accuracy": row["accuracy"], "cal_drop_pp": row["accuracy_drop_pp"],
             "cal_mean_cost": row["mean_cost"], "cal_reduction_pct": row["cost_reduction_pct"]}
 
@@ -196,13 +167,13 @@ def optimise(cache: Cache, base: DIMEEConfig, target_drop_pp: float,
         options = {"budget": [{"epsilon": float(e)} for e in epsilons],
                    "reward": [{"mu": float(u)} for u in mus], "pools": [{}]}
         grid = [(p, extra) for p in policies for extra in options[p]]
+        clusters = router.predict_cluster(cal)
         try:
-            with frozen_clusters(router, cal):
-                for policy, extra in grid:
-                    cfg = replace(cfg_k, policy=policy, **extra)
-                    resolve(router, cfg)
-                    rows.append({"k": k, "policy": policy, "epsilon": cfg.epsilon,
-                                 "mu": cfg.mu, **_calibration_point(router, cal, ref_cost)})
+            for policy, extra in grid:
+                cfg = replace(cfg_k, policy=policy, **extra)
+                resolve(router, cfg)
+                rows.append({"k": k, "policy": policy, "epsilon": cfg.epsilon, "mu": cfg.mu,
+                             **_calibration_point(router, cal, clusters, ref_cost)})
         finally:
             resolve(router, cfg_k)
     table = pd.DataFrame(rows)

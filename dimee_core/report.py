@@ -9,18 +9,18 @@ picks alpha on calibration. Only then is the test split scored (with paired boot
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .baselines import cascade
 from .cache import Cache, atomic_write_text
-from .evaluate import DIMEEConfig
-from .features import correct_matrix
-from .metrics import MethodResult, score
-from .router import Routing
-from .tune import ALPHA_GRID, cross_validate, select, tune_cascade_alpha
+from .evaluate import DIMEEConfig, score_routing
+from .explore import cascade_sweep, fit_pair, router_sweep
+from .metrics import MethodResult
+from .tune import ALPHA_GRID, cross_validate, drop_vs_final, select, tune_cascade_alpha
 
 TARGETS_PP = (0.3, 1.0)
 EPSILON_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0,
@@ -38,13 +38,6 @@ class OperatingPoint:
     test: MethodResult
 
 
-def _score_test(cache: Cache, r: Routing, cfg: DIMEEConfig, n_boot: int) -> MethodResult:
-    test, L = cache.test, cache.num_layers
-    ref_correct = correct_matrix(test.probs, test.labels)[:, L - 1]
-    return score(r.predictions(test.probs), test.labels, r.cost, r.tier, ref_correct,
-                 cfg.costs.reference_cost(L), n_boot, cfg.random_state)
-
-
 def operating_points(cache: Cache, base: DIMEEConfig, target_pp: float,
                      candidates: list, n_boot: int = 1000) -> list[OperatingPoint]:
     out = []
@@ -57,34 +50,25 @@ def operating_points(cache: Cache, base: DIMEEConfig, target_pp: float,
         if escalate:
             setting["beta"] = router.beta_
         out.append(OperatingPoint(cache.name, name, target_pp, setting, cand.oof_drop_pp,
-                                  _score_test(cache, router.route(cache.test), base, n_boot)))
+                                  score_routing(cache, base, router.route(cache.test), n_boot)))
     alpha = tune_cascade_alpha(cache.calibration, base, target_pp)
     cal_r = cascade(cache.calibration.probs, alpha, base.m, base.n, base.costs)
-    corr = correct_matrix(cache.calibration.probs, cache.calibration.labels)
-    cal_drop = 100 * (corr[:, -1].mean() - corr[np.arange(cache.calibration.n),
-                                                 cal_r.exit_layer - 1].mean())
+    cal_drop, _ = drop_vs_final(cache.calibration, cal_r.exit_layer)
     r = cascade(cache.test.probs, alpha, base.m, base.n, base.costs)
-    out.append(OperatingPoint(cache.name, "cascade", target_pp, {"alpha": alpha},
-                              float(cal_drop), _score_test(cache, r, base, n_boot)))
+    out.append(OperatingPoint(cache.name, "cascade", target_pp, {"alpha": alpha}, cal_drop,
+                              score_routing(cache, base, r, n_boot)))
     return out
 
 
 def frontiers(cache: Cache, base: DIMEEConfig) -> list[dict]:
     """Test (drop, reduction) of each method as its knob sweeps; knob values fixed a priori."""
-    rows = []
-    for escalate, name in ((False, "dimee"), (True, "dimee_plus")):
-        router = base.router(escalate=escalate).fit(cache.calibration)
-        for eps in EPSILON_SWEEP:
-            router.set_params(epsilon=eps).solve()
-            m = _score_test(cache, router.route(cache.test), base, 0)
-            rows.append({"method": name, "knob": "epsilon", "value": eps,
-                         "drop_pp": m.accuracy_drop_pp, "reduction_pct": m.cost_reduction_pct})
-    for a in ALPHA_GRID:
-        m = _score_test(cache, cascade(cache.test.probs, float(a), base.m, base.n, base.costs),
-                        base, 0)
-        rows.append({"method": "cascade", "knob": "alpha", "value": float(a),
-                     "drop_pp": m.accuracy_drop_pp, "reduction_pct": m.cost_reduction_pct})
-    return rows
+    dimee, plus = fit_pair(cache, base)
+    sweeps = pd.concat([
+        router_sweep(dimee, base, cache.test, "epsilon", EPSILON_SWEEP, "dimee"),
+        router_sweep(plus, base, cache.test, "epsilon", EPSILON_SWEEP, "dimee_plus"),
+        cascade_sweep(cache, base, ALPHA_GRID)], ignore_index=True)
+    return [{"method": r.method, "knob": r.param, "value": r.value, "drop_pp": r.accuracy_drop_pp,
+             "reduction_pct": r.cost_reduction_pct} for r in sweeps.itertuples()]
 
 
 def frontier_gap(rows: list[dict], method: str = "dimee_plus", other: str = "cascade") -> dict:

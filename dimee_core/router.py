@@ -269,12 +269,24 @@ class DIMEERouter(BaseEstimator):
     def predict_cluster(self, split: Split) -> np.ndarray:
         return self.kmeans_.predict(self._features(split))
 
-    def route(self, split: Split) -> Routing:
-        """Tier, answering exit and cost for every sample of ``split``."""
+    def route(self, split: Split, clusters: np.ndarray | None = None) -> Routing:
+        """Tier, answering exit and cost for every sample of ``split``.
+
+        A re-solve never moves a sample to another cluster, so callers that route the
+        same split under many settings pass ``clusters`` (from :meth:`predict_cluster`)
+        once instead of paying for k-means prediction every time.
+        """
         if split.probs.shape[1] != self.num_layers_:
             raise ValueError(f"split has {split.probs.shape[1]} layers, router was fitted "
                              f"on {self.num_layers_}")
-        cluster = self.predict_cluster(split)
+        if clusters is None:
+            cluster = self.predict_cluster(split)
+        else:
+            cluster = np.asarray(clusters)
+            if cluster.shape != (split.n,) or cluster.dtype.kind not in "iu" or (
+                    split.n and not 0 <= cluster.min() <= cluster.max() < self.n_clusters):
+                raise ValueError(f"clusters must be {split.n} integers in "
+                                 f"[0, {self.n_clusters - 1}]")
         option = self.cluster_tiers_[cluster]
         t = self.costs_.tier_costs(self.m, self.n, self.num_layers_)
         L = self.num_layers_

@@ -28,20 +28,20 @@ ALPHA_GRID = tuple(np.round(np.concatenate([np.linspace(0.5, 0.95, 19),
 
 @dataclass(frozen=True)
 class Candidate:
-    config: DIMEEConfig  # epsilon = the target it was solved for
+    config: DIMEEConfig  # epsilon = the solver budget it was solved with
     escalate: bool
     oof_drop_pp: float  # out-of-fold accuracy drop vs the final exit
     oof_cost: float  # out-of-fold mean cost per sample
     oof_se_pp: float = 0.0  # standard error of oof_drop_pp (paired, per-sample)
 
-    def upper_drop_pp(self, z: float) -> float:
+    def upperdrop_vs_final(self, z: float) -> float:
         return self.oof_drop_pp + z * self.oof_se_pp
 
     def feasible(self, target_pp: float, z: float = 0.0) -> bool:
-        return self.upper_drop_pp(z) <= target_pp + 1e-9
+        return self.upperdrop_vs_final(z) <= target_pp + 1e-9
 
 
-def _drop_pp(split: Split, exit_layer: np.ndarray) -> tuple[float, float]:
+def drop_vs_final(split: Split, exit_layer: np.ndarray) -> tuple[float, float]:
     """Accuracy drop vs the final exit (pp) and its standard error from the paired
     per-sample differences."""
     corr = correct_matrix(split.probs, split.labels)
@@ -68,14 +68,15 @@ def cross_validate(cal: Split, base: DIMEEConfig, epsilon_grid=EPSILON_GRID,
         for train_idx, held_idx in splits:
             router = cfg.router(escalate=True).fit(cal.take(train_idx))
             held = cal.take(held_idx)
+            held_clusters = router.predict_cluster(held)  # fixed across re-solves
             for g in solve_grid:
                 eps, z, esc = g
                 r = router.set_params(epsilon=eps, safety=z, escalate=esc).solve()
-                route = r.route(held)
+                route = r.route(held, held_clusters)
                 exits[g][held_idx], costs[g][held_idx] = route.exit_layer, route.cost
         for g in solve_grid:
             eps, z, esc = g
-            drop, se = _drop_pp(cal, exits[g])
+            drop, se = drop_vs_final(cal, exits[g])
             out.append(Candidate(replace(cfg, epsilon=eps, safety=z), esc, drop,
                                  float(costs[g].mean()), se))
     return out
@@ -93,7 +94,7 @@ def select(candidates: list[Candidate], target_pp: float, escalate: bool,
         raise ValueError(f"no candidate with escalate={escalate}")
     ok = [c for c in candidates if c.feasible(target_pp, z)]
     if not ok:
-        return min(candidates, key=lambda c: (c.upper_drop_pp(z), c.oof_cost))
+        return min(candidates, key=lambda c: (c.upperdrop_vs_final(z), c.oof_cost))
     best = min(c.oof_cost for c in ok)
     near = [c for c in ok if c.oof_cost <= best * 1.005]
     return min(near, key=lambda c: (c.config.k, c.config.safety, c.oof_cost))
@@ -106,7 +107,7 @@ def tune_cascade_alpha(cal: Split, base: DIMEEConfig, target_pp: float,
     best_alpha, best_cost = max(grid), np.inf
     for a in grid:
         r = cascade(cal.probs, float(a), base.m, base.n, base.costs)
-        drop, se = _drop_pp(cal, r.exit_layer)
+        drop, se = drop_vs_final(cal, r.exit_layer)
         if drop + z * se <= target_pp + 1e-9 and r.cost.mean() < best_cost:
             best_alpha, best_cost = float(a), float(r.cost.mean())
     return best_alpha

@@ -12,7 +12,7 @@ import pytest
 from dimee_core import explore
 from dimee_core.cache import load_cache
 from dimee_core.costs import CostModel
-from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers
+from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers, score_routing
 
 ROOT = Path(__file__).resolve().parent.parent
 # The shipped cache; DIMEE_TEST_CACHE only points local runs elsewhere before it exists.
@@ -179,11 +179,15 @@ def test_compare_results_difference(cache, cfg, routers):
 def test_fast_paths_match_the_core(cache, cfg, routers):
     dimee, plus = routers
     ev = evaluate(cache, cfg, routers=routers, n_boot=50)
-    with explore.frozen_clusters(dimee, cache.test):
-        with explore.frozen_clusters(dimee, cache.calibration):  # nested freezes
-            np.testing.assert_array_equal(dimee.predict_cluster(cache.test),
-                                          ev.routings["dimee"].cluster)
-        assert "predict_cluster" in dimee.__dict__  # the outer freeze survives
-        fast = explore.method_result(cache, cfg, dimee.route(cache.test), n_boot=50)
-    assert "predict_cluster" not in dimee.__dict__
+    clusters = dimee.predict_cluster(cache.test)
+    np.testing.assert_array_equal(clusters, ev.routings["dimee"].cluster)
+    given = dimee.route(cache.test, clusters)  # precomputed clusters: same routing
+    for field in ("tier", "exit_layer", "cost", "cluster"):
+        np.testing.assert_array_equal(getattr(given, field), getattr(ev.routings["dimee"], field))
+    fast = score_routing(cache, cfg, given, n_boot=50)
+    assert "predict_cluster" not in dimee.__dict__  # the router is never patched
     assert fast == ev.methods["dimee"]  # same numbers and the same bootstrap CIs
+    ev2 = evaluate(cache, cfg, routers=routers, n_boot=50, test_clusters=clusters)
+    assert ev2.methods == ev.methods
+    with pytest.raises(ValueError, match="clusters must be"):
+        dimee.route(cache.test, clusters[:-1])

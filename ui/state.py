@@ -24,7 +24,7 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache, CacheError, list_caches, load_cache
 from dimee_core.costs import MODES, PRESETS, CostModel
-from dimee_core.evaluate import DIMEEConfig, Evaluation, evaluate, resolve
+from dimee_core.evaluate import DIMEEConfig, Evaluation, evaluate, resolve, score_routing
 from dimee_core.features import FEATURE_SETS
 from dimee_core.metrics import MethodResult
 from dimee_core.router import DIMEERouter, POLICIES
@@ -323,12 +323,11 @@ def _pair(cache: Cache, cfg: DIMEEConfig) -> _RouterPair:
 
 @contextmanager
 def routers(cache: Cache, cfg: DIMEEConfig) -> Iterator[tuple[DIMEERouter, DIMEERouter]]:
-    """Fitted routers for cfg's clustering, re-solved for cfg, held under their lock,
-    with the test split's clusters memoised (routing it is then ~free)."""
+    """Fitted routers for cfg's clustering, re-solved for cfg, held under their lock."""
     pair = _pair(cache, cfg)
-    with pair.lock, explore.frozen_clusters(pair.dimee, cache.test, pair.test_clusters), \
-            explore.frozen_clusters(pair.plus, cache.test, pair.test_clusters):
-        resolve(pair.dimee, cfg), resolve(pair.plus, cfg)
+    with pair.lock:
+        resolve(pair.dimee, cfg)
+        resolve(pair.plus, cfg)
         yield pair.dimee, pair.plus
 
 
@@ -336,9 +335,9 @@ def routers(cache: Cache, cfg: DIMEEConfig) -> Iterator[tuple[DIMEERouter, DIMEE
 def _kpis(path: str, stamp: float, cfg_key: str, n_boot: int, _cfg: DIMEEConfig,
           _cache: Cache) -> MethodResult:
     pair = _pair(_cache, _cfg)  # DIMEE only: DIMEE+'s re-solve is 7x dearer
-    with pair.lock, explore.frozen_clusters(pair.dimee, _cache.test, pair.test_clusters):
-        routing = resolve(pair.dimee, _cfg).route(_cache.test)
-    return explore.method_result(_cache, _cfg, routing, n_boot)
+    with pair.lock:
+        routing = resolve(pair.dimee, _cfg).route(_cache.test, pair.test_clusters)
+    return score_routing(_cache, _cfg, routing, n_boot)
 
 
 def kpis(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> MethodResult:
@@ -365,8 +364,10 @@ class Results:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _results(path: str, stamp: float, cfg_key: str, n_boot: int, _cfg: DIMEEConfig,
              _cache: Cache) -> Results:
+    pair = _pair(_cache, _cfg)
     with routers(_cache, _cfg) as (dimee, plus):
-        ev = evaluate(_cache, _cfg, routers=(dimee, plus), n_boot=n_boot)
+        ev = evaluate(_cache, _cfg, routers=(dimee, plus), n_boot=n_boot,
+                      test_clusters=pair.test_clusters)
         return Results(ev,
                        explore.cluster_table(dimee, ev.routings["dimee"].cluster),
                        explore.cluster_table(plus, ev.routings["dimee_plus"].cluster),
