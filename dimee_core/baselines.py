@@ -41,7 +41,7 @@ def cascade(probs: np.ndarray, alpha: float, m: int, n: int, costs: CostModel) -
     tiers = np.where(conf[:, m - 1] >= alpha, MOBILE,
                      np.where(conf[:, n - 1] >= alpha, EDGE, CLOUD))
     c = costs.cascade_costs(m, n, L)
-    return Routing(tiers, np.array([m, n, L])[tiers], c[tiers])
+    return Routing(tiers, np.array([m, n, L])[tiers], c[tiers], escalated=tiers == CLOUD)
 
 
 def oracle(probs: np.ndarray, labels: np.ndarray, m: int, n: int,

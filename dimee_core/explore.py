@@ -21,7 +21,7 @@ from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
-from .router import CLOUD, EDGE_ESCALATE, DIMEERouter, Routing
+from .router import CLOUD, EDGE_ESCALATE, GATED, DIMEERouter, Routing
 
 POOLS = ("easy", "medium", "hard")
 FRONTIER_COLUMNS = ("method", "param", "value", "accuracy", "accuracy_drop_pp",
@@ -191,9 +191,12 @@ def optimise(cache: Cache, base: DIMEEConfig, target_drop_pp: float,
 # ---------------------------------------------------------------- per-cluster / per-sample
 
 def tier_name(option: int, beta: float | None = None) -> str:
-    """Human name of a router option (3 = DIMEE+ edge that escalates below beta)."""
+    """Human name of a router option (DIMEE+ adds the escalating edge and the gate)."""
+    b = f"{beta:g}" if beta is not None else "β"
     if option == EDGE_ESCALATE:
-        return f"edge → cloud if conf < {beta:g}" if beta is not None else "edge → cloud"
+        return f"edge → cloud if conf < {b}"
+    if option == GATED:
+        return f"mobile if conf ≥ {b}, else edge → cloud if conf < {b}"
     return TIERS[int(option)]
 
 
@@ -217,10 +220,10 @@ def cluster_table(router: DIMEERouter, test_clusters: np.ndarray | None = None) 
 
 
 def via_edge(router: DIMEERouter, routing: Routing) -> np.ndarray:
-    """[N] bool: answered in the cloud after the edge escalated it (DIMEE+ only)."""
-    if routing.cluster is None or router.beta_ is None:
+    """[N] bool: answered in the cloud after the edge escalated it (DIMEE+, cascade)."""
+    if routing.escalated is None:
         return np.zeros(len(routing.tier), dtype=bool)
-    return (router.cluster_tiers_[routing.cluster] == EDGE_ESCALATE) & (routing.tier == CLOUD)
+    return routing.escalated
 
 
 def sample_table(cache: Cache, config: DIMEEConfig, routing: Routing,

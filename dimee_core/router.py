@@ -16,15 +16,27 @@ from sklearn.preprocessing import StandardScaler
 
 from .cache import Split
 from .costs import CostModel, check_split
-from .features import (FEATURE_SETS, block_sizes, confidences, correct_matrix, pools,
-                       routing_features)
-from .solver import solve_min_cost
+from .features import (
+    FEATURE_SETS,
+    block_sizes,
+    confidences,
+    correct_matrix,
+    pools,
+    routing_features,
+)
+from .solver import least_loss, pareto_front
 
 POLICIES = ("pools", "reward", "budget")
-MOBILE, EDGE, CLOUD, EDGE_ESCALATE = 0, 1, 2, 3
-# DIMEE+ thresholds on the edge exit's confidence: below beta the edge hands over to cloud.
-BETA_GRID = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97,
-             0.98, 0.99, 0.995, 1.01)
+# Options a cluster can be given. DIMEE: the three tiers. DIMEE+ adds, for one threshold
+# beta shared by all clusters, EDGE_ESCALATE (edge; the edge hands the sample on to the
+# cloud when c_n < beta) and GATED (mobile answers when c_m >= beta, else EDGE_ESCALATE).
+# A GATED cluster is the confidence cascade at alpha = beta, so DIMEE+ can always fall
+# back to the cascade and the budget solver only departs from it where clusters pay.
+MOBILE, EDGE, CLOUD, EDGE_ESCALATE, GATED = 0, 1, 2, 3, 4
+# beta values tried (0: never escalate; > 1: always): the cascade's alpha grid, plus 0.
+MEMO_SIZE = 4096  # option tables / fronts kept per router (each a few kB)
+BETA_GRID = (0.0, *np.round(np.linspace(0.5, 0.95, 19), 4), 0.96, 0.97, 0.98, 0.99, 0.995,
+             0.999, 1.01)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class Routing:
     exit_layer: np.ndarray  # [N] 1-based exit that produced the answer
     cost: np.ndarray  # [N] per-sample cost
     cluster: np.ndarray | None = None  # [N] DIMEE cluster, when there is one
+    escalated: np.ndarray | None = None  # [N] bool: reached the cloud via the edge
 
     def predictions(self, probs: np.ndarray) -> np.ndarray:
         return probs[np.arange(len(self.tier)), self.exit_layer - 1].argmax(1)
@@ -48,9 +61,15 @@ class ClusterStats:
     correct: np.ndarray  # [k, L]  exit i right
     worse: np.ndarray  # [k, L]   exit i wrong where the final exit is right
     better: np.ndarray  # [k, L]  exit i right where the final exit is wrong
-    esc_worse: np.ndarray  # [L, B, k]  DIMEE+: same for "edge exit n, escalate below beta"
-    esc_better: np.ndarray  # [L, B, k]
-    escalated: np.ndarray  # [L, B, k]  how many the edge hands on to the cloud
+    # DIMEE+, indexed [n, beta index, cluster]: worse / better / sent to the edge /
+    # escalated to the cloud, for EDGE_ESCALATE ("esc_") and GATED ("gated_") at edge split n
+    esc_worse: np.ndarray
+    esc_better: np.ndarray
+    escalated: np.ndarray
+    gated_worse: np.ndarray
+    gated_better: np.ndarray
+    gated_to_edge: np.ndarray
+    gated_escalated: np.ndarray
 
 
 def _check_int(name: str, v, lo: int, hi: int | None = None) -> None:
@@ -92,8 +111,10 @@ class DIMEERouter(BaseEstimator):
         ``safety * sqrt(disagreements)`` (its Poisson standard error), so clusters that
         merely look good by chance are not trusted. 0 disables it.
     escalate : bool
-        DIMEE+: the edge may hand a sample on to the cloud when its exit confidence is
-        below a threshold beta fitted on calibration (paying o_edge_cloud).
+        DIMEE+: two more options per cluster, for one threshold beta picked on
+        calibration: "edge, handing on to the cloud (paying o_edge_cloud) when c_n <
+        beta", and "mobile when c_m >= beta, else that" (the confidence cascade at
+        alpha = beta, so DIMEE+ never needs to be worse than it on calibration).
     cost_model : CostModel
     max_fit_samples : int
         k-means is fitted on at most this many calibration samples (a seeded subsample);
@@ -163,6 +184,8 @@ class DIMEERouter(BaseEstimator):
                               random_state=self.random_state).fit(fit_rows)
         self.labels_ = self.kmeans_.predict(Xs)
         self.num_layers_ = L
+        self.fitted_m_ = self.m  # clusters and GATED statistics depend on m
+        self._solve_memo = {}
         self.stats_ = self._cluster_stats(calibration, self.labels_)
         self.conf_ = confidences(calibration.probs)  # pools policy re-reads these for alpha
         self.n_calibration_ = N
@@ -170,28 +193,34 @@ class DIMEERouter(BaseEstimator):
         return self
 
     def _cluster_stats(self, split: Split, labels: np.ndarray) -> ClusterStats:
-        k = self.n_clusters
+        k, m = self.n_clusters, self.m
         corr = correct_matrix(split.probs, split.labels)
-        final = corr[:, -1:]
-        count = lambda mask: np.stack([np.bincount(labels, weights=mask[:, i], minlength=k)
-                                       for i in range(mask.shape[1])], 1)
         conf = confidences(split.probs)
-        L, B = corr.shape[1], len(BETA_GRID)
-        esc_w, esc_b, esc_n = (np.zeros((L, B, k)) for _ in range(3))
+        final = corr[:, -1]
+        onehot = np.eye(k)[labels]  # [N, k]: per-cluster sums are one matrix product
+        per_cluster = lambda mask: (onehot.T @ mask).T  # [N, X] -> [X, k]
+        L, grid = corr.shape[1], np.asarray(BETA_GRID)
+        mobile_ok = conf[:, m - 1, None] >= grid  # [N, B]: GATED answers on mobile
+        out = {name: np.zeros((L, len(grid), k)) for name in (
+            "esc_worse", "esc_better", "escalated", "gated_worse", "gated_better",
+            "gated_to_edge", "gated_escalated")}
         for n in range(1, L):
-            # a sample escalates at beta_b iff conf < beta_b, i.e. for every b >= pos
-            pos = np.searchsorted(BETA_GRID, conf[:, n - 1], side="right")
-            cell = labels * (B + 1) + pos
-            per_pos = lambda w: np.bincount(cell, weights=w, minlength=k * (B + 1)).reshape(
-                k, B + 1)
-            kept = lambda w: (per_pos(w)[:, ::-1].cumsum(1)[:, ::-1][:, 1:]).T  # pos > b
-            esc_w[n] = kept(final[:, 0] & ~corr[:, n - 1])  # escalated ones: final answers
-            esc_b[n] = kept(~final[:, 0] & corr[:, n - 1])
-            esc_n[n] = per_pos(None).cumsum(1)[:, :B].T
+            up = conf[:, n - 1, None] < grid  # [N, B]: the edge hands on to the cloud
+            for name, answer, sent, raised in (
+                    ("esc", np.where(up, final[:, None], corr[:, n - 1, None]), None, up),
+                    ("gated", np.where(mobile_ok, corr[:, m - 1, None], np.where(
+                        up, final[:, None], corr[:, n - 1, None])), ~mobile_ok,
+                     ~mobile_ok & up)):
+                out[f"{name}_worse"][n] = per_cluster(final[:, None] & ~answer)
+                out[f"{name}_better"][n] = per_cluster(~final[:, None] & answer)
+                out["escalated" if name == "esc" else "gated_escalated"][n] = per_cluster(
+                    raised)
+                if sent is not None:
+                    out["gated_to_edge"][n] = per_cluster(sent)
+        count = lambda mask: per_cluster(mask.astype(float)).T  # [N, L] -> [k, L]
         return ClusterStats(size=np.bincount(labels, minlength=k).astype(float),
-                            correct=count(corr), worse=count(final & ~corr),
-                            better=count(~final & corr), esc_worse=esc_w, esc_better=esc_b,
-                            escalated=esc_n)
+                            correct=count(corr), worse=count(final[:, None] & ~corr),
+                            better=count(~final[:, None] & corr), **out)
 
     # ------------------------------------------------------------ solving (k x tiers only)
     def pool_mix(self) -> np.ndarray:
@@ -209,10 +238,13 @@ class DIMEERouter(BaseEstimator):
         better = [s.better[:, m], s.better[:, n], np.zeros_like(s.size)]
         cost = [s.size * t[0], s.size * t[1], s.size * t[2]]
         if beta_index is not None:
-            worse.append(s.esc_worse[self.n, beta_index])
-            better.append(s.esc_better[self.n, beta_index])
-            cost.append(s.size * t[1] + s.escalated[self.n, beta_index]
-                        * self.costs_.escalation_cost(self.n, L))
+            up_cost = self.costs_.escalation_cost(self.n, L)
+            at = (self.n, beta_index)
+            worse += [s.esc_worse[at], s.gated_worse[at]]
+            better += [s.esc_better[at], s.gated_better[at]]
+            cost += [s.size * t[1] + s.escalated[at] * up_cost,
+                     s.size * t[0] + s.gated_to_edge[at] * (t[1] - t[0])
+                     + s.gated_escalated[at] * up_cost]
         worse, better, cost = (np.stack(a, 1) for a in (worse, better, cost))
         return cost, worse - better, np.sqrt(worse + better)
 
@@ -223,6 +255,8 @@ class DIMEERouter(BaseEstimator):
         for the ``pools`` policy when alpha changes); k-means is never refitted.
         """
         self._validate_solve_params(self.num_layers_)
+        if self.m != self.fitted_m_:
+            raise ValueError(f"router was fitted with m={self.fitted_m_}; refit for m={self.m}")
         betas = [None] if not self.escalate else range(len(BETA_GRID))
         if self.policy == "pools":
             betas = [None] if not self.escalate else [int(np.searchsorted(
@@ -236,8 +270,20 @@ class DIMEERouter(BaseEstimator):
         self.beta_ = None if best[2] is None else float(BETA_GRID[best[2]])
         return self
 
+    def _memo(self, key: tuple, make):
+        """Option tables and Pareto fronts are pure functions of the fitted statistics
+        and ``key``; keep them so that sweeps (epsilon, CV grids) and slider moves back
+        and forth do not redo them. Cleared by ``fit``; bounded."""
+        memo = self.__dict__.setdefault("_solve_memo", {})
+        if key not in memo:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = make()
+        return memo[key]
+
     def _solve_one(self, beta_index: int | None) -> tuple[np.ndarray, float]:
-        cost, loss, stderr = self._option_table(beta_index)
+        table_key = ("table", self.n, beta_index, self.costs_)
+        cost, loss, stderr = self._memo(table_key, lambda: self._option_table(beta_index))
         size = self.stats_.size
         if self.policy == "pools":
             mix = self.pool_mix()
@@ -252,7 +298,10 @@ class DIMEERouter(BaseEstimator):
             choice = reward.argmax(1)
         else:
             budget = self.epsilon / 100.0 * self.n_calibration_
-            sol = solve_min_cost(cost, loss + self.safety * stderr, budget)
+            penalised = loss + self.safety * stderr
+            front = self._memo(("front", float(self.safety)) + table_key[1:],
+                               lambda: pareto_front(cost, penalised, np.inf))
+            sol = front.solve(budget) or least_loss(cost, penalised)
             choice = sol.choice
         choice = np.where(size == 0, CLOUD, choice)  # no evidence: stay safe
         # objective for picking beta: budget -> cost (feasible first); reward -> -reward
@@ -288,17 +337,21 @@ class DIMEERouter(BaseEstimator):
                 raise ValueError(f"clusters must be {split.n} integers in "
                                  f"[0, {self.n_clusters - 1}]")
         option = self.cluster_tiers_[cluster]
-        t = self.costs_.tier_costs(self.m, self.n, self.num_layers_)
         L = self.num_layers_
-        tier = np.where(option == EDGE_ESCALATE, EDGE, option)
-        cost = t[tier].astype(float)
+        t = self.costs_.tier_costs(self.m, self.n, L)
+        tier = option.copy()
+        up = np.zeros(split.n, dtype=bool)
         if self.beta_ is not None:
-            conf_n = split.probs[:, self.n - 1].max(1)
-            up = (option == EDGE_ESCALATE) & (conf_n < self.beta_)
-            tier = np.where(up, CLOUD, tier)
-            cost = cost + up * self.costs_.escalation_cost(self.n, L)
+            conf = split.probs[:, [self.m - 1, self.n - 1]].max(2)
+            gated_mobile = (option == GATED) & (conf[:, 0] >= self.beta_)
+            at_edge = (option == EDGE_ESCALATE) | ((option == GATED) & ~gated_mobile)
+            up = at_edge & (conf[:, 1] < self.beta_)
+            tier = np.where(gated_mobile, MOBILE, np.where(up, CLOUD, np.where(
+                at_edge, EDGE, option)))
+        cost = np.where(up, t[EDGE] + self.costs_.escalation_cost(self.n, L), t[tier])
         exit_layer = np.array([self.m, self.n, L])[tier]
-        return Routing(tier=tier, exit_layer=exit_layer, cost=cost, cluster=cluster)
+        return Routing(tier=tier, exit_layer=exit_layer, cost=cost, cluster=cluster,
+                       escalated=up)
 
     def predict(self, split: Split) -> np.ndarray:
         """Class predictions: the answer of the exit each sample was routed to."""

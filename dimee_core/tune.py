@@ -17,10 +17,10 @@ from .cache import Split
 from .evaluate import DIMEEConfig
 from .features import correct_matrix
 
-K_GRID = (2, 4, 6, 8, 12, 16)
+K_GRID = (1, 2, 4, 6, 8, 12, 16)  # k = 1: DIMEE+ becomes a calibrated cascade
 FEATURE_GRID = ("conf", "signals", "signals+embed")
 SAFETY_GRID = (0.0, 0.5, 1.0, 2.0)
-EPSILON_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)  # solver budgets tried, pp
+EPSILON_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)  # solver budgets, pp
 CONFIDENCE_Z = 1.645  # one-sided 95 % bound on the out-of-fold drop
 ALPHA_GRID = tuple(np.round(np.concatenate([np.linspace(0.5, 0.95, 19),
                                             [0.96, 0.97, 0.98, 0.99, 0.995, 0.999, 1.01]]), 4))
@@ -60,8 +60,8 @@ def cross_validate(cal: Split, base: DIMEEConfig, epsilon_grid=EPSILON_GRID,
     solve_grid = list(itertools.product(epsilon_grid, safety_grid, escalate))
     out = []
     for feats, k in itertools.product(feature_grid, k_grid):
-        if k > 0.5 * cal.n / folds:
-            continue
+        if k > 0.5 * cal.n / folds or (k == 1 and feats != feature_grid[0]):
+            continue  # too few samples per cluster; k = 1 is the same for every feature set
         exits = {g: np.zeros(cal.n, dtype=int) for g in solve_grid}
         costs = {g: np.zeros(cal.n) for g in solve_grid}
         cfg = replace(base, k=k, features=feats, policy="budget")

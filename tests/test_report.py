@@ -39,7 +39,8 @@ def test_report_cascade_points_recompute(name):
         assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
     for row in d["frontier"]:
         if row["method"] == "cascade":
-            red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, row["value"])
+            alpha = row["value"] if row["protocol"] == "test sweep" else row["setting"]["alpha"]
+            red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, alpha)
             assert row["reduction_pct"] == pytest.approx(red)
             assert row["drop_pp"] == pytest.approx(drop)
 
@@ -49,7 +50,11 @@ def test_report_dimee_points_recompute(name):
     """Refit the chosen DIMEE/DIMEE+ setting on calibration; test numbers must match."""
     cache = load_cache(SHIPPED / name)
     base = DIMEEConfig.for_cache(cache)
-    for p in RESULTS["datasets"][name]["points"]:
+    d = RESULTS["datasets"][name]
+    tuned = [{**r, "test": {"accuracy_drop_pp": r["drop_pp"],
+                            "cost_reduction_pct": r["reduction_pct"]}}
+             for r in d["frontier"] if r["protocol"] == "calibration-tuned"]
+    for p in d["points"] + tuned[::4]:  # every point, and a share of the frontier
         if p["method"] == "cascade":
             continue
         s = p["setting"]
@@ -63,6 +68,8 @@ def test_report_dimee_points_recompute(name):
         drop = 100 * ((final == cache.test.labels).mean() - (pred == cache.test.labels).mean())
         assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
         assert p["test"]["cost_reduction_pct"] == pytest.approx(100 * (1 - route.cost.mean() / 11))
+        if p["method"] == "dimee_plus":
+            assert s["beta"] == r.beta_
 
 
 def test_select_uses_the_confidence_bound():
@@ -77,6 +84,16 @@ def test_select_uses_the_confidence_bound():
 def test_frontier_gap():
     rows = [{"method": "dimee_plus", "drop_pp": 0.1, "reduction_pct": 40},
             {"method": "cascade", "drop_pp": 0.1, "reduction_pct": 35},
-            {"method": "cascade", "drop_pp": 0.0, "reduction_pct": 10}]
-    g = frontier_gap(rows)
-    assert g["points"] == 1 and g["not_worse"] == 1 and g["worst_gap_pp"] == 5
+            {"method": "cascade", "drop_pp": 0.0, "reduction_pct": 10},
+            {"method": "cascade", "drop_pp": 0.5, "reduction_pct": 45}]
+    g = frontier_gap(rows, protocol=None)
+    assert (g["points"], g["not_worse"], g["of"]) == (2, 1, 3)
+    assert g["worst_gap_pp"] == -5 and g["mean_gap_pp"] == 0
+    assert frontier_gap(rows)["points"] == 0  # no row carries the calibration-tuned tag
+
+
+def test_report_frontier_protocols_cover_every_method():
+    for d in RESULTS["datasets"].values():
+        seen = {(r["method"], r["protocol"]) for r in d["frontier"]}
+        assert seen == {(m, p) for m in ("dimee", "dimee_plus", "cascade")
+                        for p in ("calibration-tuned", "test sweep")}

@@ -138,3 +138,80 @@ def test_escalation_statistics_match_direct_count(split):
             np.testing.assert_allclose(r.stats_.esc_worse[n, b], count(final & ~ans))
             np.testing.assert_allclose(r.stats_.esc_better[n, b], count(~final & ans))
             np.testing.assert_allclose(r.stats_.escalated[n, b], count(up))
+
+
+def test_gated_statistics_match_direct_count(split):
+    """GATED (mobile if c_m >= beta, else edge escalating below beta) per cluster."""
+    from dimee_core.features import confidences
+    from dimee_core.router import BETA_GRID
+    r = DIMEERouter(n_clusters=4, m=2).fit(split)
+    conf, corr = confidences(split.probs), correct_matrix(split.probs, split.labels)
+    final, lab = corr[:, -1], r.labels_
+    count = lambda w: np.bincount(lab, weights=w, minlength=4)
+    for n in (3, 5):
+        for b, beta in enumerate(BETA_GRID):
+            mob = conf[:, 1] >= beta
+            up = ~mob & (conf[:, n - 1] < beta)
+            ans = np.where(mob, corr[:, 1], np.where(up, final, corr[:, n - 1]))
+            np.testing.assert_allclose(r.stats_.gated_worse[n, b], count(final & ~ans))
+            np.testing.assert_allclose(r.stats_.gated_better[n, b], count(~final & ans))
+            np.testing.assert_allclose(r.stats_.gated_to_edge[n, b], count(~mob))
+            np.testing.assert_allclose(r.stats_.gated_escalated[n, b], count(up))
+
+
+def test_all_gated_is_the_cascade(split):
+    """Every cluster GATED at beta routes exactly like the confidence cascade at alpha =
+    beta: same tiers, exits and costs (so DIMEE+ contains the cascade)."""
+    from dimee_core.baselines import cascade
+    from dimee_core.router import BETA_GRID, GATED
+    costs = CostModel(o_edge=1.5, o_edge_cloud=2.5)
+    r = DIMEERouter(n_clusters=3, escalate=True, cost_model=costs).fit(split)
+    for b in (3, 10, 20):
+        r.cluster_tiers_, r.beta_ = np.full(3, GATED), float(BETA_GRID[b])
+        mine, theirs = r.route(split), cascade(split.probs, r.beta_, 2, 4, costs)
+        np.testing.assert_array_equal(mine.tier, theirs.tier)
+        np.testing.assert_array_equal(mine.exit_layer, theirs.exit_layer)
+        np.testing.assert_allclose(mine.cost, theirs.cost)
+        np.testing.assert_array_equal(mine.escalated, theirs.tier == CLOUD)
+
+
+def test_gated_cost_by_hand():
+    """m=2, n=4, L=6, default costs: mobile 2; edge 2+2+2 = 6; escalated 6+3+2 = 11."""
+    from dimee_core.router import GATED
+    s = synthetic_split(300, seed=4)
+    r = DIMEERouter(n_clusters=1, escalate=True).fit(s)
+    r.cluster_tiers_, r.beta_ = np.array([GATED]), 0.7
+    route = r.route(s)
+    c2, c4 = s.probs[:, 1].max(1), s.probs[:, 3].max(1)
+    expected = np.where(c2 >= 0.7, 2.0, np.where(c4 >= 0.7, 6.0, 11.0))
+    np.testing.assert_allclose(route.cost, expected)
+    np.testing.assert_array_equal(route.exit_layer, np.where(c2 >= 0.7, 2, np.where(
+        c4 >= 0.7, 4, 6)))
+
+
+def test_dimee_plus_never_costlier_than_calibrated_cascade_on_calibration(split):
+    """On the calibration split, with no safety margin, DIMEE+ at budget epsilon costs
+    at most what the cheapest cascade within the same drop costs (it can copy it)."""
+    from dimee_core.baselines import cascade
+    from dimee_core.router import BETA_GRID
+    r = DIMEERouter(n_clusters=5, escalate=True, safety=0.0).fit(split)
+    final = correct_matrix(split.probs, split.labels)[:, -1]
+    for eps in (0.0, 0.5, 2.0, 5.0):
+        r.set_params(epsilon=eps).solve()
+        mine = r.route(split)
+        ok = [cascade(split.probs, float(b), 2, 4, CostModel()) for b in BETA_GRID]
+        acc = lambda route: (route.predictions(split.probs) == split.labels).mean()
+        ok = [c for c in ok if 100 * (final.mean() - acc(c)) <= eps + 1e-9]
+        assert mine.cost.mean() <= min(c.cost.mean() for c in ok) + 1e-9
+
+
+def test_memoised_solve_matches_fresh_router(split):
+    """Re-solving after parameter changes (served from the memo) equals a fresh fit."""
+    r = DIMEERouter(n_clusters=6, escalate=True, epsilon=1.0).fit(split)
+    for params in ({"epsilon": 0.2}, {"safety": 0.0}, {"cost_model": CostModel(o_cloud=9)},
+                   {"n": 5}, {"epsilon": 1.0, "safety": 1.0, "n": 4,
+                              "cost_model": CostModel()}):
+        r.set_params(**params).solve()
+        fresh = DIMEERouter(**r.get_params()).fit(split)
+        np.testing.assert_array_equal(r.cluster_tiers_, fresh.cluster_tiers_)
+        assert r.beta_ == fresh.beta_
