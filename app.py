@@ -1,8 +1,23 @@
-"""DIMEE Studio: `streamlit run app.py`. Router only; each page lives in pages/."""
+"""DIMEE Studio: `streamlit run app.py`. Router only; each page lives in pages/.
+
+This file plays two roles:
+- the Streamlit script of every session (run as ``__main__``): ``main()`` declares the
+  pages with ``st.navigation``, settles the shared settings and runs the current page;
+- the server entry point: ``streamlit run`` finds the ``st.App`` below and imports this
+  file as a module once, at server start. Its lifespan hook starts a background thread
+  that imports the heavy modules (scikit-learn, pandas, Plotly) and fills the caches the
+  default view reads (k-means fit, KPIs, results, frontiers), so the first visitor does
+  not pay for them. Heavy imports therefore stay inside functions here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
 
 import streamlit as st
-
-from ui import sidebar
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.sidebar.current)
     ("pages/overview.py", "Overview", ":material/dashboard:"),
@@ -15,6 +30,9 @@ PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.s
 
 def main() -> None:
     st.set_page_config(page_title="DIMEE Studio", page_icon=":material/hub:", layout="wide")
+    _preload_plotly()
+    from ui import sidebar  # after the preload: may wait for the warm-up's imports
+
     page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0,
                                   url_path=path.split("/")[1][:-3])
                           for i, (path, title, icon) in enumerate(PAGES)])
@@ -31,5 +49,39 @@ def main() -> None:
         sidebar.draw(setup)
 
 
+def _preload_plotly() -> None:
+    """A session's first run starts with an empty, hidden Plotly chart: the browser then
+    fetches and evaluates Plotly's ~4.7 MB bundle (2-4 s on this machine) while this run
+    still computes, instead of after the first real chart arrives. Later runs skip it."""
+    if st.session_state.get("_plotly_preloaded"):
+        return
+    st.session_state["_plotly_preloaded"] = True
+    with st.container(key="plotly_preload"):  # st-key-<key> is the container's CSS class
+        st.html("<style>.st-key-plotly_preload {display: none}</style>")
+        st.plotly_chart({"data": [{"type": "bar"}]}, key="plotly_preload_chart")
+
+
+def warm_up() -> None:
+    """Server start, background thread: imports, then the default view's caches."""
+    try:
+        from ui import charts  # first: a first run's Plotly preload needs Plotly
+
+        charts.warm_up()
+        from ui import state, widgets  # noqa: F401  (scikit-learn, pandas: the rest)
+
+        state.warm_up()
+    except Exception:  # best effort: the first visitor then computes it as before
+        logging.getLogger(__name__).exception("DIMEE Studio warm-up failed")
+
+
+@asynccontextmanager
+async def _lifespan(_app):
+    threading.Thread(target=warm_up, name="dimee-warm-up", daemon=True).start()
+    yield
+
+
 if __name__ == "__main__":
     main()
+elif not st.runtime.exists() and get_script_run_ctx() is None:
+    # imported by `streamlit run` before its runtime starts (not by ui.sidebar in a run)
+    app = st.App(__file__, lifespan=_lifespan)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import threading
-
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -221,12 +219,8 @@ def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) ->
     return _layout(fig, height=400)
 
 
-def _warm_up() -> None:
-    """Plotly loads its validators and templates on the first figure (~1 s); doing that
-    in the background while the first script run loads data and fits k-means shortens
-    the app's cold start to its first chart."""
+def warm_up() -> None:
+    """Plotly loads its validators and templates on the first figure (~1 s): build two
+    small ones at server start (app.py's warm-up thread) instead of in a visitor's run."""
     sankey({"mobile": 0.5, "edge": 0.25, "cloud": 0.25}).to_json()
     tier_shares_bar({"x": {"mobile": 1.0, "edge": 0.0, "cloud": 0.0}}).to_json()
-
-
-threading.Thread(target=_warm_up, name="plotly-warm-up", daemon=True).start()
