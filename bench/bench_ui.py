@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import chromium_page, kpi_value, slider_thumb, streamlit_server, \
-    wait_idle, wait_kpi_change  # noqa: E402
+from tests.browser import chromium_browser, first_chart, kpi_value, slider_thumb, \
+    streamlit_server, wait_idle, wait_kpi_text, wait_url_param  # noqa: E402
 from dimee_core import explore  # noqa: E402
 from dimee_core.cache import load_cache  # noqa: E402
 from dimee_core.costs import CostModel  # noqa: E402
@@ -28,6 +29,7 @@ from dimee_core.evaluate import DIMEEConfig, evaluate, resolve, score_routing  #
 CACHE = ROOT / "cache" / "rt-snippets"
 KPI_LABEL = "Cost reduction"
 SLIDER = "Offload phone → cloud"
+STEP = 0.25  # the o_cloud slider's step (ui.state.SETTINGS["oc"])
 WARM_UP = 3  # presses per page not timed
 
 
@@ -68,35 +70,92 @@ def bench_core(repeats: int = 30) -> None:
     print(f"core  frontier sweeps (DIMEE ε, DIMEE+ ε, cascade α): {_ms(times)}")
 
 
-def bench_browser(presses: int) -> None:
-    with streamlit_server() as (url, started), chromium_page() as page:
-        t = time.perf_counter()
-        print(f"ui    server spawn → healthy + browser up: {t - started:.2f} s")
+def expected_kpis(o_clouds: list[float]) -> list[str]:
+    """What the app must display as DIMEE's cost reduction at each o_cloud (the rest at
+    the default settings), computed with the same core calls as ui.state.kpis."""
+    cache = load_cache(CACHE)
+    cfg = DIMEEConfig.for_cache(cache)
+    dimee = explore.fit_pair(cache, cfg)[0]
+    clusters = dimee.predict_cluster(cache.test)
+    out = []
+    for oc in o_clouds:
+        c = replace(cfg, costs=replace(cfg.costs, o_cloud=oc))
+        r = score_routing(cache, c, resolve(dimee, c).route(cache.test, clusters), n_boot=200)
+        out.append(f"{r.cost_reduction_pct:.1f} %")  # ui.widgets.kpi_row's format
+    return out
+
+
+def bench_cold_start(browser) -> None:
+    """The browser is already running (a user's is); the clock starts at server spawn."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log = Path(tempfile.gettempdir()) / "dimee_bench_ui_server.log"
+    with streamlit_server(log_path=log) as (url, spawned):
+        opened = time.perf_counter()
+        print(f"ui    cold start: server spawn → healthy (page opened): {opened - spawned:.2f} s")
         page.goto(url)  # the default page (Overview) lives at "/"
-        for what, sel in (("first heading", '[data-testid="stHeading"]'),
-                          ("first KPI", '[data-testid="stMetricValue"]'),
-                          ("first chart", '[data-testid="stPlotlyChart"]')):
-            page.locator(sel).first.wait_for(timeout=120000)
-            print(f"ui    cold start, page open → {what}: {time.perf_counter() - t:.2f} s "
-                  f"(from server spawn: {time.perf_counter() - started:.2f} s)")
-        for path in ("", "whatif"):
-            page.goto(f"{url}/{path}")
+        for what, loc in (("first heading", page.locator('[data-testid="stHeading"]').first),
+                          ("first KPI", page.locator('[data-testid="stMetricValue"]').first),
+                          ("first chart", first_chart(page))):
+            loc.wait_for(timeout=120000)
+            now = time.perf_counter()
+            print(f"ui    cold start → {what}: {now - spawned:.2f} s from server spawn, "
+                  f"{now - opened:.2f} s from page open")
+    page.close()
+
+
+def bench_slider(browser, presses: int) -> None:
+    """Cost slider → KPI. Every press raises o_cloud by one step; a press is timed only
+    when the displayed KPI must change (rounding to 0.1 % can hide a change: waiting for
+    a change then would hang), and every press waits until its run has finished (URL
+    mirrors the new value, running icon gone) before the next one."""
+    o_cloud = DIMEEConfig.for_cache(load_cache(CACHE)).costs.o_cloud  # the app's default
+    n = 2 * (WARM_UP + presses)  # enough values even if many presses do not change it
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with streamlit_server() as (url, _):
+        # Overview from the default o_cloud up, What-if from 0.5 up (set by the URL): every
+        # timed run computes new KPIs (their cache is shared by all sessions), as a user
+        # exploring costs would.
+        for path, start in (("", None), ("whatif", 0.5)):
+            ocs = [(start or o_cloud) + i * STEP for i in range(n + 1)]
+            want = expected_kpis(ocs)
+            query = f"?oc={start:g}" if start is not None else ""
+            page.goto(f"{url}/{path}{query}")  # a new session: default settings but oc
             value = kpi_value(page, KPI_LABEL)
-            value.wait_for(timeout=60000)
+            value.wait_for(timeout=120000)
+            wait_kpi_text(page, KPI_LABEL, want[0], timeout_ms=60000)
             wait_idle(page)
             thumb = slider_thumb(page, SLIDER)
-            times = []
-            for i in range(WARM_UP + presses):  # each press is a new o_cloud: no memo hits
-                before = value.text_content()
+            times, untimed, i = [], 0, 0
+            while len(times) < presses:
+                i += 1
+                if i > n:
+                    raise RuntimeError(f"{n} presses, only {len(times)} changed the KPI")
                 thumb.focus()
                 t = time.perf_counter()
                 thumb.press("ArrowRight")
-                wait_kpi_change(page, KPI_LABEL, before)
-                if i >= WARM_UP:  # the first presses after a page load are slower
-                    times.append(time.perf_counter() - t)
+                if want[i] != want[i - 1]:
+                    try:
+                        wait_kpi_text(page, KPI_LABEL, want[i])
+                    except Exception:
+                        raise RuntimeError(
+                            f"press {i} (o_cloud {ocs[i]:g}): KPI shows "
+                            f"{value.text_content()!r}, expected {want[i]!r}; slider at "
+                            f"{thumb.get_attribute('aria-valuetext')}") from None
+                    if i > WARM_UP:  # the first presses after a page load are slower
+                        times.append(time.perf_counter() - t)
+                else:
+                    untimed += 1
+                wait_url_param(page, "oc", f"{ocs[i]:g}")  # this press's run got to its end
                 wait_idle(page)
             print(f"ui    {path or 'overview'}: cost slider → '{KPI_LABEL}' KPI updated: "
-                  f"{_ms(times)}")
+                  f"{_ms(times)}; {untimed} press(es) not timed (KPI unchanged by rounding)")
+    page.close()
+
+
+def bench_browser(presses: int) -> None:
+    with chromium_browser() as browser:
+        bench_cold_start(browser)
+        bench_slider(browser, presses)
 
 
 def main() -> None:

@@ -28,11 +28,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(timeout: float = 60.0) -> Iterator[tuple[str, float]]:
-    """Start `streamlit run app.py` on a free loopback port; yield (base URL, start time).
-    Stopped by its own PID: terminate, then kill."""
+def streamlit_server(timeout: float = 60.0, log_path: str | os.PathLike | None = None
+                     ) -> Iterator[tuple[str, float]]:
+    """Start `streamlit run app.py` on a free loopback port; yield (base URL, spawn time
+    as time.perf_counter()) once /_stcore/health answers. Stopped by its own PID:
+    terminate, then kill. ``log_path``: keep the server's output there."""
     port = free_port()
-    log = open(os.devnull, "wb")
+    log = open(log_path or os.devnull, "wb")
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -66,15 +68,27 @@ def streamlit_server(timeout: float = 60.0) -> Iterator[tuple[str, float]]:
 
 
 @contextmanager
-def chromium_page(width: int = 1400, height: int = 1000):
+def chromium_browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": width, "height": height})
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1000):
+    with chromium_browser() as browser:
+        yield browser.new_page(viewport={"width": width, "height": height})
+
+
+def first_chart(page):
+    """The first *visible* Plotly chart (a session's first run also holds a hidden one
+    that only preloads Plotly's JavaScript; see app.py)."""
+    return page.locator('[data-testid="stPlotlyChart"]').filter(visible=True).first
 
 
 def kpi_value(page, label: str):
@@ -102,6 +116,19 @@ _KPI_JS = """([label, old]) => {
   const v = m && m.querySelector('[data-testid="stMetricValue"]');
   return v && v.textContent !== old ? v.textContent : false;
 }"""
+
+
+def wait_kpi_text(page, label: str, text: str, timeout_ms: float = 20000) -> None:
+    """Poll every animation frame until the KPI ``label`` shows exactly ``text``."""
+    page.wait_for_function(_KPI_JS.replace("!== old", "=== old"), arg=[label, text],
+                           polling="raf", timeout=timeout_ms)
+
+
+def wait_url_param(page, key: str, value: str, timeout_ms: float = 30000) -> None:
+    """Until the page URL carries ``key=value`` (app.py mirrors the settings into the URL
+    at the end of each run, so this also means that run got that far)."""
+    page.wait_for_function("([k, v]) => new URLSearchParams(location.search).get(k) === v",
+                           arg=[key, value], timeout=timeout_ms)
 
 
 def wait_kpi_change(page, label: str, old: str, timeout_ms: float = 20000) -> str:

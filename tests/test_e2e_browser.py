@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import ROOT, chromium_page, kpi_value, slider_thumb, streamlit_server, \
-    wait_idle, wait_kpi_change
+from tests.browser import ROOT, chromium_page, first_chart, kpi_value, slider_thumb, \
+    streamlit_server, wait_idle, wait_kpi_change
 
 PAGES = {"": "DIMEE Studio — overview",  # the default page lives at "/"
          "whatif": "What-if: change the costs, see the routing",
@@ -30,7 +30,7 @@ def test_every_page_loads(page):
     for path, title in PAGES.items():
         page.goto(f"{page.base_url}/{path}")
         page.get_by_role("heading", name=title).first.wait_for(timeout=60000)
-        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60000)
+        first_chart(page).wait_for(timeout=60000)
         _no_exception(page)
 
 
@@ -50,7 +50,7 @@ def test_cost_slider_changes_kpi_and_screenshot(page):
     assert 5.0 < oc <= 6.0
     # the URL mirrors the setting the KPIs were computed for
     page.wait_for_function(f"() => location.search.includes('oc={oc:g}&')", timeout=30000)
-    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    first_chart(page).wait_for()
     page.wait_for_timeout(1500)  # let charts finish drawing
     _no_exception(page)
     SCREENSHOT.parent.mkdir(exist_ok=True)
