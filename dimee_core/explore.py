@@ -21,7 +21,7 @@ from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
-from .router import CLOUD, EDGE_ESCALATE, GATED, DIMEERouter, Routing
+from .router import CLOUD, DIMEERouter, Routing, gate_of
 
 POOLS = ("easy", "medium", "hard")
 FRONTIER_COLUMNS = ("method", "param", "value", "accuracy", "accuracy_drop_pp",
@@ -191,13 +191,12 @@ def optimise(cache: Cache, base: DIMEEConfig, target_drop_pp: float,
 # ---------------------------------------------------------------- per-cluster / per-sample
 
 def tier_name(option: int, beta: float | None = None) -> str:
-    """Human name of a router option (DIMEE+ adds the escalating edge and the gate)."""
-    b = f"{beta:g}" if beta is not None else "β"
-    if option == EDGE_ESCALATE:
-        return f"edge → cloud if conf < {b}"
-    if option == GATED:
-        return f"mobile if conf ≥ {b}, else edge → cloud if conf < {b}"
-    return TIERS[int(option)]
+    """Human name of a router option (DIMEE+ adds the mobile gate and the escalating edge)."""
+    gamma = gate_of(int(option))
+    if gamma is None:
+        return TIERS[int(option)]
+    edge = f"edge → cloud if conf < {beta:g}" if beta is not None else "edge → cloud"
+    return edge if gamma > 1 else f"mobile if conf ≥ {gamma:g}, else {edge}"
 
 
 def cluster_table(router: DIMEERouter, test_clusters: np.ndarray | None = None) -> pd.DataFrame:

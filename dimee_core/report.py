@@ -19,9 +19,9 @@ import pandas as pd
 from .baselines import cascade
 from .cache import Cache, atomic_write_text
 from .evaluate import DIMEEConfig, score_routing
-from .router import Routing
 from .explore import cascade_sweep, fit_pair, router_sweep
 from .metrics import MethodResult
+from .router import Routing
 from .tune import ALPHA_GRID, cross_validate, drop_vs_final, select, tune_cascade_alpha
 
 TARGETS_PP = (0.3, 1.0)
@@ -209,12 +209,16 @@ def plot_frontiers(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(result["datasets"])
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    cols = min(2, len(names))
+    rows_n = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(6.2 * cols, 4.4 * rows_n), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
     style = {"dimee": ("DIMEE", "tab:blue"), "dimee_plus": ("DIMEE+", "tab:green"),
              "cascade": ("cascade", "tab:orange")}
     lines = {TUNED: ("o-", 1.4, "tuned on calibration per target"),
              SWEEP: ("--", 0.8, "knob swept on test")}
-    for ax, ds in zip(axes[0], names):
+    for ax, ds in zip(axes.flat, names):
         rows = result["datasets"][ds]["frontier"]
         for (method, (label, colour)), (protocol, (fmt, lw, how)) in itertools.product(
                 style.items(), lines.items()):
@@ -224,13 +228,13 @@ def plot_frontiers(result: dict, path: Path) -> None:
                     label=f"{label}, {how}", color=colour, alpha=1 if protocol == TUNED else 0.6)
         ax.axhline(0.3, ls=":", color="grey", lw=1)
         ax.axvline(43, ls=":", color="grey", lw=1)
-        ax.set_title(result["datasets"][ds]["title"][:40], fontsize=9)
+        ax.set_title(result["datasets"][ds]["title"][:60], fontsize=10)
         ax.set_xlabel("test cost reduction vs all-in-cloud (%)")
+        ax.set_ylabel("test accuracy drop (pp)")
         ax.set_ylim(-1.5, 6)
         ax.set_xlim(0, 85)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test accuracy drop (pp)")
-    axes[0][0].legend(fontsize=7, loc="upper left")
+    axes[0][0].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)

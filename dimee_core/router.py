@@ -27,13 +27,28 @@ from .features import (
 from .solver import least_loss, pareto_front
 
 POLICIES = ("pools", "reward", "budget")
-# Options a cluster can be given. DIMEE: the three tiers. DIMEE+ adds, for one threshold
-# beta shared by all clusters, EDGE_ESCALATE (edge; the edge hands the sample on to the
-# cloud when c_n < beta) and GATED (mobile answers when c_m >= beta, else EDGE_ESCALATE).
-# A GATED cluster is the confidence cascade at alpha = beta, so DIMEE+ can always fall
-# back to the cascade and the budget solver only departs from it where clusters pay.
-MOBILE, EDGE, CLOUD, EDGE_ESCALATE, GATED = 0, 1, 2, 3, 4
-# beta values tried (0: never escalate; > 1: always): the cascade's alpha grid, plus 0.
+# Options a cluster can be given. DIMEE: the three tiers. DIMEE+: for one edge threshold
+# beta shared by all clusters (the edge hands a sample on to the cloud when c_n < beta,
+# paying o_edge_cloud), each cluster may also pick a mobile gate gamma: "answer on the
+# mobile when c_m >= gamma, else go to that edge". Option GATED + g is gate GATE_GRID[g];
+# the last gate (> 1) never answers on the mobile: the plain escalating edge. Every
+# cluster at gamma = beta = alpha is the confidence cascade, so DIMEE+ contains it.
+MOBILE, EDGE, CLOUD, GATED = 0, 1, 2, 3
+# thresholds tried (0: never escalate; > 1: always): the cascade's alpha grid, plus 0.
+BETA_GRID = (0.0, *np.round(np.linspace(0.5, 0.95, 19), 4), 0.96, 0.97, 0.98, 0.99, 0.995,
+             0.999, 1.01)
+GATE_GRID = BETA_GRID[1:]  # gamma = 0 would be MOBILE
+EDGE_ESCALATE = GATED + len(GATE_GRID) - 1  # gamma > 1: always to the edge
+
+
+def gate_of(option: int) -> float | None:
+    """The mobile gate gamma of a DIMEE+ option (None for the plain tiers)."""
+    return float(GATE_GRID[option - GATED]) if option >= GATED else None
+
+
+# Pareto fronts are built for at least this drop (pp), beyond which budgets are rare;
+# bounding them keeps the DP small (states past the budget are cut).
+FRONT_BUDGET_PP = 5.0
 MEMO_SIZE = 4096  # option tables / fronts kept per router (each a few kB)
 BETA_GRID = (0.0, *np.round(np.linspace(0.5, 0.95, 19), 4), 0.96, 0.97, 0.98, 0.99, 0.995,
              0.999, 1.01)
@@ -61,11 +76,9 @@ class ClusterStats:
     correct: np.ndarray  # [k, L]  exit i right
     worse: np.ndarray  # [k, L]   exit i wrong where the final exit is right
     better: np.ndarray  # [k, L]  exit i right where the final exit is wrong
-    # DIMEE+, indexed [n, beta index, cluster]: worse / better / sent to the edge /
-    # escalated to the cloud, for EDGE_ESCALATE ("esc_") and GATED ("gated_") at edge split n
-    esc_worse: np.ndarray
-    esc_better: np.ndarray
-    escalated: np.ndarray
+    # DIMEE+ gate options, indexed [n, beta index, gate index, cluster] for edge split n:
+    # exit wrong where the final is right / right where it is wrong, sent on to the edge,
+    # escalated by the edge to the cloud
     gated_worse: np.ndarray
     gated_better: np.ndarray
     gated_to_edge: np.ndarray
@@ -111,10 +124,11 @@ class DIMEERouter(BaseEstimator):
         ``safety * sqrt(disagreements)`` (its Poisson standard error), so clusters that
         merely look good by chance are not trusted. 0 disables it.
     escalate : bool
-        DIMEE+: two more options per cluster, for one threshold beta picked on
-        calibration: "edge, handing on to the cloud (paying o_edge_cloud) when c_n <
-        beta", and "mobile when c_m >= beta, else that" (the confidence cascade at
-        alpha = beta, so DIMEE+ never needs to be worse than it on calibration).
+        DIMEE+: with one edge threshold beta picked on calibration (the edge hands a
+        sample on to the cloud, paying o_edge_cloud, when c_n < beta), each cluster may
+        also choose a mobile gate gamma: "mobile when c_m >= gamma, else that edge".
+        All clusters at gamma = beta form the confidence cascade at alpha = beta, so
+        DIMEE+ never needs to be worse than the cascade on calibration.
     cost_model : CostModel
     max_fit_samples : int
         k-means is fitted on at most this many calibration samples (a seeded subsample);
@@ -196,31 +210,45 @@ class DIMEERouter(BaseEstimator):
         k, m = self.n_clusters, self.m
         corr = correct_matrix(split.probs, split.labels)
         conf = confidences(split.probs)
-        final = corr[:, -1]
-        onehot = np.eye(k)[labels]  # [N, k]: per-cluster sums are one matrix product
-        per_cluster = lambda mask: (onehot.T @ mask).T  # [N, X] -> [X, k]
-        L, grid = corr.shape[1], np.asarray(BETA_GRID)
-        mobile_ok = conf[:, m - 1, None] >= grid  # [N, B]: GATED answers on mobile
-        out = {name: np.zeros((L, len(grid), k)) for name in (
-            "esc_worse", "esc_better", "escalated", "gated_worse", "gated_better",
-            "gated_to_edge", "gated_escalated")}
+        L, B, G = corr.shape[1], len(BETA_GRID), len(GATE_GRID)
+        cf, cm = corr[:, -1].astype(float), corr[:, m - 1].astype(float)
+        count = lambda w: np.stack([np.bincount(labels, weights=w[:, i], minlength=k)
+                                    for i in range(w.shape[1])], 1)  # [N, X] -> [k, X]
+        # The gate statistics are sums over rectangles of (c_m, c_n) per cluster: bin each
+        # sample by how many gates / betas it clears, then take cumulative sums (O(N)).
+        g_pos = np.searchsorted(GATE_GRID, conf[:, m - 1], side="right")  # mobile iff g < g_pos
+        hist = lambda w, b_pos: np.bincount(
+            (labels * (G + 1) + g_pos) * (B + 1) + b_pos, weights=w,
+            minlength=k * (G + 1) * (B + 1)).reshape(k, G + 1, B + 1)
+        off_mobile = lambda h: h.cumsum(1)[:, :G]  # [k, G, B+1]: samples with g_pos <= g
+        on_mobile = lambda h: h.sum(2).sum(1, keepdims=True) - off_mobile(h).sum(2)  # [k, G]
+        out = {f: np.zeros((L, B, G, k)) for f in (
+            "gated_worse", "gated_better", "gated_to_edge", "gated_escalated")}
+        ones = np.ones(split.n)
         for n in range(1, L):
-            up = conf[:, n - 1, None] < grid  # [N, B]: the edge hands on to the cloud
-            for name, answer, sent, raised in (
-                    ("esc", np.where(up, final[:, None], corr[:, n - 1, None]), None, up),
-                    ("gated", np.where(mobile_ok, corr[:, m - 1, None], np.where(
-                        up, final[:, None], corr[:, n - 1, None])), ~mobile_ok,
-                     ~mobile_ok & up)):
-                out[f"{name}_worse"][n] = per_cluster(final[:, None] & ~answer)
-                out[f"{name}_better"][n] = per_cluster(~final[:, None] & answer)
-                out["escalated" if name == "esc" else "gated_escalated"][n] = per_cluster(
-                    raised)
-                if sent is not None:
-                    out["gated_to_edge"][n] = per_cluster(sent)
-        count = lambda mask: per_cluster(mask.astype(float)).T  # [N, L] -> [k, L]
+            cn = corr[:, n - 1].astype(float)
+            b_pos = np.searchsorted(BETA_GRID, conf[:, n - 1], side="right")  # up iff b >= b_pos
+
+            def edge_answers(w):  # off the mobile and not escalated: [B, G, k]
+                h = off_mobile(hist(w, b_pos))
+                up = h.cumsum(2)[:, :, :B]  # b_pos <= b
+                return (h.sum(2)[:, :, None] - up).transpose(2, 1, 0)
+
+            def mobile_answers(w):  # [B, G, k], the same for every beta
+                return np.broadcast_to(on_mobile(hist(w, b_pos)).T[None], (B, G, k))
+
+            # worse / better than the final exit: mobile answers in M, edge answers in E,
+            # the cloud (final exit) in C never differs from itself
+            out["gated_worse"][n] = (mobile_answers(cf * (1 - cm))
+                                     + edge_answers(cf * (1 - cn)))
+            out["gated_better"][n] = (mobile_answers((1 - cf) * cm)
+                                      + edge_answers((1 - cf) * cn))
+            off = off_mobile(hist(ones, b_pos))
+            out["gated_to_edge"][n] = np.broadcast_to(off.sum(2).T[None], (B, G, k))
+            out["gated_escalated"][n] = off.cumsum(2)[:, :, :B].transpose(2, 1, 0)
         return ClusterStats(size=np.bincount(labels, minlength=k).astype(float),
-                            correct=count(corr), worse=count(final[:, None] & ~corr),
-                            better=count(~final[:, None] & corr), **out)
+                            correct=count(corr), worse=count(cf[:, None].astype(bool) & ~corr),
+                            better=count(~cf[:, None].astype(bool) & corr), **out)
 
     # ------------------------------------------------------------ solving (k x tiers only)
     def pool_mix(self) -> np.ndarray:
@@ -237,15 +265,14 @@ class DIMEERouter(BaseEstimator):
         worse = [s.worse[:, m], s.worse[:, n], np.zeros_like(s.size)]
         better = [s.better[:, m], s.better[:, n], np.zeros_like(s.size)]
         cost = [s.size * t[0], s.size * t[1], s.size * t[2]]
-        if beta_index is not None:
-            up_cost = self.costs_.escalation_cost(self.n, L)
-            at = (self.n, beta_index)
-            worse += [s.esc_worse[at], s.gated_worse[at]]
-            better += [s.esc_better[at], s.gated_better[at]]
-            cost += [s.size * t[1] + s.escalated[at] * up_cost,
-                     s.size * t[0] + s.gated_to_edge[at] * (t[1] - t[0])
-                     + s.gated_escalated[at] * up_cost]
         worse, better, cost = (np.stack(a, 1) for a in (worse, better, cost))
+        if beta_index is not None:  # gate options: [k, G] each
+            at = (self.n, beta_index)
+            up_cost = self.costs_.escalation_cost(self.n, L)
+            worse = np.concatenate([worse, s.gated_worse[at].T], 1)
+            better = np.concatenate([better, s.gated_better[at].T], 1)
+            cost = np.concatenate([cost, s.size[:, None] * t[0] + s.gated_to_edge[at].T * (
+                t[1] - t[0]) + s.gated_escalated[at].T * up_cost], 1)
         return cost, worse - better, np.sqrt(worse + better)
 
     def solve(self) -> "DIMEERouter":
@@ -261,29 +288,49 @@ class DIMEERouter(BaseEstimator):
         if self.policy == "pools":
             betas = [None] if not self.escalate else [int(np.searchsorted(
                 BETA_GRID, self.alpha))]
+        bound = {b: -np.inf for b in betas}
+        if self.policy == "budget" and len(betas) > 1:
+            bound = dict(zip(betas, self._cost_lower_bounds(betas)))
         best = None
-        for b in betas:
+        for b in sorted(betas, key=lambda b: (bound[b], b)):  # most promising first
+            if best is not None and bound[b] > best[1] + 1e-9:
+                continue  # cannot beat the best beta so far: skip its DP
             choice, total = self._solve_one(b)
-            if best is None or total < best[1] - 1e-12:
+            if best is None or (total, b) < (best[1] - 1e-12, best[2]):
                 best = (choice, total, b)
         self.cluster_tiers_, self.beta_index_ = best[0], best[2]
         self.beta_ = None if best[2] is None else float(BETA_GRID[best[2]])
         return self
 
-    def _memo(self, key: tuple, make):
+    def _cost_lower_bounds(self, betas) -> np.ndarray:
+        """Lagrangian lower bound on the budget problem's cost for each beta: for any
+        lam >= 0, sum_j min_t (cost + lam * loss) - lam * budget <= the optimum."""
+        budget = self.epsilon / 100.0 * self.n_calibration_
+        tables = [self._table(b) for b in betas]
+        cost = np.stack([t[0] for t in tables])  # [B, k, T]
+        loss = np.stack([t[1] + self.safety * t[2] for t in tables])
+        scale = self.costs_.reference_cost(self.num_layers_)
+        lam = np.concatenate([[0.0], scale * np.geomspace(1e-2, 1e4, 49)])[:, None, None, None]
+        relaxed = (cost[None] + lam * loss[None]).min(3).sum(2) - lam[:, :, 0, 0] * budget
+        return relaxed.max(0)
+
+    def _memo(self, key: tuple, make, valid=lambda value: True):
         """Option tables and Pareto fronts are pure functions of the fitted statistics
         and ``key``; keep them so that sweeps (epsilon, CV grids) and slider moves back
         and forth do not redo them. Cleared by ``fit``; bounded."""
         memo = self.__dict__.setdefault("_solve_memo", {})
-        if key not in memo:
+        if key not in memo or not valid(memo[key]):
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
             memo[key] = make()
         return memo[key]
 
+    def _table(self, beta_index: int | None):
+        return self._memo(("table", self.n, beta_index, self.costs_),
+                          lambda: self._option_table(beta_index))
+
     def _solve_one(self, beta_index: int | None) -> tuple[np.ndarray, float]:
-        table_key = ("table", self.n, beta_index, self.costs_)
-        cost, loss, stderr = self._memo(table_key, lambda: self._option_table(beta_index))
+        cost, loss, stderr = self._table(beta_index)
         size = self.stats_.size
         if self.policy == "pools":
             mix = self.pool_mix()
@@ -299,8 +346,12 @@ class DIMEERouter(BaseEstimator):
         else:
             budget = self.epsilon / 100.0 * self.n_calibration_
             penalised = loss + self.safety * stderr
-            front = self._memo(("front", float(self.safety)) + table_key[1:],
-                               lambda: pareto_front(cost, penalised, np.inf))
+            # one front serves every budget up to its own: an epsilon sweep is one DP
+            front = self._memo(
+                ("front", self.n, beta_index, self.costs_, float(self.safety)),
+                lambda: pareto_front(cost, penalised, max(
+                    budget, FRONT_BUDGET_PP / 100.0 * self.n_calibration_)),
+                valid=lambda f: f.max_budget >= budget)
             sol = front.solve(budget) or least_loss(cost, penalised)
             choice = sol.choice
         choice = np.where(size == 0, CLOUD, choice)  # no evidence: stay safe
@@ -309,7 +360,7 @@ class DIMEERouter(BaseEstimator):
         if self.policy == "reward":
             total = -float(reward[rows, choice].sum())
         else:
-            penal = (loss + self.safety * stderr)[rows, choice].sum()
+            penal = (loss + self.safety * stderr)[rows, choice].sum()  # as the solver saw it
             over = max(0.0, penal - self.epsilon / 100.0 * self.n_calibration_)
             total = float(cost[rows, choice].sum()) + 1e9 * over
         return choice, total
@@ -343,8 +394,10 @@ class DIMEERouter(BaseEstimator):
         up = np.zeros(split.n, dtype=bool)
         if self.beta_ is not None:
             conf = split.probs[:, [self.m - 1, self.n - 1]].max(2)
-            gated_mobile = (option == GATED) & (conf[:, 0] >= self.beta_)
-            at_edge = (option == EDGE_ESCALATE) | ((option == GATED) & ~gated_mobile)
+            gated = option >= GATED
+            gate = np.asarray(GATE_GRID)[np.where(gated, option - GATED, 0)]
+            gated_mobile = gated & (conf[:, 0] >= gate)
+            at_edge = gated & ~gated_mobile
             up = at_edge & (conf[:, 1] < self.beta_)
             tier = np.where(gated_mobile, MOBILE, np.where(up, CLOUD, np.where(
                 at_edge, EDGE, option)))

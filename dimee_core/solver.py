@@ -55,7 +55,7 @@ def pareto_front(cost: np.ndarray, loss: np.ndarray, max_budget: float) -> Paret
     """Dynamic programme over clusters keeping only Pareto states (cost, loss); states
     that cannot finish within ``max_budget`` even with the least loss after them are cut."""
     cost, loss = _check_tables(cost, loss)
-    k, T = cost.shape
+    k = cost.shape[0]
     best_loss = loss.min(axis=1)
     # remaining[j] = least loss still to come after cluster j: prunes hopeless states
     remaining = np.concatenate([np.cumsum(best_loss[::-1])[::-1][1:], [0.0]])
@@ -63,10 +63,12 @@ def pareto_front(cost: np.ndarray, loss: np.ndarray, max_budget: float) -> Paret
     parents: list[np.ndarray] = []
     options: list[np.ndarray] = []
     for j in range(k):
-        c = (s_cost[:, None] + cost[j][None, :]).ravel()
-        lo = (s_loss[:, None] + loss[j][None, :]).ravel()
-        parent = np.repeat(np.arange(s_cost.size), T)
-        option = np.tile(np.arange(T), s_cost.size)
+        opts = _undominated(cost[j], loss[j])  # others can never be in a Pareto state
+        t = opts.size
+        c = (s_cost[:, None] + cost[j, opts][None, :]).ravel()
+        lo = (s_loss[:, None] + loss[j, opts][None, :]).ravel()
+        parent = np.repeat(np.arange(s_cost.size), t)
+        option = np.tile(opts, s_cost.size)
         ok = lo + remaining[j] <= max_budget + TOL
         c, lo, parent, option = c[ok], lo[ok], parent[ok], option[ok]
         order = np.lexsort((lo, c))  # by cost, then loss
@@ -77,6 +79,13 @@ def pareto_front(cost: np.ndarray, loss: np.ndarray, max_budget: float) -> Paret
         parents.append(parent[keep])
         options.append(option[keep])
     return ParetoFront(s_cost, s_loss, float(max_budget), tuple(parents), tuple(options))
+
+
+def _undominated(cost: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Indices of the options no other option beats on both cost and loss (one per tie)."""
+    order = np.lexsort((loss, cost))
+    prev_min = np.minimum.accumulate(np.concatenate([[np.inf], loss[order][:-1]]))
+    return order[loss[order] < prev_min - TOL]
 
 
 def least_loss(cost: np.ndarray, loss: np.ndarray) -> KnapsackSolution:

@@ -113,7 +113,8 @@ def test_dimee_plus_escalation_cost_by_hand():
     s = synthetic_split(300, seed=2)
     r = DIMEERouter(n_clusters=1, escalate=True, policy="pools", alpha=0.0).fit(s)
     # alpha 0: every sample is easy -> mobile; force the single cluster onto edge+escalate
-    r.cluster_tiers_ = np.array([3])
+    from dimee_core.router import EDGE_ESCALATE
+    r.cluster_tiers_ = np.array([EDGE_ESCALATE])
     r.beta_ = 0.8
     route = r.route(s)
     conf_n = s.probs[:, 3].max(1)
@@ -124,50 +125,38 @@ def test_dimee_plus_escalation_cost_by_hand():
     assert c.tier_costs(2, 4, 6)[1] == 6
 
 
-def test_escalation_statistics_match_direct_count(split):
+def test_gate_statistics_match_direct_count(split):
+    """Per cluster, for every edge split n, beta and mobile gate gamma: mobile answers
+    when c_m >= gamma, else the edge, which escalates to the cloud when c_n < beta."""
     from dimee_core.features import confidences
-    from dimee_core.router import BETA_GRID
-    r = DIMEERouter(n_clusters=5).fit(split)
-    conf, corr = confidences(split.probs), correct_matrix(split.probs, split.labels)
-    final, lab = corr[:, -1], r.labels_
-    for n in range(1, 6):
-        for b, beta in enumerate(BETA_GRID):
-            up = conf[:, n - 1] < beta
-            ans = np.where(up, corr[:, -1], corr[:, n - 1])
-            count = lambda w: np.bincount(lab, weights=w, minlength=5)
-            np.testing.assert_allclose(r.stats_.esc_worse[n, b], count(final & ~ans))
-            np.testing.assert_allclose(r.stats_.esc_better[n, b], count(~final & ans))
-            np.testing.assert_allclose(r.stats_.escalated[n, b], count(up))
-
-
-def test_gated_statistics_match_direct_count(split):
-    """GATED (mobile if c_m >= beta, else edge escalating below beta) per cluster."""
-    from dimee_core.features import confidences
-    from dimee_core.router import BETA_GRID
+    from dimee_core.router import BETA_GRID, GATE_GRID
     r = DIMEERouter(n_clusters=4, m=2).fit(split)
     conf, corr = confidences(split.probs), correct_matrix(split.probs, split.labels)
     final, lab = corr[:, -1], r.labels_
     count = lambda w: np.bincount(lab, weights=w, minlength=4)
-    for n in (3, 5):
+    for n in (3, 4, 5):
         for b, beta in enumerate(BETA_GRID):
-            mob = conf[:, 1] >= beta
-            up = ~mob & (conf[:, n - 1] < beta)
-            ans = np.where(mob, corr[:, 1], np.where(up, final, corr[:, n - 1]))
-            np.testing.assert_allclose(r.stats_.gated_worse[n, b], count(final & ~ans))
-            np.testing.assert_allclose(r.stats_.gated_better[n, b], count(~final & ans))
-            np.testing.assert_allclose(r.stats_.gated_to_edge[n, b], count(~mob))
-            np.testing.assert_allclose(r.stats_.gated_escalated[n, b], count(up))
+            for g, gamma in enumerate(GATE_GRID):
+                mob = conf[:, 1] >= gamma
+                up = ~mob & (conf[:, n - 1] < beta)
+                ans = np.where(mob, corr[:, 1], np.where(up, final, corr[:, n - 1]))
+                at = (n, b, g)
+                np.testing.assert_allclose(r.stats_.gated_worse[at], count(final & ~ans))
+                np.testing.assert_allclose(r.stats_.gated_better[at], count(~final & ans))
+                np.testing.assert_allclose(r.stats_.gated_to_edge[at], count(~mob))
+                np.testing.assert_allclose(r.stats_.gated_escalated[at], count(up))
 
 
 def test_all_gated_is_the_cascade(split):
     """Every cluster GATED at beta routes exactly like the confidence cascade at alpha =
     beta: same tiers, exits and costs (so DIMEE+ contains the cascade)."""
     from dimee_core.baselines import cascade
-    from dimee_core.router import BETA_GRID, GATED
+    from dimee_core.router import BETA_GRID, GATE_GRID, GATED
     costs = CostModel(o_edge=1.5, o_edge_cloud=2.5)
     r = DIMEERouter(n_clusters=3, escalate=True, cost_model=costs).fit(split)
     for b in (3, 10, 20):
-        r.cluster_tiers_, r.beta_ = np.full(3, GATED), float(BETA_GRID[b])
+        gate = GATED + GATE_GRID.index(BETA_GRID[b])
+        r.cluster_tiers_, r.beta_ = np.full(3, gate), float(BETA_GRID[b])
         mine, theirs = r.route(split), cascade(split.probs, r.beta_, 2, 4, costs)
         np.testing.assert_array_equal(mine.tier, theirs.tier)
         np.testing.assert_array_equal(mine.exit_layer, theirs.exit_layer)
@@ -177,15 +166,18 @@ def test_all_gated_is_the_cascade(split):
 
 def test_gated_cost_by_hand():
     """m=2, n=4, L=6, default costs: mobile 2; edge 2+2+2 = 6; escalated 6+3+2 = 11."""
-    from dimee_core.router import GATED
+    from dimee_core.router import GATE_GRID, GATED
     s = synthetic_split(300, seed=4)
-    r = DIMEERouter(n_clusters=1, escalate=True).fit(s)
-    r.cluster_tiers_, r.beta_ = np.array([GATED]), 0.7
+    r = DIMEERouter(n_clusters=2, escalate=True).fit(s)
+    # cluster 0 gates the mobile at 0.9, cluster 1 at 0.6; the edge escalates below 0.7
+    r.cluster_tiers_ = np.array([GATED + GATE_GRID.index(0.9), GATED + GATE_GRID.index(0.6)])
+    r.beta_ = 0.7
     route = r.route(s)
+    gamma = np.where(r.labels_ == 0, 0.9, 0.6)
     c2, c4 = s.probs[:, 1].max(1), s.probs[:, 3].max(1)
-    expected = np.where(c2 >= 0.7, 2.0, np.where(c4 >= 0.7, 6.0, 11.0))
+    expected = np.where(c2 >= gamma, 2.0, np.where(c4 >= 0.7, 6.0, 11.0))
     np.testing.assert_allclose(route.cost, expected)
-    np.testing.assert_array_equal(route.exit_layer, np.where(c2 >= 0.7, 2, np.where(
+    np.testing.assert_array_equal(route.exit_layer, np.where(c2 >= gamma, 2, np.where(
         c4 >= 0.7, 4, 6)))
 
 
@@ -215,3 +207,17 @@ def test_memoised_solve_matches_fresh_router(split):
         fresh = DIMEERouter(**r.get_params()).fit(split)
         np.testing.assert_array_equal(r.cluster_tiers_, fresh.cluster_tiers_)
         assert r.beta_ == fresh.beta_
+
+
+@pytest.mark.parametrize("eps,safety", [(0.0, 0.0), (0.5, 1.0), (3.0, 0.5), (20.0, 2.0)])
+def test_beta_pruning_finds_the_exhaustive_optimum(split, eps, safety):
+    """solve() skips betas whose Lagrangian lower bound cannot win; the cost it reaches
+    must equal the best over solving every beta, and the bounds must be valid."""
+    from dimee_core.router import BETA_GRID
+    r = DIMEERouter(n_clusters=6, escalate=True, epsilon=eps, safety=safety).fit(split)
+    totals = [r._solve_one(b)[1] for b in range(len(BETA_GRID))]
+    bounds = r._cost_lower_bounds(range(len(BETA_GRID)))
+    feasible = np.array(totals) < 1e9
+    assert np.all(bounds[feasible] <= np.array(totals)[feasible] + 1e-6)
+    r.solve()
+    assert r._solve_one(r.beta_index_)[1] == pytest.approx(min(totals))
