@@ -133,10 +133,10 @@ def frontier_gap(rows: list[dict], method: str = "dimee_plus", other: str = "cas
         ok = [r["reduction_pct"] for r in mine if r["drop_pp"] <= t["drop_pp"] + 1e-9]
         if ok:
             gaps.append(max(ok) - t["reduction_pct"])
-    gaps = np.array(gaps) if gaps else np.array([np.nan])
-    return {"points": int(np.isfinite(gaps).sum()), "not_worse": int((gaps >= -1e-9).sum()),
-            "of": len(theirs), "worst_gap_pp": float(np.nanmin(gaps)),
-            "mean_gap_pp": float(np.nanmean(gaps))}
+    gaps = np.array(gaps)
+    return {"points": len(gaps), "not_worse": int((gaps >= -1e-9).sum()), "of": len(theirs),
+            "worst_gap_pp": float(gaps.min()) if len(gaps) else float("nan"),
+            "mean_gap_pp": float(gaps.mean()) if len(gaps) else float("nan")}
 
 
 def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> dict:
