@@ -31,8 +31,10 @@ if res is not None:
         st.plotly_chart(charts.tier_shares_bar({
             "DIMEE": dimee.tier_shares, "DIMEE+": ev.methods["dimee_plus"].tier_shares}),
             key="ov_tiers")
-        st.caption("DIMEE+ may also let the edge hand a sample on to the cloud when its own "
-                   "answer is unsure (paying the edge → cloud transfer).")
+        st.caption("DIMEE+ may also keep a cluster's most confident samples on the phone "
+                   "(a confidence gate per cluster) and let the edge hand a sample on to "
+                   "the cloud when its own answer is unsure (paying the edge → cloud "
+                   "transfer).")
 
     st.subheader("DIMEE beside every baseline")
     table = explore.methods_table(ev)

@@ -17,11 +17,19 @@ st.subheader("DIMEE now")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg) else None
 if res is not None:
     ev = res.evaluation
-    with st.expander("DIMEE+ now (edge may escalate to the cloud)"):
+    with st.expander("DIMEE+ now (a confidence gate per cluster; the edge may escalate)"):
         widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
-        st.caption(f"Edge hands a sample to the cloud when its confidence is below "
-                   f"β = {res.beta_plus}." if res.beta_plus is not None else
-                   "DIMEE+ sends no edge sample on to the cloud at this setting.")
+        st.caption("DIMEE+ keeps DIMEE's clusters but may give a cluster a confidence gate: "
+                   "the phone answers the cluster's samples whose own confidence reaches "
+                   "the gate and sends the rest to the edge. "
+                   + (f"The edge hands a sample on to the cloud when its confidence is "
+                      f"below β = {res.beta_plus:g}." if res.beta_plus else
+                      "At this setting the edge never hands a sample on to the cloud.")
+                   + " With every cluster gated at β it would be the confidence cascade.")
+        st.dataframe(res.clusters_plus[["cluster", "size", "test_size", "tier"]],
+                     hide_index=True, column_config={
+                         "size": "Calibration size", "test_size": "Test size",
+                         "tier": "DIMEE+ option"}, key="wi_plus_clusters")
 
     param = "μ" if cfg.policy == "reward" else "ε"
     st.subheader("Accuracy vs cost")

@@ -65,6 +65,13 @@ def test_key_widgets_exist(at):
     assert len(at.get("download_button")) == 2
     at.switch_page("pages/whatif.py").run()
     assert at.number_input(key="opt_target") is not None
+    k = at.sidebar.slider(key="k").value
+    plus = [d.value for d in at.dataframe if "tier" in d.value.columns
+            and "acc_mobile" not in d.value.columns]  # the DIMEE+ option per cluster
+    assert len(plus) == 1 and len(plus[0]) == k
+    allowed = ("mobile", "edge", "cloud", "edge → cloud if conf <")
+    assert all(t.startswith(allowed) or (t.startswith("mobile if conf ≥") and "else edge"
+                                         in t) for t in plus[0]["tier"])
     at.switch_page("pages/samples.py").run()
     assert at.selectbox(key="smp_id") is not None
     at.switch_page("pages/compare.py").run()
