@@ -18,6 +18,9 @@ res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, Tru
 if res is not None:
     ev = res.evaluation
     dimee = ev.methods["dimee"]
+    st.subheader("DIMEE+ at the current settings")
+    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
+    widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+")
 
     left, right = st.columns([3, 2])
     with left:

@@ -17,8 +17,10 @@ st.subheader("DIMEE now")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg) else None
 if res is not None:
     ev = res.evaluation
-    with st.expander("DIMEE+ now (a confidence gate per cluster; the edge may escalate)"):
-        widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
+    st.subheader("DIMEE+ now")
+    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
+    with st.expander("How DIMEE+ routes each cluster (a confidence gate on the phone; the "
+                     "edge may escalate)"):
         st.caption("DIMEE+ keeps DIMEE's clusters but may give a cluster a confidence gate: "
                    "the phone answers the cluster's samples whose own confidence reaches "
                    "the gate and sends the rest to the edge. "
