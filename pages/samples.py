@@ -66,6 +66,12 @@ if res is not None:
                     f"**{row['cluster']}** · sent to **{row['tier']}**{via} · answer from exit "
                     f"{row['exit_layer']}: **{row['prediction']}**, {verdict}")
         traj = explore.trajectory(cache.test, sid, cache.label_names)
+        if method == "dimee_plus":
+            rule = res.clusters_plus.at[int(row["cluster"]), "tier"]
+            conf = traj.set_index("layer")["confidence"]
+            st.caption(f"DIMEE+ rule of cluster {row['cluster']}: **{rule}**. This sample's "
+                       f"confidence: {conf[cfg.m]:.3f} on the phone (exit {cfg.m}), "
+                       f"{conf[cfg.n]:.3f} on the edge (exit {cfg.n}).")
         st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha,
                                                 int(row["exit_layer"])), key="smp_traj")
         st.caption("Each dot is the answer the model would give if it stopped at that layer "

@@ -210,6 +210,25 @@ def test_samples_filter_and_drill_down():
     assert "all-in-cloud would cost" in breakdown
 
 
+def test_samples_explain_dimee_plus_rule():
+    """With DIMEE+ picked, a sample's drill-down states its cluster's rule and its own
+    phone / edge confidences, and the tier shown obeys that rule."""
+    at = _app()
+    at.switch_page("pages/samples.py").run()
+    at.button_group(key="smp_method").set_value("dimee_plus").run()
+    _clean(at)
+    rule = next(c.value for c in at.caption if c.value.startswith("DIMEE+ rule of cluster"))
+    text = next(md.value for md in at.markdown if "sent to **" in md.value)
+    tier = text.split("sent to **")[1].split("**")[0]
+    conf_m = float(rule.split("confidence: ")[1].split(" on the phone")[0])
+    option = rule.split("**")[1]
+    if option.startswith("mobile if conf ≥"):
+        gamma = float(option.split("≥ ")[1].split(",")[0])
+        assert (tier == "mobile") == (conf_m >= gamma)
+    else:
+        assert tier == option or option.startswith("edge → cloud")
+
+
 def test_loading_a_cache_folder_switches_to_it():
     src = ROOT / "cache" / "rt-snippets"
     folder = state.extract_zip(_zip({p.name: p.read_bytes() for p in src.iterdir()
