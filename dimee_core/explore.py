@@ -21,7 +21,7 @@ from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
-from .router import CLOUD, DIMEERouter, Routing, gate_of
+from .router import CLOUD, MOBILE, DIMEERouter, Routing, gate_of
 
 POOLS = ("easy", "medium", "hard")
 FRONTIER_COLUMNS = ("method", "param", "value", "accuracy", "accuracy_drop_pp",
@@ -199,6 +199,15 @@ def tier_name(option: int, beta: float | None = None) -> str:
     return edge if gamma > 1 else f"mobile if conf ≥ {gamma:g}, else {edge}"
 
 
+def _phone_gate(option: int) -> float:
+    """Confidence a DIMEE+ cluster's sample needs to be answered on the phone: 0 for a
+    mobile cluster, gamma for a gated one, NaN when the phone never answers it."""
+    if option == MOBILE:
+        return 0.0
+    gamma = gate_of(int(option))
+    return gamma if gamma is not None and gamma <= 1 else float("nan")
+
+
 def cluster_table(router: DIMEERouter, test_clusters: np.ndarray | None = None) -> pd.DataFrame:
     """Per calibration cluster: size, pool mix, chosen tier and each tier's calibration
     accuracy on it (mobile = exit m, edge = exit n, cloud = final exit)."""
@@ -211,6 +220,7 @@ def cluster_table(router: DIMEERouter, test_clusters: np.ndarray | None = None) 
         "easy": mix[:, 0].astype(int), "medium": mix[:, 1].astype(int),
         "hard": mix[:, 2].astype(int),
         "tier": [tier_name(o, router.beta_) for o in router.cluster_tiers_],
+        "gate": [_phone_gate(o) for o in router.cluster_tiers_],
         "acc_mobile": s.correct[:, m - 1] / denom, "acc_edge": s.correct[:, n - 1] / denom,
         "acc_cloud": s.correct[:, -1] / denom})
     if test_clusters is not None:

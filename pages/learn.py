@@ -70,3 +70,19 @@ for col, (kind, idx) in zip(cols, examples.items()):
                  "The phone is unsure, so only the full model in the cloud should answer.")
         st.markdown(f"Exit {first} is {when}, answering "
                     f"*{traj['prediction'].iloc[first - 1]}* ({verdict}). {moral}")
+
+st.subheader("5 · One threshold for everyone, or one per cluster? (DIMEE+)")
+res = widgets.results_or_error(cache, cfg)
+if res is not None:
+    ev = res.evaluation
+    plus, casc = ev.methods["dimee_plus"], ev.methods["cascade"]
+    st.plotly_chart(charts.gate_chart(res.clusters_plus, cfg.alpha), key="ln_gates")
+    st.markdown(
+        f"A **confidence cascade** lets the phone answer whenever its exit's confidence "
+        f"reaches one threshold α = {cfg.alpha:g}, for every request. **DIMEE+** first puts "
+        "the request in its cluster (what the phone saw), then applies *that cluster's* "
+        "threshold, chosen on the calibration split: clusters where the phone's confident "
+        "answers are trustworthy get a low bar, others a high one or none (orange: always "
+        "sent on). Here the cascade saves "
+        f"{casc.cost_reduction_pct:.1f} % at {casc.accuracy_drop_pp:+.2f} pp, DIMEE+ "
+        f"{plus.cost_reduction_pct:.1f} % at {plus.accuracy_drop_pp:+.2f} pp (test split).")

@@ -191,3 +191,19 @@ def test_fast_paths_match_the_core(cache, cfg, routers):
     assert ev2.methods == ev.methods
     with pytest.raises(ValueError, match="clusters must be"):
         dimee.route(cache.test, clusters[:-1])
+
+
+def test_cluster_table_phone_gate_matches_routing(cache, cfg, routers):
+    """The 'gate' column is the phone confidence a DIMEE+ cluster's test samples need to
+    be answered on the phone: check it against where they were actually answered."""
+    plus = routers[1]
+    route = plus.route(cache.test)
+    table = explore.cluster_table(plus)
+    conf_m = cache.test.probs[:, cfg.m - 1].max(1)
+    for c, gate in zip(table["cluster"], table["gate"]):
+        rows = route.cluster == c
+        on_phone = route.tier[rows] == 0
+        if np.isnan(gate):
+            assert not on_phone.any()
+        else:
+            np.testing.assert_array_equal(on_phone, conf_m[rows] >= gate)

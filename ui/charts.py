@@ -118,6 +118,26 @@ def cluster_chart(clusters: pd.DataFrame) -> go.Figure:
     return _layout(fig, barmode="stack", height=320)
 
 
+def gate_chart(clusters: pd.DataFrame, alpha: float) -> go.Figure:
+    """DIMEE+'s phone gate per cluster (bar height) against the cascade's one alpha."""
+    x = [f"#{c}" for c in clusters["cluster"]]
+    gate = clusters["gate"].fillna(1.0)  # never on the phone: a full bar, labelled so
+    label = ["never" if g != g else "always" if g == 0 else f"{g:.3g}"
+             for g in clusters["gate"]]
+    fig = go.Figure(go.Bar(x=x, y=gate, text=label, textposition="outside",
+                           marker_color=[TIER_COLORS["mobile"] if g == g else
+                                         TIER_COLORS["edge"] for g in clusters["gate"]],
+                           customdata=clusters[["size", "tier"]].to_numpy(),
+                           hovertemplate="cluster %{x}: %{customdata[1]}<br>"
+                                         "%{customdata[0]} calibration samples<extra></extra>"))
+    fig.add_hline(y=alpha, line_dash="dash", line_color="#444",
+                  annotation_text=f"cascade: one α = {alpha:g} for all",
+                  annotation_position="top left")
+    fig.update_yaxes(title="phone answers if its confidence ≥", range=[0, 1.1])
+    fig.update_xaxes(title="DIMEE+ cluster", type="category")
+    return _layout(fig, height=320)
+
+
 def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
                      routed_layer: int | None = None) -> go.Figure:
     """One sample's confidence per exit, with α and the split points drawn."""
