@@ -225,24 +225,24 @@ class DIMEERouter(BaseEstimator):
         out = {f: np.zeros((L, B, G, k)) for f in (
             "gated_worse", "gated_better", "gated_to_edge", "gated_escalated")}
         ones = np.ones(split.n)
+
+        def edge_answers(w, b_pos):  # off the mobile and not escalated: [B, G, k]
+            h = off_mobile(hist(w, b_pos))
+            up = h.cumsum(2)[:, :, :B]  # b_pos <= b
+            return (h.sum(2)[:, :, None] - up).transpose(2, 1, 0)
+
+        def mobile_answers(w, b_pos):  # [B, G, k], the same for every beta
+            return np.broadcast_to(on_mobile(hist(w, b_pos)).T[None], (B, G, k))
+
         for n in range(1, L):
             cn = corr[:, n - 1].astype(float)
             b_pos = np.searchsorted(BETA_GRID, conf[:, n - 1], side="right")  # up iff b >= b_pos
-
-            def edge_answers(w):  # off the mobile and not escalated: [B, G, k]
-                h = off_mobile(hist(w, b_pos))
-                up = h.cumsum(2)[:, :, :B]  # b_pos <= b
-                return (h.sum(2)[:, :, None] - up).transpose(2, 1, 0)
-
-            def mobile_answers(w):  # [B, G, k], the same for every beta
-                return np.broadcast_to(on_mobile(hist(w, b_pos)).T[None], (B, G, k))
-
             # worse / better than the final exit: mobile answers in M, edge answers in E,
             # the cloud (final exit) in C never differs from itself
-            out["gated_worse"][n] = (mobile_answers(cf * (1 - cm))
-                                     + edge_answers(cf * (1 - cn)))
-            out["gated_better"][n] = (mobile_answers((1 - cf) * cm)
-                                      + edge_answers((1 - cf) * cn))
+            out["gated_worse"][n] = (mobile_answers(cf * (1 - cm), b_pos)
+                                     + edge_answers(cf * (1 - cn), b_pos))
+            out["gated_better"][n] = (mobile_answers((1 - cf) * cm, b_pos)
+                                      + edge_answers((1 - cf) * cn, b_pos))
             off = off_mobile(hist(ones, b_pos))
             out["gated_to_edge"][n] = np.broadcast_to(off.sum(2).T[None], (B, G, k))
             out["gated_escalated"][n] = off.cumsum(2)[:, :, :B].transpose(2, 1, 0)
