@@ -240,3 +240,20 @@ def test_loading_a_cache_folder_switches_to_it():
     assert at.sidebar.selectbox(key="ds").value == "rt-snippets (yours)"
     assert len(at.metric) >= 4
     shutil.rmtree(folder)
+
+
+def test_preset_is_an_action_not_a_mirror():
+    """Picking a preset sets every cost, then the picker shows the current costs again
+    (None), so a stale preset value from the browser can never reset the costs."""
+    from dimee_core.costs import PRESETS
+    at = _app()
+    name = "Congested uplink"
+    at.sidebar.selectbox(key="preset").select(name).run()
+    _clean(at)
+    assert at.sidebar.selectbox(key="preset").value is None
+    assert at.sidebar.slider(key="oc").value == PRESETS[name].o_cloud
+    assert f"Current costs: {name}" in at.sidebar.selectbox(key="preset").placeholder
+    at.sidebar.slider(key="oc").set_value(7.0).run()  # a cost move afterwards sticks
+    _clean(at)
+    assert at.sidebar.slider(key="oc").value == 7.0
+    assert "Custom" in at.sidebar.selectbox(key="preset").placeholder

@@ -38,6 +38,7 @@ def test_cost_slider_changes_kpi_and_screenshot(page):
     page.goto(f"{page.base_url}/whatif")
     value = kpi_value(page, "Cost reduction")
     value.wait_for(timeout=60000)
+    wait_idle(page)  # a press during the first run could hit a slider being re-mounted
     before = value.text_content()
     thumb = slider_thumb(page, "Offload phone → cloud")
     thumb.focus()
@@ -46,10 +47,11 @@ def test_cost_slider_changes_kpi_and_screenshot(page):
     after = wait_kpi_change(page, "Cost reduction", before)
     assert after != before
     wait_idle(page)
-    oc = float(thumb.get_attribute("aria-valuetext"))
-    assert 5.0 < oc <= 6.0
-    # the URL mirrors the setting the KPIs were computed for
-    page.wait_for_function(f"() => location.search.includes('oc={oc:g}&')", timeout=30000)
+    # the URL mirrors the setting the KPIs were computed for; no press was lost (a
+    # preset widget once mirrored the costs and a stale value reset them mid-sequence)
+    page.wait_for_function("() => location.search.includes('oc=6&')", timeout=30000)
+    wait_idle(page)
+    assert thumb.get_attribute("aria-valuetext") == "6.00"
     first_chart(page).wait_for()
     page.wait_for_timeout(1500)  # let charts finish drawing
     _no_exception(page)

@@ -10,7 +10,7 @@ from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
 from ui import state
-from ui.state import COSTS, CUSTOM_PRESET, SETTINGS
+from ui.state import COSTS, SETTINGS
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def _apply_preset() -> None:
     name = st.session_state.get("preset")
     if name in PRESETS:
         state.apply_costs(PRESETS[name])
+    st.session_state["preset"] = None  # back to "Current costs: …"
 
 
 # ---------------------------------------------------------------- widgets
@@ -176,11 +177,15 @@ def draw(setup: Setup) -> None:
             _slider("eps", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
             _slider("mu", cache, disabled=ss["policy"] != "reward", fmt="%.2f")
         with st.expander("Cost model", expanded=True):
-            ss["preset"] = state.matching_preset()
-            st.selectbox("Preset", [CUSTOM_PRESET, *PRESETS], key="preset",
+            # An action, not a mirror of the costs: writing the matching preset into
+            # this widget every run made a stale "Balanced" from a fast slider user
+            # look like a new choice, and its callback reset every cost.
+            st.selectbox("Preset", list(PRESETS), index=None, key="preset",
                          on_change=_apply_preset,
-                         help="Named network/hardware scenarios; moving any cost slider "
-                              "makes it 'Custom'.")
+                         placeholder=f"Current costs: {state.matching_preset()}",
+                         help="Named network/hardware scenarios: picking one sets every "
+                              "cost below; moving a cost slider afterwards gives custom "
+                              "costs.")
             _choice("mode", horizontal=True)
             for key, _ in COSTS:
                 _slider(key, cache, fmt="%.2f")

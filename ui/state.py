@@ -241,12 +241,11 @@ def init(cache: Cache) -> None:
 def clamp(cache: Cache) -> None:
     """Keep split points and k valid for the current dataset (n > m always)."""
     ss = st.session_state
-    lo, hi = bounds(cache, "m")
-    ss["m"] = int(min(max(ss["m"], lo), hi))
-    lo, hi = bounds(cache, "n", ss["m"])
-    ss["n"] = int(min(max(ss["n"], lo), hi))
-    lo, hi = bounds(cache, "k")
-    ss["k"] = int(min(max(ss["k"], lo), hi))
+    for key in ("m", "n", "k"):  # m first: n's bounds depend on it
+        lo, hi = bounds(cache, key, ss["m"] if key == "n" else None)
+        value = int(min(max(ss[key], lo), hi))
+        if value != ss[key]:  # writing a widget's key forces its value on the browser:
+            ss[key] = value   # only when it must change, or a newer drag gets undone
 
 
 def url_warnings() -> list[str]:
