@@ -221,3 +221,26 @@ def test_beta_pruning_finds_the_exhaustive_optimum(split, eps, safety):
     assert np.all(bounds[feasible] <= np.array(totals)[feasible] + 1e-6)
     r.solve()
     assert r._solve_one(r.beta_index_)[1] == pytest.approx(min(totals))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_route_costs_match_the_itemised_breakdown(seed):
+    """Random settings and costs: every sample's cost equals the sum of its itemised
+    parts (mobile compute, offload, remote compute, escalation) computed independently,
+    and its answering exit matches its tier."""
+    from dimee_core.explore import cost_breakdown
+    rng = np.random.default_rng(seed)
+    s = synthetic_split(300, seed=seed)
+    m = int(rng.integers(1, 4))
+    costs = CostModel(o_edge=float(rng.uniform(0, 5)), o_cloud=float(rng.uniform(0, 10)),
+                      o_edge_cloud=float(rng.uniform(0, 5)),
+                      mode=str(rng.choice(["resume", "recompute"])))
+    r = DIMEERouter(m=m, n=int(rng.integers(m + 1, 6)), n_clusters=int(rng.integers(1, 12)),
+                    policy=str(rng.choice(["pools", "reward", "budget"])),
+                    epsilon=float(rng.choice([0.0, 1.0, 10.0])), escalate=bool(seed % 2),
+                    alpha=float(rng.uniform(0.5, 1.0)), cost_model=costs).fit(s)
+    route = r.route(s)
+    for i in range(s.n):
+        parts = cost_breakdown(costs, r.m, r.n, 6, int(route.tier[i]), bool(route.escalated[i]))
+        assert sum(parts.values()) == pytest.approx(route.cost[i])
+    np.testing.assert_array_equal(route.exit_layer, np.array([r.m, r.n, 6])[route.tier])
