@@ -24,7 +24,7 @@ from tests.browser import chromium_browser, first_chart, kpi_value, slider_thumb
 from dimee_core import explore  # noqa: E402
 from dimee_core.cache import load_cache  # noqa: E402
 from dimee_core.costs import CostModel  # noqa: E402
-from dimee_core.evaluate import DIMEEConfig, evaluate, resolve, score_routing  # noqa: E402
+from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers, resolve, score_routing  # noqa: E402
 
 CACHE = ROOT / "cache" / "rt-snippets"
 KPI_LABEL = "Cost reduction"
@@ -43,7 +43,7 @@ def bench_core(repeats: int = 30) -> None:
     cache = load_cache(CACHE)
     cfg = DIMEEConfig.for_cache(cache)
     t = time.perf_counter()
-    routers = explore.fit_pair(cache, cfg)
+    routers = fit_routers(cache, cfg)
     test_clusters = routers[0].predict_cluster(cache.test)
     print(f"core  fit DIMEE + DIMEE+ (k-means, once per m/k/features): "
           f"{1000 * (time.perf_counter() - t):.0f} ms")
@@ -75,7 +75,7 @@ def expected_kpis(o_clouds: list[float]) -> list[str]:
     the default settings), computed with the same core calls as ui.state.kpis."""
     cache = load_cache(CACHE)
     cfg = DIMEEConfig.for_cache(cache)
-    dimee = explore.fit_pair(cache, cfg)[0]
+    dimee = fit_routers(cache, cfg)[0]
     clusters = dimee.predict_cluster(cache.test)
     out = []
     for oc in o_clouds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -85,9 +86,11 @@ class Evaluation:
 
 
 def fit_routers(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERouter]:
-    """Fit DIMEE and DIMEE+ on the calibration split (the only k-means fits)."""
-    return (config.router().fit(cache.calibration),
-            config.router(escalate=True).fit(cache.calibration))
+    """Fit DIMEE and DIMEE+ on the calibration split with one k-means fit: fitting
+    ignores ``escalate`` (the DIMEE+ statistics are always collected), so DIMEE+ is
+    DIMEE's fitted state re-solved with escalation on."""
+    dimee = config.router().fit(cache.calibration)
+    return dimee, copy.deepcopy(dimee).set_params(escalate=True).solve()
 
 
 def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:

@@ -7,7 +7,6 @@ so a caller holding routers in a cache sees the same state before and after.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
@@ -45,15 +44,6 @@ def _frontier_row(method: str, param: str, value: float, routing: Routing, split
     return {"method": method, "param": param, "value": float(value), "accuracy": acc,
             "accuracy_drop_pp": 100 * (ref_acc - acc), "mean_cost": mean_cost,
             "cost_reduction_pct": 100 * (1 - mean_cost / ref_cost)}
-
-
-def fit_pair(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERouter]:
-    """Same result as ``evaluate.fit_routers`` with one k-means fit instead of two:
-    fitting ignores ``escalate`` (the escalation statistics are always collected), so
-    DIMEE+ is DIMEE's fitted state re-solved with escalation on."""
-    dimee = config.router().fit(cache.calibration)
-    plus = copy.deepcopy(dimee).set_params(escalate=True).solve()
-    return dimee, plus
 
 
 def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: str,
@@ -228,7 +218,7 @@ def cluster_table(router: DIMEERouter, test_clusters: np.ndarray | None = None) 
     return df
 
 
-def via_edge(router: DIMEERouter, routing: Routing) -> np.ndarray:
+def via_edge(routing: Routing) -> np.ndarray:
     """[N] bool: answered in the cloud after the edge escalated it (DIMEE+, cascade)."""
     if routing.escalated is None:
         return np.zeros(len(routing.tier), dtype=bool)

@@ -18,8 +18,8 @@ import pandas as pd
 
 from .baselines import cascade
 from .cache import Cache, atomic_write_text
-from .evaluate import DIMEEConfig, score_routing
-from .explore import cascade_sweep, fit_pair, router_sweep
+from .evaluate import DIMEEConfig, fit_routers, score_routing
+from .explore import cascade_sweep, router_sweep
 from .metrics import MethodResult
 from .router import Routing
 from .tune import ALPHA_GRID, cross_validate, drop_vs_final, select, tune_cascade_alpha
@@ -61,8 +61,14 @@ class Tuner:
     def __init__(self, cache: Cache, base: DIMEEConfig, candidates: list):
         self.cache, self.base, self.candidates = cache, base, candidates
         self._fitted: dict = {}
+        self._tuned: dict[float, list[Tuned]] = {}  # the table's targets recur in the sweep
 
     def tune(self, target_pp: float) -> list[Tuned]:
+        if target_pp not in self._tuned:
+            self._tuned[target_pp] = self._tune(target_pp)
+        return self._tuned[target_pp]
+
+    def _tune(self, target_pp: float) -> list[Tuned]:
         out = []
         for escalate, name in ((False, "dimee"), (True, "dimee_plus")):
             cand = select(self.candidates, target_pp, escalate)
@@ -110,7 +116,7 @@ def frontiers(tuner: Tuner) -> list[dict]:
     cache, base = tuner.cache, tuner.base
     rows = [_tuned_row(target, t, score_routing(cache, base, t.routing))
             for target in TARGET_SWEEP for t in tuner.tune(target)]
-    dimee, plus = fit_pair(cache, base)
+    dimee, plus = fit_routers(cache, base)
     sweeps = pd.concat([
         router_sweep(dimee, base, cache.test, "epsilon", EPSILON_SWEEP, "dimee"),
         router_sweep(plus, base, cache.test, "epsilon", EPSILON_SWEEP, "dimee_plus"),

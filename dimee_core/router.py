@@ -232,7 +232,7 @@ class DIMEERouter(BaseEstimator):
     def _cost_lower_bounds(self, betas) -> np.ndarray:
         """Lagrangian lower bound on the budget problem's cost for each beta: for any
         lam >= 0, sum_j min_t (cost + lam * loss) - lam * budget <= the optimum."""
-        budget = self.epsilon / 100.0 * self.n_calibration_
+        budget = self._budget()
         tables = [self._table(b) for b in betas]
         cost = np.stack([t[0] for t in tables])  # [B, k, T]
         loss = np.stack([t[1] + self.safety * t[2] for t in tables])
@@ -245,12 +245,16 @@ class DIMEERouter(BaseEstimator):
         """Option tables and Pareto fronts are pure functions of the fitted statistics
         and ``key``; keep them so that sweeps (epsilon, CV grids) and slider moves back
         and forth do not redo them. Cleared by ``fit``; bounded."""
-        memo = self.__dict__.setdefault("_solve_memo", {})
+        memo = self._solve_memo
         if key not in memo or not valid(memo[key]):
             if len(memo) >= MEMO_SIZE:
                 memo.clear()
             memo[key] = make()
         return memo[key]
+
+    def _budget(self) -> float:
+        """epsilon as a number of calibration samples the solution may lose."""
+        return self.epsilon / 100.0 * self.n_calibration_
 
     def _table(self, beta_index: int | None):
         return self._memo(("table", self.n, beta_index, self.costs_),
@@ -258,6 +262,7 @@ class DIMEERouter(BaseEstimator):
 
     def _solve_one(self, beta_index: int | None) -> tuple[np.ndarray, float]:
         cost, loss, stderr = self._table(beta_index)
+        penalised = loss + self.safety * stderr  # the budget policy's loss
         size = self.stats_.size
         if self.policy == "pools":
             mix = self.pool_mix()
@@ -271,8 +276,7 @@ class DIMEERouter(BaseEstimator):
             reward = acc_gap - self.mu * (cost / n) / ref
             choice = reward.argmax(1)
         else:
-            budget = self.epsilon / 100.0 * self.n_calibration_
-            penalised = loss + self.safety * stderr
+            budget = self._budget()
             # one front serves every budget up to its own: an epsilon sweep is one DP
             front = self._memo(
                 ("front", self.n, beta_index, self.costs_, float(self.safety)),
@@ -287,8 +291,7 @@ class DIMEERouter(BaseEstimator):
         if self.policy == "reward":
             total = -float(reward[rows, choice].sum())
         else:
-            penal = (loss + self.safety * stderr)[rows, choice].sum()  # as the solver saw it
-            over = max(0.0, penal - self.epsilon / 100.0 * self.n_calibration_)
+            over = max(0.0, penalised[rows, choice].sum() - self._budget())
             total = float(cost[rows, choice].sum()) + 1e9 * over
         return choice, total
 

@@ -16,14 +16,14 @@ from .baselines import cascade
 from .cache import Split
 from .evaluate import DIMEEConfig
 from .features import correct_matrix
+from .stats import GATE_GRID
 
 K_GRID = (1, 2, 4, 6, 8, 12, 16)  # k = 1: DIMEE+ becomes a calibrated cascade
 FEATURE_GRID = ("conf", "signals", "signals+embed")
 SAFETY_GRID = (0.0, 0.5, 1.0, 2.0)
 EPSILON_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)  # solver budgets, pp
 CONFIDENCE_Z = 1.645  # one-sided 95 % bound on the out-of-fold drop
-ALPHA_GRID = tuple(np.round(np.concatenate([np.linspace(0.5, 0.95, 19),
-                                            [0.96, 0.97, 0.98, 0.99, 0.995, 0.999, 1.01]]), 4))
+ALPHA_GRID = GATE_GRID  # the cascade's thresholds are DIMEE+'s phone gates
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,11 @@ def _final_acc(split) -> float:
     return float((split.probs[:, -1].argmax(1) == split.labels).mean())
 
 
-def test_fit_pair_equals_two_fits(cache, cfg, routers):
-    for fast, slow in zip(explore.fit_pair(cache, cfg), routers):
+def test_one_fit_equals_two_fits(cache, cfg, routers):
+    """fit_routers' DIMEE+ (DIMEE's fit re-solved) equals an independent DIMEE+ fit."""
+    two = (cfg.router().fit(cache.calibration),
+           cfg.router(escalate=True).fit(cache.calibration))
+    for fast, slow in zip(routers, two):
         np.testing.assert_array_equal(fast.labels_, slow.labels_)
         np.testing.assert_array_equal(fast.cluster_tiers_, slow.cluster_tiers_)
         assert fast.beta_ == slow.beta_ and fast.escalate == slow.escalate
@@ -87,9 +90,9 @@ def test_cost_breakdown_sums_to_route_cost(cache, cfg, routers):
         c = replace(cfg, costs=CostModel(o_edge=1.5, o_cloud=7.0, o_edge_cloud=2.5,
                                          lambda_edge=0.5, mode=mode))
         ev = evaluate(cache, c, routers=routers, n_boot=0)
-        for name, router in (("dimee", ev.dimee), ("dimee_plus", ev.dimee_plus)):
+        for name in ("dimee", "dimee_plus"):
             r = ev.routings[name]
-            esc = explore.via_edge(router, r)
+            esc = explore.via_edge(r)
             total = [sum(explore.cost_breakdown(c.costs, c.m, c.n, cache.num_layers, t,
                                                 bool(e)).values())
                      for t, e in zip(r.tier, esc)]

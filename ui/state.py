@@ -24,7 +24,8 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache, CacheError, list_caches, load_cache
 from dimee_core.costs import MODES, PRESETS, CostModel
-from dimee_core.evaluate import DIMEEConfig, Evaluation, evaluate, resolve, score_routing
+from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
+                                  score_routing)
 from dimee_core.features import FEATURE_SETS
 from dimee_core.metrics import MethodResult
 from dimee_core.router import DIMEERouter, POLICIES
@@ -316,7 +317,7 @@ def _fitted(path: str, stamp: float, m: int, k: int, features: str,
     cache = _load(path, stamp)
     cfg = DIMEEConfig.for_cache(cache, m=m, n=m + 1, k=k, features=features,
                                 random_state=random_state)
-    dimee, plus = explore.fit_pair(cache, cfg)
+    dimee, plus = fit_routers(cache, cfg)
     return _RouterPair(threading.Lock(), dimee, plus, dimee.predict_cluster(cache.test))
 
 
@@ -375,7 +376,7 @@ def _results(path: str, stamp: float, cfg_key: str, n_boot: int, _cfg: DIMEEConf
         return Results(ev,
                        explore.cluster_table(dimee, ev.routings["dimee"].cluster),
                        explore.cluster_table(plus, ev.routings["dimee_plus"].cluster),
-                       explore.via_edge(plus, ev.routings["dimee_plus"]), plus.beta_)
+                       explore.via_edge(ev.routings["dimee_plus"]), plus.beta_)
 
 
 def results(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> Results:
