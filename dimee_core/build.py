@@ -38,6 +38,7 @@ class BuildConfig:
     epochs: float = 2.0
     batch_size: int = 32
     max_length: int = 64
+    bucket_by_length: bool = True  # batch similar lengths together (less padding)
     lr: float = 5e-5
     head_lr: float = 5e-4
     feature_dim: int = MAX_FEATURE_DIM
@@ -61,10 +62,29 @@ def _fit_split_sizes(cfg: BuildConfig, n: int) -> tuple[int, int]:
     return cal, test
 
 
-def _batches(n: int, size: int, rng: np.random.Generator | None):
+BUCKET_BATCHES = 50  # batches per length bucket: local sorting, global shuffling
+
+
+def _batches(n: int, size: int, rng: np.random.Generator | None,
+             lengths: np.ndarray | None = None):
+    """Index batches over range(n). With ``lengths``, similar lengths share a batch so
+    padding (most of a batch's compute on pair data) stays small: shuffled buckets of
+    ``BUCKET_BATCHES`` batches are sorted by length, then the batches are shuffled."""
     order = rng.permutation(n) if rng is not None else np.arange(n)
-    for start in range(0, n, size):
-        yield order[start:start + size]
+    if lengths is not None:
+        span = size * BUCKET_BATCHES
+        order = np.concatenate([c[np.argsort(lengths[c], kind="stable")]
+                                for c in np.split(order, range(span, n, span))])
+    batches = [order[start:start + size] for start in range(0, n, size)]
+    if lengths is not None and rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    yield from batches
+
+
+def _char_lengths(ds: TextDataset, idx: np.ndarray) -> np.ndarray:
+    """A cheap proxy for token length, to group a batch's samples."""
+    b = ds.text_b
+    return np.array([len(ds.text_a[i]) + (len(b[i]) if b is not None else 0) for i in idx])
 
 
 def _encode(tokenizer, ds: TextDataset, idx: np.ndarray, max_length: int):
@@ -107,10 +127,11 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
     ], weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.1 * total_steps), total_steps)
     model.train()
+    train_lengths = _char_lengths(ds, splits.train) if cfg.bucket_by_length else None
     step, losses = 0, []
     bar = tqdm(total=total_steps, desc=f"fine-tune {ds.name}", disable=not progress)
     while step < total_steps:
-        for batch in _batches(len(splits.train), cfg.batch_size, rng):
+        for batch in _batches(len(splits.train), cfg.batch_size, rng, train_lengths):
             idx = splits.train[batch]
             enc = _encode(tokenizer, ds, idx, cfg.max_length)
             logits, _ = model(**enc)
@@ -133,14 +154,17 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
     model.eval()
 
     def infer(idx: np.ndarray, desc: str) -> tuple[np.ndarray, np.ndarray]:
-        probs, pooled = [], []
+        probs, pooled, order = [], [], []
+        lengths = _char_lengths(ds, idx) if cfg.bucket_by_length else None
         with torch.inference_mode():
-            for batch in tqdm(list(_batches(len(idx), 64, None)), desc=desc,
+            for batch in tqdm(list(_batches(len(idx), 64, None, lengths)), desc=desc,
                               disable=not progress):
                 logits, hidden = model(**_encode(tokenizer, ds, idx[batch], cfg.max_length))
                 probs.append(torch.stack([lg.softmax(-1) for lg in logits], 1).numpy())
                 pooled.append(torch.stack(hidden, 1).numpy())
-        return np.concatenate(probs).astype(np.float32), np.concatenate(pooled)
+                order.append(batch)
+        back = np.argsort(np.concatenate(order))  # undo the length sort
+        return np.concatenate(probs).astype(np.float32)[back], np.concatenate(pooled)[back]
 
     cal_probs, cal_hidden = infer(splits.calibration, "calibration")
     test_probs, test_hidden = infer(splits.test, "test")

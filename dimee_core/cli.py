@@ -176,6 +176,8 @@ def _add_build(sub) -> None:
     p.add_argument("--epochs", type=float, default=2.0)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--no-bucket-by-length", dest="bucket_by_length", action="store_false",
+                   help="batch in random order (default: similar lengths share a batch)")
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--head-lr", type=float, default=5e-4)
     p.add_argument("--feature-dim", type=int, default=64)
