@@ -97,3 +97,34 @@ def test_report_frontier_protocols_cover_every_method():
         seen = {(r["method"], r["protocol"]) for r in d["frontier"]}
         assert seen == {(m, p) for m in ("dimee", "dimee_plus", "cascade")
                         for p in ("calibration-tuned", "test sweep")}
+
+
+def test_staircase_gaps_match_a_loop_over_points_and_resamples():
+    from dimee_core.report import _staircase_gaps
+
+    rng = np.random.default_rng(3)
+    md, mr = rng.normal(0.5, 0.5, (7, 9)), rng.uniform(0, 80, (7, 9))
+    td, tr = rng.normal(0.5, 0.5, (7, 5)), rng.uniform(0, 80, (7, 5))
+    gaps = _staircase_gaps(md, mr, td, tr)
+    for b in range(7):
+        for t in range(5):
+            ok = [mr[b, j] for j in range(9) if md[b, j] <= td[b, t] + 1e-9]
+            want = max(ok) - tr[b, t] if ok else np.nan
+            np.testing.assert_equal(gaps[b, t], want)
+
+
+def test_frontier_gap_bootstrap_of_a_method_against_itself_is_never_worse():
+    from dimee_core.report import Tuner, frontier_gap_bootstrap
+    from dimee_core.tune import cross_validate
+
+    cache = load_cache(SHIPPED / "trec")
+    base = DIMEEConfig.for_cache(cache)
+    cands = cross_validate(cache.calibration, base, epsilon_grid=(0.3, 1.0), k_grid=(1, 2),
+                           feature_grid=("conf",), safety_grid=(0.0,), folds=3)
+    tuner = Tuner(cache, base, cands)
+    # each point meets itself (gap 0) or a point of its own that is cheaper at no
+    # larger drop in that resample (gap > 0): never worse
+    same = frontier_gap_bootstrap(tuner, "cascade", "cascade", n_boot=200)
+    assert same["mean_gap_ci95"][0] >= 0 and same["significantly_worse"] == 0
+    vs = frontier_gap_bootstrap(tuner, n_boot=200)
+    assert vs["mean_gap_ci95"][0] <= vs["mean_gap_ci95"][1]
