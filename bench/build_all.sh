@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild every shipped cache (about 45 min on 2 CPU cores). VitaminC needs the bigbench
+# Rebuild every shipped cache (about 80 min on 2 CPU cores). VitaminC needs the bigbench
 # sdist: pip download --no-deps --no-binary :all: bigbench==1.0.0 -d "$BIGBENCH_DIR"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +9,4 @@ run rt-snippets --dataset rt-snippets --out cache/rt-snippets --epochs 2
 run sms-spam    --dataset sms-spam    --out cache/sms-spam    --epochs 3
 run trec        --dataset trec        --out cache/trec        --epochs 3
 run vitaminc    --dataset vitaminc    --out cache/vitaminc    --data-file "$BIGBENCH_TAR" \
-    --max-train-samples 5000 --max-length 128 --epochs 2
+    --max-train-samples 20000 --max-length 128 --epochs 2
