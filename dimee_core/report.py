@@ -225,25 +225,61 @@ def _fmt_ci(ci) -> str:
     return f"[{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
 
 
+METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
+
+
+def point_cells(p: dict) -> dict:
+    """One operating point of results.json as the report's table cells."""
+    t = p["test"]
+    meets = ""
+    if p["target_pp"] == 0.3:
+        ok = (t["cost_reduction_pct"] >= HEADLINE["reduction_pct"]
+              and t["accuracy_drop_pp"] <= HEADLINE["drop_pp"])
+        meets = "yes" if ok else "no"
+    return {"target": f"≤ {p['target_pp']} pp", "method": METHOD_NAMES[p["method"]],
+            "setting": ", ".join(f"{k}={v}" for k, v in p["setting"].items()
+                                 if k != "oof_drop_pp"),
+            "reduction": t["cost_reduction_pct"], "reduction_ci": _fmt_ci(t["reduction_ci95"]),
+            "drop": t["accuracy_drop_pp"], "drop_ci": _fmt_ci(t["drop_ci95"]), "meets": meets}
+
+
+def load_results(path: str | Path) -> dict | None:
+    """A report's results.json, or None when it is missing or not a report."""
+    try:
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return result if isinstance(result, dict) and isinstance(
+        result.get("datasets"), dict) else None
+
+
+def headline_table(result: dict, cache: Cache) -> pd.DataFrame | None:
+    """The report's calibration-tuned operating points for ``cache``; None when the report
+    holds no such dataset or was made from another build of it (its test size or
+    final-exit accuracy differ), so stale numbers are never shown as this cache's."""
+    d = result.get("datasets", {}).get(cache.name)
+    if not isinstance(d, dict):
+        return None
+    final = float((cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
+    if d.get("n_test") != cache.test.n or not np.isclose(d.get("final_exit_accuracy", -1),
+                                                         final, rtol=0, atol=1e-9):
+        return None
+    try:
+        return pd.DataFrame([point_cells(p) for p in d["points"]])
+    except (KeyError, TypeError):
+        return None
+
+
 def results_markdown(result: dict) -> str:
     lines = ["| dataset | target | method | setting (from calibration) | test cost reduction % "
              "[95 % CI] | test accuracy drop pp [95 % CI] | meets 43 % @ ≤ 0.3 pp |",
              "|---|---|---|---|---|---|---|"]
-    names = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
     for ds, d in result["datasets"].items():
         for p in d["points"]:
-            t = p["test"]
-            setting = ", ".join(f"{k}={v}" for k, v in p["setting"].items()
-                                if k != "oof_drop_pp")
-            meets = ""
-            if p["target_pp"] == 0.3:
-                ok = (t["cost_reduction_pct"] >= HEADLINE["reduction_pct"]
-                      and t["accuracy_drop_pp"] <= HEADLINE["drop_pp"])
-                meets = "yes" if ok else "no"
-            lines.append(
-                f"| {ds} | ≤ {p['target_pp']} pp | {names[p['method']]} | {setting} | "
-                f"{t['cost_reduction_pct']:.1f} {_fmt_ci(t['reduction_ci95'])} | "
-                f"{t['accuracy_drop_pp']:+.2f} {_fmt_ci(t['drop_ci95'])} | {meets} |")
+            c = point_cells(p)
+            lines.append(f"| {ds} | {c['target']} | {c['method']} | {c['setting']} | "
+                         f"{c['reduction']:.1f} {c['reduction_ci']} | "
+                         f"{c['drop']:+.2f} {c['drop_ci']} | {c['meets']} |")
     lines += ["", "DIMEE+ vs the cascade along the test frontiers (at each cascade point, "
               "DIMEE+'s best reduction at no larger test drop). Significance: paired "
               "bootstrap over the test samples, settings fixed from calibration:", "",

@@ -21,6 +21,7 @@ if res is not None:
     st.subheader("DIMEE+ at the current settings")
     widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
     widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+")
+    widgets.headline_panel(cache)
 
     left, right = st.columns([3, 2])
     with left:

@@ -229,6 +229,19 @@ def test_samples_explain_dimee_plus_rule():
         assert tier == option or option.startswith("edge → cloud")
 
 
+def test_overview_shows_the_reports_calibration_tuned_numbers(at):
+    import json
+
+    at.switch_page("pages/overview.py").run()
+    exp = next(e for e in at.expander if e.label.startswith("Against the paper's headline"))
+    table = exp.dataframe[0].value
+    points = json.loads((ROOT / "docs" / "results.json").read_text())[
+        "datasets"]["rt-snippets"]["points"]
+    assert list(table["method"]) == [{"dimee": "DIMEE", "dimee_plus": "DIMEE+",
+                                      "cascade": "cascade"}[p["method"]] for p in points]
+    assert list(table["drop"]) == pytest.approx([p["test"]["accuracy_drop_pp"] for p in points])
+
+
 def test_loading_a_cache_folder_switches_to_it():
     src = ROOT / "cache" / "rt-snippets"
     folder = state.extract_zip(_zip({p.name: p.read_bytes() for p in src.iterdir()

@@ -128,3 +128,32 @@ def test_frontier_gap_bootstrap_of_a_method_against_itself_is_never_worse():
     assert same["mean_gap_ci95"][0] >= 0 and same["significantly_worse"] == 0
     vs = frontier_gap_bootstrap(tuner, n_boot=200)
     assert vs["mean_gap_ci95"][0] <= vs["mean_gap_ci95"][1]
+
+
+def test_headline_table_is_this_builds_report_or_nothing():
+    from dataclasses import replace
+
+    from dimee_core.report import headline_table, load_results
+
+    result = load_results(ROOT / "docs" / "results.json")
+    cache = load_cache(SHIPPED / "trec")
+    table = headline_table(result, cache)
+    points = RESULTS["datasets"]["trec"]["points"]
+    assert len(table) == len(points)
+    np.testing.assert_allclose(table["reduction"], [p["test"]["cost_reduction_pct"]
+                                                    for p in points])
+    assert set(table["meets"]) <= {"yes", "no", ""}
+    # another build of the same dataset (here: one test sample fewer) gets no numbers
+    other = replace(cache, test=cache.test.take(np.arange(cache.test.n - 1)))
+    assert headline_table(result, other) is None
+    assert headline_table(result, replace(cache, meta={**cache.meta, "name": "x"})) is None
+
+
+def test_load_results_refuses_what_is_not_a_report(tmp_path):
+    from dimee_core.report import load_results
+
+    assert load_results(tmp_path / "missing.json") is None
+    (tmp_path / "bad.json").write_text("{not json")
+    assert load_results(tmp_path / "bad.json") is None
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert load_results(tmp_path / "list.json") is None

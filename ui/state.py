@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 import streamlit as st
 
-from dimee_core import explore
+from dimee_core import explore, report
 from dimee_core.cache import Cache, CacheError, list_caches, load_cache
 from dimee_core.costs import MODES, PRESETS, CostModel
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
@@ -32,6 +32,7 @@ from dimee_core.router import DIMEERouter, POLICIES
 
 APP_DIR = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", APP_DIR / "cache"))  # env: tests, demos
+RESULTS_FILE = APP_DIR / "docs" / "results.json"  # python -m dimee_core report
 DEFAULT_DATASET = "rt-snippets"
 INTERACTIVE_BOOT = 200  # bootstrap resamples for live KPIs: ~ms, CIs still usable
 MAX_K = 64
@@ -149,12 +150,16 @@ def default_dataset(names: list[str]) -> str | None:
     return DEFAULT_DATASET if DEFAULT_DATASET in names else (names[0] if names else None)
 
 
-def _stamp(path: str) -> float:
-    """Modification time of meta.json: a rebuilt cache invalidates the cached load."""
+def _mtime(file: Path) -> float:
     try:
-        return os.stat(Path(path) / "meta.json").st_mtime
+        return os.stat(file).st_mtime
     except OSError:
         return 0.0
+
+
+def _stamp(path: str) -> float:
+    """Modification time of meta.json: a rebuilt cache invalidates the cached load."""
+    return _mtime(Path(path) / "meta.json")
 
 
 @st.cache_data(show_spinner="Loading cache…", max_entries=8)
@@ -383,6 +388,20 @@ def results(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> R
     """Evaluation of every method at cfg (memoised per config; k-means cached apart)."""
     path = str(cache.path)
     return _results(path, _stamp(path), repr(cfg), n_boot, cfg, cache)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _headline(path: str, stamp: float, results_stamp: float,
+              _cache: Cache) -> pd.DataFrame | None:
+    result = report.load_results(RESULTS_FILE)
+    return None if result is None else report.headline_table(result, _cache)
+
+
+def headline(cache: Cache) -> pd.DataFrame | None:
+    """The report's calibration-tuned operating points for this cache (None for a cache
+    the shipped report does not cover, or covers in another build)."""
+    path = str(cache.path)
+    return _headline(path, _stamp(path), _mtime(RESULTS_FILE), cache)
 
 
 @st.cache_data(show_spinner="Sweeping the frontiers…", max_entries=32)
