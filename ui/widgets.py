@@ -132,11 +132,14 @@ def headline_panel(cache: Cache) -> None:
             "the cascade its α); only then is the test split scored. Brackets: 95 % "
             "bootstrap intervals.")
         cc = st.column_config
-        st.dataframe(table, hide_index=True, column_config={
+        st.dataframe(table, hide_index=True, column_order=(
+            "target", "method", "reduction", "reduction_ci", "drop", "drop_ci", "meets",
+            "setting"), column_config={
             "target": "Target drop", "method": "Method",
             "setting": cc.TextColumn("Chosen on calibration", width="large"),
             "reduction": cc.NumberColumn("Cost reduction %", format="%.1f",
                                          help=KPI_HELP["reduction"]),
-            "reduction_ci": "95 % interval", "drop": cc.NumberColumn(
-                "Drop (pp)", format="%+.2f", help=KPI_HELP["drop"]),
-            "drop_ci": "95 % interval", "meets": "Meets the headline?"})
+            "reduction_ci": cc.TextColumn("95 % CI", width="small"),
+            "drop": cc.NumberColumn("Drop (pp)", format="%+.2f", help=KPI_HELP["drop"]),
+            "drop_ci": cc.TextColumn("95 % CI", width="small"),
+            "meets": cc.TextColumn("Meets it?", width="small")})
