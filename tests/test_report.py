@@ -157,3 +157,14 @@ def test_load_results_refuses_what_is_not_a_report(tmp_path):
     assert load_results(tmp_path / "bad.json") is None
     (tmp_path / "list.json").write_text("[1, 2]")
     assert load_results(tmp_path / "list.json") is None
+
+
+def test_headline_table_survives_a_hostile_report():
+    from dimee_core.report import headline_table
+
+    cache = load_cache(SHIPPED / "trec")
+    for d in ({"n_test": cache.test.n, "final_exit_accuracy": "high", "points": []},
+              {"n_test": cache.test.n}, {"n_test": cache.test.n, "points": [{"x": 1}],
+                                         "final_exit_accuracy": RESULTS["datasets"]["trec"][
+                                             "final_exit_accuracy"]}):
+        assert headline_table({"datasets": {"trec": d}}, cache) is None
