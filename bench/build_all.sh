@@ -9,4 +9,5 @@ run rt-snippets --dataset rt-snippets --out cache/rt-snippets --epochs 2
 run sms-spam    --dataset sms-spam    --out cache/sms-spam    --epochs 3
 run trec        --dataset trec        --out cache/trec        --epochs 3
 run vitaminc    --dataset vitaminc    --out cache/vitaminc    --data-file "$BIGBENCH_TAR" \
-    --max-train-samples 20000 --max-length 128 --epochs 2
+    --max-train-samples 20000 --max-length 128 --epochs 2 \
+    --n-calibration 10000 --n-test 10000 --feature-dim 32
