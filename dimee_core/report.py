@@ -20,10 +20,10 @@ from .baselines import cascade
 from .cache import Cache, atomic_write_text
 from .evaluate import DIMEEConfig, fit_routers, score_routing
 from .explore import cascade_sweep, router_sweep
-from .features import correct_matrix
 from .metrics import MethodResult
 from .router import Routing
-from .tune import ALPHA_GRID, cross_validate, drop_vs_final, select, tune_cascade_alpha
+from .tune import (ALPHA_GRID, cross_validate, drop_vs_final, paired_drop, select,
+                   tune_cascade_alpha)
 
 TARGETS_PP = (0.3, 1.0)
 # Targets of the calibration-tuned frontier: each method is re-tuned for each of them.
@@ -163,24 +163,17 @@ def frontier_gap_bootstrap(tuner: Tuner, method: str = "dimee_plus", other: str 
     settings stay those chosen on calibration): a 95 % interval of the mean gap, and the
     points where the gap's interval lies wholly below (above) zero. A point where, in a
     resample, ``method`` has nothing as accurate counts as worse there."""
-    cache = tuner.cache
-    test, L = cache.test, cache.num_layers
-    corr = correct_matrix(test.probs, test.labels)
-    rows = np.arange(test.n)
-
-    def per_sample(name: str) -> tuple[np.ndarray, np.ndarray]:
-        ts = [t for target in TARGET_SWEEP for t in tuner.tune(target) if t.method == name]
-        diff = np.stack([corr[:, L - 1].astype(float) - corr[rows, t.routing.exit_layer - 1]
-                         for t in ts])
-        return diff, np.stack([t.routing.cost for t in ts])
-
+    test = tuner.cache.test
+    ref = tuner.base.costs.reference_cost(tuner.cache.num_layers)
     weights = np.random.default_rng(random_state).multinomial(
         test.n, np.full(test.n, 1 / test.n), size=n_boot) / test.n  # B x N, paired
 
     def rescored(name: str) -> tuple[np.ndarray, np.ndarray]:
-        diff, cost = per_sample(name)
-        ref = tuner.base.costs.reference_cost(L)
-        return 100 * weights @ diff.T, 100 * (1 - weights @ cost.T / ref)  # B x points
+        """(drop, reduction) of each of the method's points on every resample: B x points."""
+        ts = [t for target in TARGET_SWEEP for t in tuner.tune(target) if t.method == name]
+        diff = np.stack([paired_drop(test, t.routing.exit_layer) for t in ts])
+        cost = np.stack([t.routing.cost for t in ts])
+        return 100 * weights @ diff.T, 100 * (1 - weights @ cost.T / ref)
 
     gaps = _staircase_gaps(*rescored(method), *rescored(other))  # B x their points
     filled = np.where(np.isnan(gaps), -np.inf, gaps)
@@ -191,6 +184,11 @@ def frontier_gap_bootstrap(tuner: Tuner, method: str = "dimee_plus", other: str 
                               float(np.nanpercentile(mean_gap, 97.5))],
             "significantly_worse": int((hi < -1e-9).sum()),
             "significantly_better": int((lo > 1e-9).sum()), "n_boot": n_boot}
+
+
+def final_exit_accuracy(cache: Cache) -> float:
+    """Test accuracy of all-in-cloud: what a report records to name the build it used."""
+    return float((cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
 
 
 def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> dict:
@@ -205,8 +203,7 @@ def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> 
         result["datasets"][cache.name] = {
             "title": cache.meta.get("title", cache.name),
             "config": base.to_dict(),
-            "final_exit_accuracy": float((cache.test.probs[:, -1].argmax(1)
-                                          == cache.test.labels).mean()),
+            "final_exit_accuracy": final_exit_accuracy(cache),
             "n_calibration": cache.calibration.n, "n_test": cache.test.n,
             "points": [dict(asdict(p), test=p.test.to_dict()) for p in pts],
             "frontier": rows,
@@ -260,9 +257,9 @@ def headline_table(result: dict, cache: Cache) -> pd.DataFrame | None:
     d = result.get("datasets", {}).get(cache.name)
     if not isinstance(d, dict):
         return None
-    final = float((cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
     try:
-        if d["n_test"] != cache.test.n or abs(float(d["final_exit_accuracy"]) - final) > 1e-9:
+        if (d["n_test"] != cache.test.n
+                or abs(float(d["final_exit_accuracy"]) - final_exit_accuracy(cache)) > 1e-9):
             return None
         return pd.DataFrame([point_cells(p) for p in d["points"]])
     except (KeyError, TypeError, ValueError):  # not a report this code wrote

@@ -41,11 +41,16 @@ class Candidate:
         return self.upperdrop_vs_final(z) <= target_pp + 1e-9
 
 
+def paired_drop(split: Split, exit_layer: np.ndarray) -> np.ndarray:
+    """Per sample: final exit correct minus routed exit correct (1, 0 or -1)."""
+    corr = correct_matrix(split.probs, split.labels)
+    return corr[:, -1].astype(float) - corr[np.arange(split.n), exit_layer - 1]
+
+
 def drop_vs_final(split: Split, exit_layer: np.ndarray) -> tuple[float, float]:
     """Accuracy drop vs the final exit (pp) and its standard error from the paired
     per-sample differences."""
-    corr = correct_matrix(split.probs, split.labels)
-    diff = corr[:, -1].astype(float) - corr[np.arange(split.n), exit_layer - 1]
+    diff = paired_drop(split, exit_layer)
     return float(100 * diff.mean()), float(100 * diff.std(ddof=1) / np.sqrt(split.n))
 
 
