@@ -1,8 +1,10 @@
 """Fine-tune a multi-exit encoder on real data and write a DIMEE cache.
 
-Steps: load + group-split the data, fine-tune every exit with PABEE's weighted loss,
-run calibration and test once through the model, reduce each layer's pooled hidden
-state with PCA fitted on calibration, write the cache atomically.
+Steps: load + group-split the data, fine-tune every exit with PABEE's weighted loss
+(LoRA adapters by default, optionally with self-distillation from the final exit), run
+calibration and test once through the model rebuilt from the exact tensors the cache
+ships, reduce each layer's pooled hidden state with PCA fitted on calibration, write
+the cache (and its ``model/``) atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .cache import MAX_FEATURE_DIM, Split, write_cache
+from .cache import MAX_FEATURE_DIM, ModelFiles, Split, write_cache
 from .data import BUILTIN, DataError, TextDataset, load_hf_dataset, make_splits
 
 
@@ -39,12 +41,33 @@ class BuildConfig:
     batch_size: int = 32
     max_length: int = 64
     bucket_by_length: bool = True  # batch similar lengths together (less padding)
-    lr: float = 5e-5
-    head_lr: float = 5e-4
+    finetune: str = "lora"  # "lora": ship adapters in model/; "full": no model shipped
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lr: float | None = None  # default: 2e-3 for LoRA, 5e-5 for full fine-tuning
+    head_lr: float | None = None  # default: lr for LoRA, 5e-4 for full fine-tuning
+    distill_weight: float = 0.0  # self-distillation lambda (0: PABEE loss only)
+    distill_temperature: float = 2.0
+    device: str = "auto"  # auto | cpu | cuda (bf16 autocast for training on cuda)
     feature_dim: int = MAX_FEATURE_DIM
     random_state: int = 0
     threads: int | None = None
     defaults: dict[str, Any] = field(default_factory=lambda: {"m": 2, "n": 4})
+
+
+    def __post_init__(self) -> None:
+        if self.finetune not in ("lora", "full"):
+            raise ValueError(f"finetune must be lora or full, got {self.finetune!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError("distill weight must lie in [0, 1]")
+        if self.lora_r < 1 or self.lora_alpha < 1:
+            raise ValueError("LoRA rank and alpha must be positive")
+        if self.lr is None:
+            self.lr = 2e-3 if self.finetune == "lora" else 5e-5
+        if self.head_lr is None:
+            self.head_lr = self.lr if self.finetune == "lora" else 5e-4
 
 
 def load_dataset_for(cfg: BuildConfig) -> TextDataset:
@@ -87,6 +110,16 @@ def _char_lengths(ds: TextDataset, idx: np.ndarray) -> np.ndarray:
     return np.array([len(ds.text_a[i]) + (len(b[i]) if b is not None else 0) for i in idx])
 
 
+def pick_device(requested: str) -> str:
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is visible to torch")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
 def _encode(tokenizer, ds: TextDataset, idx: np.ndarray, max_length: int):
     a = [ds.text_a[i] for i in idx]
     b = [ds.text_b[i] for i in idx] if ds.text_b is not None else None
@@ -94,51 +127,44 @@ def _encode(tokenizer, ds: TextDataset, idx: np.ndarray, max_length: int):
                      return_tensors="pt")
 
 
-def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
+def train_model(cfg: BuildConfig, ds: TextDataset, train_idx: np.ndarray, tokenizer,
+                model, device: str, progress: bool = True) -> list[float]:
+    """Fine-tune every exit jointly; returns the per-step losses."""
     import torch
-    from sklearn.decomposition import PCA
     from tqdm.auto import tqdm
-    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup
 
-    from .model import MultiExitEncoder, pabee_loss, resolve_backbone
+    from .model import distill_loss, pabee_loss
 
-    started = time.perf_counter()
-    torch.manual_seed(cfg.random_state)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    ds = load_dataset_for(cfg)
-    n_cal, n_test = _fit_split_sizes(cfg, len(ds))
-    splits = make_splits(ds.groups, n_cal, n_test, cfg.max_train_samples, cfg.random_state)
-    if len(np.unique(ds.labels[splits.train])) < 2:
-        raise DataError("training split holds a single class; use more training samples")
-
-    source, weights_sha = resolve_backbone(cfg.model)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = MultiExitEncoder(AutoModel.from_pretrained(source), len(ds.label_names))
-    L = model.num_layers
-
-    # ---- fine-tune all exits jointly
     rng = np.random.default_rng(cfg.random_state)
-    steps_per_epoch = int(np.ceil(len(splits.train) / cfg.batch_size))
+    steps_per_epoch = int(np.ceil(len(train_idx) / cfg.batch_size))
     total_steps = max(1, int(round(cfg.epochs * steps_per_epoch)))
+    body_params = [p for p in model.backbone.parameters() if p.requires_grad]
     optim = torch.optim.AdamW([
-        {"params": model.backbone.parameters(), "lr": cfg.lr},
+        {"params": body_params, "lr": cfg.lr},
         {"params": model.exits.parameters(), "lr": cfg.head_lr},
     ], weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.1 * total_steps), total_steps)
     model.train()
-    train_lengths = _char_lengths(ds, splits.train) if cfg.bucket_by_length else None
+    lengths = _char_lengths(ds, train_idx) if cfg.bucket_by_length else None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
     step, losses = 0, []
     bar = tqdm(total=total_steps, desc=f"fine-tune {ds.name}", disable=not progress)
     while step < total_steps:
-        for batch in _batches(len(splits.train), cfg.batch_size, rng, train_lengths):
-            idx = splits.train[batch]
-            enc = _encode(tokenizer, ds, idx, cfg.max_length)
-            logits, _ = model(**enc)
-            loss = pabee_loss(logits, torch.as_tensor(ds.labels[idx]))
+        for batch in _batches(len(train_idx), cfg.batch_size, rng, lengths):
+            idx = train_idx[batch]
+            enc = _encode(tokenizer, ds, idx, cfg.max_length).to(device)
+            with autocast:
+                logits, _ = model(**enc)
+                logits = [lg.float() for lg in logits]
+            loss = pabee_loss(logits, torch.as_tensor(ds.labels[idx], device=device))
+            if cfg.distill_weight > 0:
+                loss = ((1 - cfg.distill_weight) * loss
+                        + cfg.distill_weight * distill_loss(logits, cfg.distill_temperature))
             optim.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]],
+                                           1.0)
             optim.step()
             sched.step()
             losses.append(loss.item())
@@ -148,41 +174,117 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
             if step >= total_steps:
                 break
     bar.close()
+    return losses
+
+
+def infer_batches(model, tokenizer, ds: TextDataset, idx: np.ndarray, max_length: int,
+                  device: str = "cpu", bucket_by_length: bool = True, batch_size: int = 64,
+                  desc: str = "infer", progress: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exit probabilities [N, L, C], pooled hidden states [N, L, H] and token counts [N]
+    for ``idx``, in ``idx``'s order (fp32: the cache must be reproducible on a CPU)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    probs, pooled, lengths, order = [], [], [], []
+    sort_by = _char_lengths(ds, idx) if bucket_by_length else None
+    with torch.inference_mode():
+        for batch in tqdm(list(_batches(len(idx), batch_size, None, sort_by)), desc=desc,
+                          disable=not progress):
+            enc = _encode(tokenizer, ds, idx[batch], max_length)
+            lengths.append(enc["attention_mask"].sum(1).numpy())
+            logits, hidden = model(**enc.to(device))
+            probs.append(torch.stack([lg.softmax(-1) for lg in logits], 1).float().cpu().numpy())
+            pooled.append(torch.stack(hidden, 1).float().cpu().numpy())
+            order.append(batch)
+    back = np.argsort(np.concatenate(order))  # undo the length sort
+    return (np.concatenate(probs).astype(np.float32)[back], np.concatenate(pooled)[back],
+            np.concatenate(lengths).astype(np.int32)[back])
+
+
+def fit_pca(cal_hidden: np.ndarray, dim: int, random_state: int):
+    """Per-layer PCA fitted on calibration only: (mean [L, H], components [L, d, H])."""
+    from sklearn.decomposition import PCA
+
+    d = min(dim, cal_hidden.shape[2], cal_hidden.shape[0])
+    fits = [PCA(n_components=d, random_state=random_state).fit(cal_hidden[:, layer])
+            for layer in range(cal_hidden.shape[1])]
+    return (np.stack([p.mean_ for p in fits]).astype(np.float32),
+            np.stack([p.components_ for p in fits]).astype(np.float32))
+
+
+def project(hidden: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """[N, L, H] pooled states -> [N, L, d] routing features (the same map live)."""
+    return np.einsum("nlh,ldh->nld", hidden - mean[None], components).astype(np.float32)
+
+
+def model_config(cfg: BuildConfig, ds: TextDataset, L: int, weights_sha: str | None) -> dict:
+    return {"base_model": cfg.model, "base_model_sha256": weights_sha,
+            "num_classes": len(ds.label_names), "num_layers": L,
+            "max_length": cfg.max_length, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
+            "task": "pair" if ds.text_b is not None else "single", "pooling": "mean",
+            "label_names": list(ds.label_names)}
+
+
+def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from .model import MultiExitEncoder, add_lora, export_tensors, model_from_tensors
+    from .model import resolve_backbone
+
+    started = time.perf_counter()
+    torch.manual_seed(cfg.random_state)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    ds = load_dataset_for(cfg)
+    n_cal, n_test = _fit_split_sizes(cfg, len(ds))
+    splits = make_splits(ds.groups, n_cal, n_test, cfg.max_train_samples, cfg.random_state)
+    if len(np.unique(ds.labels[splits.train])) < 2:
+        raise DataError("training split holds a single class; use more training samples")
+
+    source, weights_sha = resolve_backbone(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = MultiExitEncoder(AutoModel.from_pretrained(source), len(ds.label_names))
+    if cfg.finetune == "lora":
+        add_lora(model, cfg.lora_r, cfg.lora_alpha)
+    L = model.num_layers
+    trained_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    losses = train_model(cfg, ds, splits.train, tokenizer, model.to(device), device, progress)
     train_seconds = time.perf_counter() - started
+    config = model_config(cfg, ds, L, weights_sha)
+    tensors = None
+    if cfg.finetune == "lora":  # infer with exactly what the cache will ship
+        tensors = export_tensors(model.cpu())
+        model = model_from_tensors(config, tensors)
+    model = model.to(device).eval()
 
-    # ---- one inference pass per split: exit probabilities and pooled hidden states
-    model.eval()
+    infer_started = time.perf_counter()
+    run = dict(max_length=cfg.max_length, device=device, bucket_by_length=cfg.bucket_by_length,
+               progress=progress)
+    cal_probs, cal_hidden, cal_len = infer_batches(model, tokenizer, ds, splits.calibration,
+                                                   desc="calibration", **run)
+    test_probs, test_hidden, test_len = infer_batches(model, tokenizer, ds, splits.test,
+                                                      desc="test", **run)
+    infer_seconds = time.perf_counter() - infer_started
+    pca_mean, pca_components = fit_pca(cal_hidden, cfg.feature_dim, cfg.random_state)
+    d = pca_components.shape[1]
 
-    def infer(idx: np.ndarray, desc: str) -> tuple[np.ndarray, np.ndarray]:
-        probs, pooled, order = [], [], []
-        lengths = _char_lengths(ds, idx) if cfg.bucket_by_length else None
-        with torch.inference_mode():
-            for batch in tqdm(list(_batches(len(idx), 64, None, lengths)), desc=desc,
-                              disable=not progress):
-                logits, hidden = model(**_encode(tokenizer, ds, idx[batch], cfg.max_length))
-                probs.append(torch.stack([lg.softmax(-1) for lg in logits], 1).numpy())
-                pooled.append(torch.stack(hidden, 1).numpy())
-                order.append(batch)
-        back = np.argsort(np.concatenate(order))  # undo the length sort
-        return np.concatenate(probs).astype(np.float32)[back], np.concatenate(pooled)[back]
+    def split(idx, probs, hidden, lengths) -> Split:
+        return Split(ds.labels[idx], probs, project(hidden, pca_mean, pca_components),
+                     tuple(ds.display_text(i) for i in idx), lengths)
 
-    cal_probs, cal_hidden = infer(splits.calibration, "calibration")
-    test_probs, test_hidden = infer(splits.test, "test")
-
-    d = min(cfg.feature_dim, cal_hidden.shape[2], len(splits.calibration))
-    cal_feats = np.empty(cal_hidden.shape[:2] + (d,), np.float32)
-    test_feats = np.empty(test_hidden.shape[:2] + (d,), np.float32)
-    for layer in range(L):  # PCA per layer, fitted on calibration only
-        pca = PCA(n_components=d, random_state=cfg.random_state).fit(cal_hidden[:, layer])
-        cal_feats[:, layer] = pca.transform(cal_hidden[:, layer])
-        test_feats[:, layer] = pca.transform(test_hidden[:, layer])
-
-    def split(idx: np.ndarray, probs: np.ndarray, feats: np.ndarray) -> Split:
-        return Split(ds.labels[idx], probs, feats, tuple(ds.display_text(i) for i in idx))
-
-    cal, test = split(splits.calibration, cal_probs, cal_feats), split(
-        splits.test, test_probs, test_feats)
+    cal = split(splits.calibration, cal_probs, cal_hidden, cal_len)
+    test = split(splits.test, test_probs, test_hidden, test_len)
+    files = None
+    if tensors is not None:
+        files = ModelFiles(dict(config, feature_dim=int(d)),
+                           dict(tensors, **{"pca.mean": pca_mean,
+                                            "pca.components": pca_components}))
     exit_acc = (test.probs.argmax(2) == test.labels[:, None]).mean(0)
+    cal_acc = (cal.probs.argmax(2) == cal.labels[:, None]).mean(0)
+    n_steps = len(losses)
     meta = {
         "name": ds.name,
         "title": ds.title,
@@ -199,14 +301,23 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
         "splits": {"train": int(len(splits.train)), "calibration": cal.n, "test": test.n},
         "class_counts_test": np.bincount(test.labels, minlength=len(ds.label_names)).tolist(),
         "test_exit_accuracy": [round(float(a), 4) for a in exit_acc],
+        "calibration_exit_accuracy": [round(float(a), 4) for a in cal_acc],
         "final_train_loss": round(float(np.mean(losses[-20:])), 4),
+        "finetune": cfg.finetune,
+        "trained_parameters": int(trained_params),
+        "truncated_share": round(float(np.mean(np.concatenate([cal_len, test_len])
+                                               >= cfg.max_length)), 4),
         "build_command": "python -m dimee_core build " + " ".join(
             shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["build"] else None,
         "build_config": asdict(cfg),
+        "device": device,
+        "throughput": {
+            "train_samples_per_s": round(n_steps * cfg.batch_size / max(train_seconds, 1e-9), 1),
+            "inference_samples_per_s": round((cal.n + test.n) / max(infer_seconds, 1e-9), 1)},
         "build_seconds": round(time.perf_counter() - started, 1),
         "train_seconds": round(train_seconds, 1),
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
         "defaults": cfg.defaults,
     }
-    return write_cache(cfg.out, meta, cal, test)
+    return write_cache(cfg.out, meta, cal, test, files)

@@ -6,6 +6,10 @@ One folder per dataset::
     calibration.npz      labels [N] int, probs [N, L, C] float, feats [N, L, d] float
     test.npz             same arrays for the held-out test split
     texts.json           {"calibration": [...], "test": [...]} input texts for drill-down
+    model/               optional: config.json + weights.safetensors (LoRA adapters, exit
+                         heads, per-layer PCA), sha256 recorded in meta.json["model"]
+
+Each npz may also hold ``lengths [N]`` (tokens the model processed per sample).
 
 Only ``.npz`` (read with ``allow_pickle=False``) and JSON are ever read, so a hostile
 cache cannot execute code; every problem raises :class:`CacheError` naming the file.
@@ -32,6 +36,12 @@ TEXTS_FILE = "texts.json"
 MAX_FEATURE_DIM = 64
 MAX_FILE_BYTES = 512 * 1024 * 1024  # refuse absurd files before reading them
 PROB_SUM_TOL = 1e-2  # float16/float32 rounding of softmax outputs
+MODEL_DIR = "model"
+MODEL_CONFIG = "config.json"
+MODEL_WEIGHTS = "weights.safetensors"
+MAX_MODEL_BYTES = 64 * 1024 * 1024  # adapters + heads + PCA are a few MB
+REQUIRED_MODEL_CONFIG = ("base_model", "num_classes", "num_layers", "max_length",
+                         "lora_r", "lora_alpha", "task")
 REQUIRED_META = ("schema_version", "name", "label_names", "model_id", "num_layers",
                  "feature_dim", "splits")
 
@@ -48,6 +58,7 @@ class Split:
     probs: np.ndarray  # [N, L, C] float32
     feats: np.ndarray  # [N, L, d] float16/float32, pooled hidden state after PCA
     texts: tuple[str, ...]
+    lengths: np.ndarray | None = None  # [N] int32 tokens processed; None in old caches
 
     @property
     def n(self) -> int:
@@ -57,7 +68,8 @@ class Split:
         """Sub- or re-sample rows (used by benchmarks and bootstrap helpers)."""
         idx = np.asarray(idx)
         texts = tuple(self.texts[i] for i in idx) if self.texts else ()
-        return Split(self.labels[idx], self.probs[idx], self.feats[idx], texts)
+        lengths = self.lengths[idx] if self.lengths is not None else None
+        return Split(self.labels[idx], self.probs[idx], self.feats[idx], texts, lengths)
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,24 @@ class Cache:
     @property
     def num_classes(self) -> int:
         return len(self.meta["label_names"])
+
+    @property
+    def model_status(self) -> str | None:
+        """None when the cache ships a model; else why the live features are off."""
+        if not isinstance(self.meta.get("model"), dict):
+            return ("this cache holds the model's outputs only (it was built without "
+                    "adapters, or before caches shipped their model)")
+        if self.path is None or not (self.path / MODEL_DIR / MODEL_WEIGHTS).is_file():
+            return "the cache's model/ folder is missing"
+        return None
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A cache's shipped model: JSON config and named arrays (LoRA, heads, PCA)."""
+
+    config: dict[str, Any]
+    tensors: dict[str, np.ndarray]
 
 
 def _fail(path: Path, problem: str) -> CacheError:
@@ -136,7 +166,8 @@ def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any) -> S
         raise _fail(path, "not a readable .npz archive (not a zip file)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in ("labels", "probs", "feats") if k in z.files}
+            arrays = {k: z[k] for k in ("labels", "probs", "feats", "lengths")
+                      if k in z.files}
     except ValueError as exc:  # object arrays need pickle: refused
         raise _fail(path, f"refused to load ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -171,6 +202,12 @@ def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any) -> S
     worst = float(np.abs(sums - 1.0).max())
     if worst > PROB_SUM_TOL:
         raise _fail(path, f"probs do not sum to 1 over classes (worst deviation {worst:.3g})")
+    lengths = arrays.get("lengths")
+    if lengths is not None:
+        if lengths.shape != (n,) or lengths.dtype.kind not in "iu" or lengths.min() < 1:
+            raise _fail(path, f"lengths must be [{n}] positive integers, got {lengths.dtype} "
+                              f"{list(lengths.shape)}")
+        lengths = lengths.astype(np.int32)
     expected = meta["splits"].get(split)
     if expected is not None and expected != n:
         raise _fail(path, f"meta.json says {expected} samples, file holds {n}")
@@ -181,7 +218,7 @@ def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any) -> S
             raise _fail(folder / TEXTS_FILE, f"'{split}' must be a list of {n} strings")
         split_texts = tuple(raw)
     return Split(labels.astype(np.int64), probs.astype(np.float32, copy=False),
-                 feats, split_texts)
+                 feats, split_texts, lengths)
 
 
 def load_cache(folder: str | os.PathLike[str]) -> Cache:
@@ -197,6 +234,50 @@ def load_cache(folder: str | os.PathLike[str]) -> Cache:
     test = _load_split(folder, "test", meta, texts)
     return Cache(meta=meta, calibration=cal, test=test, path=folder,
                  defaults=dict(meta.get("defaults") or {}))
+
+
+def _read_inside(folder: Path, rel: str, limit: int) -> bytes:
+    """Bytes of folder/rel, refusing symlinks anywhere on the way (never leave the cache)."""
+    path = folder
+    for part in rel.split("/"):
+        path = path / part
+        if path.is_symlink():
+            raise _fail(path, "is a symbolic link: refused (files must live inside the cache)")
+    if not path.is_file():
+        raise _fail(path, "file is missing")
+    if path.stat().st_size > limit:
+        raise _fail(path, "file is too large")
+    return path.read_bytes()
+
+
+def load_model_files(cache: Cache) -> ModelFiles:
+    """Read and verify a cache's ``model/``: sha256 of both files against meta.json,
+    safetensors only (never pickle). Raises :class:`CacheError`."""
+    import hashlib
+
+    from safetensors.numpy import load as load_safetensors
+
+    problem = cache.model_status
+    if problem is not None:
+        raise CacheError(problem)
+    assert cache.path is not None
+    record = cache.meta["model"]
+    blobs = {}
+    for name, key in ((MODEL_CONFIG, "config_sha256"), (MODEL_WEIGHTS, "weights_sha256")):
+        data = _read_inside(cache.path, f"{MODEL_DIR}/{name}", MAX_MODEL_BYTES)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != record.get(key):
+            raise CacheError(f"{MODEL_DIR}/{name}: sha256 {digest[:12]}… does not match "
+                             f"meta.json: the model was modified, refusing to load it")
+        blobs[name] = data
+    try:
+        config = json.loads(blobs[MODEL_CONFIG].decode("utf-8"))
+        tensors = load_safetensors(blobs[MODEL_WEIGHTS])
+    except Exception as exc:  # safetensors raises its own error types on corrupt bytes
+        raise CacheError(f"{MODEL_DIR}: unreadable ({exc})") from None
+    if not isinstance(config, dict) or any(k not in config for k in REQUIRED_MODEL_CONFIG):
+        raise CacheError(f"{MODEL_DIR}/{MODEL_CONFIG}: needs keys {list(REQUIRED_MODEL_CONFIG)}")
+    return ModelFiles(config, tensors)
 
 
 def list_caches(root: str | os.PathLike[str]) -> list[Path]:
@@ -229,14 +310,23 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def _npz_bytes(split: Split) -> bytes:
     buf = io.BytesIO()
+    extra = {} if split.lengths is None else {"lengths": split.lengths.astype(np.int32)}
     np.savez_compressed(buf, labels=split.labels.astype(np.int64),
                         probs=split.probs.astype(np.float32),
-                        feats=split.feats.astype(np.float16))
+                        feats=split.feats.astype(np.float16), **extra)
     return buf.getvalue()
 
 
+def _model_bytes(model: ModelFiles) -> dict[str, bytes]:
+    from safetensors.numpy import save as save_safetensors
+
+    tensors = {k: np.ascontiguousarray(v) for k, v in model.tensors.items()}
+    return {MODEL_CONFIG: json.dumps(model.config, indent=2).encode("utf-8"),
+            MODEL_WEIGHTS: save_safetensors(tensors)}
+
+
 def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
-                calibration: Split, test: Split) -> Path:
+                calibration: Split, test: Split, model: ModelFiles | None = None) -> Path:
     """Write a complete cache folder atomically (a new folder swapped into place).
 
     The result is validated by :func:`load_cache` before it replaces anything, so a
@@ -252,6 +342,19 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
     try:
         for name, split in (("calibration", calibration), ("test", test)):
             _atomic_write_bytes(staging / f"{name}.npz", _npz_bytes(split))
+        if model is not None:
+            import hashlib
+
+            (staging / MODEL_DIR).mkdir()
+            blobs = _model_bytes(model)
+            for name, data in blobs.items():
+                _atomic_write_bytes(staging / MODEL_DIR / name, data)
+            meta["model"] = {
+                "config_sha256": hashlib.sha256(blobs[MODEL_CONFIG]).hexdigest(),
+                "weights_sha256": hashlib.sha256(blobs[MODEL_WEIGHTS]).hexdigest(),
+                "base_model_sha256": model.config.get("base_model_sha256"),
+                "bytes": sum(len(b) for b in blobs.values()),
+            }
         texts = {"calibration": list(calibration.texts), "test": list(test.texts)}
         atomic_write_text(staging / TEXTS_FILE, json.dumps(texts, ensure_ascii=False))
         atomic_write_text(staging / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False))

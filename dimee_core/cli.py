@@ -178,8 +178,19 @@ def _add_build(sub) -> None:
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--no-bucket-by-length", dest="bucket_by_length", action="store_false",
                    help="batch in random order (default: similar lengths share a batch)")
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--head-lr", type=float, default=5e-4)
+    p.add_argument("--finetune", choices=("lora", "full"), default="lora",
+                   help="lora: train LoRA adapters + exit heads and ship them in model/ "
+                        "(a few MB); full: fine-tune every weight, ship no model")
+    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank")
+    p.add_argument("--lora-alpha", type=int, default=32, help="LoRA scaling alpha")
+    p.add_argument("--lr", type=float, help="default 2e-3 (lora) or 5e-5 (full)")
+    p.add_argument("--head-lr", type=float, help="exit heads; default lr (lora) or 5e-4 (full)")
+    p.add_argument("--distill-weight", type=float, default=0.0,
+                   help="self-distillation weight lambda in [0, 1] (earlier exits learn the "
+                        "final exit's soft labels)")
+    p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="cuda trains under bf16 autocast; inference stays fp32")
     p.add_argument("--feature-dim", type=int, default=64)
     p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--threads", type=int)

@@ -12,6 +12,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -99,3 +100,77 @@ def pabee_loss(logits: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor
     ce = nn.functional.cross_entropy
     weights = range(1, len(logits) + 1)
     return sum(w * ce(lg, labels) for w, lg in zip(weights, logits)) / sum(weights)
+
+
+def distill_loss(logits: list[torch.Tensor], temperature: float) -> torch.Tensor:
+    """Self-distillation (FastBERT, LeeBERT): every earlier exit matches the final exit's
+    softened distribution; the teacher is detached so the last exit is not pulled back."""
+    t = temperature
+    teacher = (logits[-1].detach() / t).softmax(-1)
+    kl = nn.functional.kl_div
+    terms = [kl((lg / t).log_softmax(-1), teacher, reduction="batchmean") for lg in logits[:-1]]
+    return (t * t) * sum(terms) / max(1, len(terms))
+
+
+# ---------------------------------------------------------------- adapters (LoRA)
+
+# Every linear map inside MiniLM/BERT's encoder layers; the pooler is never used.
+LORA_TARGETS = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)"
+                r"|attention\.output\.dense|intermediate\.dense|output\.dense)")
+
+
+def lora_config(r: int, alpha: int, dropout: float = 0.05, targets: str = LORA_TARGETS):
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
+                      bias="none")
+
+
+def add_lora(model: MultiExitEncoder, r: int, alpha: int, dropout: float = 0.05) -> None:
+    """Freeze the backbone and wrap its encoder linears with trainable LoRA adapters."""
+    from peft import get_peft_model
+
+    model.backbone = get_peft_model(model.backbone, lora_config(r, alpha, dropout))
+
+
+def export_tensors(model: MultiExitEncoder) -> dict[str, np.ndarray]:
+    """What a cache's ``model/`` ships: LoRA matrices in fp16 and exit heads in fp32
+    (tiny). The build re-imports exactly these tensors before its inference pass, so the
+    cache's probabilities are reproducible from the shipped files."""
+    from peft import get_peft_model_state_dict
+
+    out = {f"lora.{k}": v.detach().to(torch.float16).numpy()
+           for k, v in get_peft_model_state_dict(model.backbone).items()}
+    for i, head in enumerate(model.exits):
+        out[f"exit.{i}.weight"] = head.weight.detach().float().numpy()
+        out[f"exit.{i}.bias"] = head.bias.detach().float().numpy()
+    return out
+
+
+def model_from_tensors(config: dict, tensors: dict[str, np.ndarray]) -> MultiExitEncoder:
+    """Rebuild a shipped multi-exit model: the sha256-checked base weights, the LoRA
+    adapters merged in (plain matmuls at inference), and the exit heads. Eval mode."""
+    from peft import get_peft_model, set_peft_model_state_dict
+    from transformers import AutoModel
+
+    source, digest = resolve_backbone(config["base_model"])
+    want = config.get("base_model_sha256")
+    if want and digest != want:
+        raise ModelError(f"base model weights have sha256 {digest}, the cache was built on "
+                         f"{want}: install the exact base model it names")
+    backbone = AutoModel.from_pretrained(source)
+    lora = {k[len("lora."):]: torch.from_numpy(v.astype("float32"))
+            for k, v in tensors.items() if k.startswith("lora.")}
+    if lora:
+        peft_model = get_peft_model(backbone, lora_config(int(config["lora_r"]),
+                                                          int(config["lora_alpha"])))
+        result = set_peft_model_state_dict(peft_model, lora)
+        if getattr(result, "unexpected_keys", None):
+            raise ModelError(f"adapter holds unknown tensors {result.unexpected_keys[:3]}")
+        backbone = peft_model.merge_and_unload()
+    model = MultiExitEncoder(backbone, int(config["num_classes"]))
+    with torch.no_grad():
+        for i, head in enumerate(model.exits):
+            head.weight.copy_(torch.from_numpy(tensors[f"exit.{i}.weight"]))
+            head.bias.copy_(torch.from_numpy(tensors[f"exit.{i}.bias"]))
+    return model.eval()
