@@ -30,21 +30,30 @@ PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.s
 
 def main() -> None:
     st.set_page_config(page_title="DIMEE Studio", page_icon=":material/hub:", layout="wide")
-    _preload_plotly()
-    from ui import sidebar  # after the preload: may wait for the warm-up's imports
+    head = st.container()  # always present, so the page body keeps its place every run
+    with head:
+        _preload_plotly()
+    from ui import progress, sidebar  # after the preload: may wait for the warm-up's imports
 
     page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0,
                                   url_path=path.split("/")[1][:-3])
                           for i, (path, title, icon) in enumerate(PAGES)])
+    body = st.empty()  # the whole page: replaced at once by a progress bar on a switch
+    loading = progress.start(body)
     setup = sidebar.prepare()
-    for msg in st.session_state.pop("_url_warnings", []):  # shown once, on arrival
-        st.warning(msg)
+    with head:
+        for msg in st.session_state.pop("_url_warnings", []):  # shown once, on arrival
+            st.warning(msg)
     try:
         if setup.ctx is not None:
-            page.run()
+            if loading is not None:
+                progress.finish(loading, setup.ctx)
+            with body.container():
+                page.run()
         else:
-            st.title("DIMEE Studio")
-            st.error(setup.problem)
+            with body.container():
+                st.title("DIMEE Studio")
+                st.error(setup.problem)
     finally:  # always: an undrawn widget would lose its state at the end of the run
         sidebar.draw(setup)
 

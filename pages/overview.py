@@ -1,9 +1,9 @@
-"""Overview: the stakeholder view of DIMEE at the current settings."""
+"""Overview: the 30-second answer first, then the current settings, then every data set."""
 
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, sidebar, widgets
+from ui import charts, sidebar, state, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -13,32 +13,37 @@ st.caption(f"**{cache.meta.get('title', cache.name)}** · model {cache.meta.get(
            f"runs layers 1–{cfg.m}, the edge up to {cfg.n}, the cloud all "
            f"{cache.num_layers}. All numbers are on the {cache.test.n} held-out test samples.")
 
-st.subheader("DIMEE at the current settings")
+st.header("The answer for this data set")
+try:
+    rec = widgets.recommended_answer(cache, cfg)
+except ValueError as exc:
+    widgets.show_error(exc, "This data set's stored setting")
+    rec = None
+widgets.headline_panel(cache)
+
+st.header("At your settings")
+st.subheader("DIMEE")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, True) else None
 if res is not None:
     ev = res.evaluation
-    dimee = ev.methods["dimee"]
-    st.subheader("DIMEE+ at the current settings")
+    st.subheader("DIMEE+")
     widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
     widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+")
-    widgets.headline_panel(cache)
+    widgets.risk_warnings(ev)
 
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Where the samples go")
-        st.plotly_chart(charts.sankey(dimee.tier_shares, n_samples=cache.test.n),
-                        key="ov_sankey")
-        st.caption("Every request starts on the phone, which runs the first layers and "
-                   "decides from what it sees whether to answer itself or to send it on.")
+        widgets.sankey_panel(res, cache.test.n, rec.method if rec else "dimee_plus",
+                             key="ov_sankey_method")
     with right:
         st.subheader("DIMEE vs DIMEE+")
-        st.plotly_chart(charts.tier_shares_bar({
-            "DIMEE": dimee.tier_shares, "DIMEE+": ev.methods["dimee_plus"].tier_shares}),
-            key="ov_tiers")
-        st.caption("DIMEE+ may also keep a cluster's most confident samples on the phone "
-                   "(a confidence gate per cluster) and let the edge hand a sample on to "
-                   "the cloud when its own answer is unsure (paying the edge → cloud "
-                   "transfer).")
+        shares = {"DIMEE": ev.methods["dimee"].tier_shares,
+                  "DIMEE+": ev.methods["dimee_plus"].tier_shares}
+        st.plotly_chart(charts.tier_shares_bar(shares), key="ov_tiers")
+        st.caption(charts.shares_summary(shares) + " DIMEE+ may also keep a cluster's most "
+                   "confident samples on the phone (a confidence gate per cluster) and let "
+                   "the edge hand a sample on to the cloud when its own answer is unsure.")
 
     st.subheader("DIMEE beside every baseline")
     table = explore.methods_table(ev)
@@ -47,5 +52,9 @@ if res is not None:
                "is only a bound; random uses DIMEE's tier shares without its judgement.")
     st.plotly_chart(charts.methods_scatter(table), key="ov_methods")
     st.caption("Each method at the current settings: further right is cheaper, lower is "
-               "more accurate than the full model in the cloud.")
+               "more accurate than the full model in the cloud. The table above holds the "
+               "same numbers.")
     widgets.config_panel(cache, cfg, res, key="ov")
+
+st.header("Every shipped data set")
+widgets.summary_table(state.shipped_recommendations())

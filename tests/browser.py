@@ -4,6 +4,7 @@ Streamlit server and drive Debian Chromium through Playwright."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -92,8 +93,11 @@ def first_chart(page):
 
 
 def kpi_value(page, label: str):
-    """Locator of the value of the KPI whose label is ``label``."""
-    return page.locator(KPI).filter(has_text=label).first.locator(
+    """Locator of the value of the KPI whose label is exactly ``label`` (the Overview
+    also shows "DIMEE+ Cost reduction" etc.)."""
+    exact = page.locator('[data-testid="stMetricLabel"]').filter(
+        has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+    return page.locator(KPI).filter(has=exact).first.locator(
         '[data-testid="stMetricValue"]')
 
 
@@ -111,8 +115,10 @@ def wait_idle(page, timeout_ms: float = 60000) -> None:
 
 
 _KPI_JS = """([label, old]) => {
-  const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
-    .find(e => e.textContent.includes(label));
+  const m = [...document.querySelectorAll('[data-testid="stMetric"]')].find(e => {
+    const l = e.querySelector('[data-testid="stMetricLabel"]');
+    return l && l.textContent.trim() === label;
+  });
   const v = m && m.querySelector('[data-testid="stMetricValue"]');
   return v && v.textContent !== old ? v.textContent : false;
 }"""

@@ -103,7 +103,7 @@ def test_raising_o_cloud_never_lowers_reduction_with_fixed_routing():
         _clean(at)
         red = _metric(at, "Cost reduction")
         caption = next(c.value for c in at.caption if "In plain words" in c.value)
-        now = caption.split("That costs")[0]
+        now = caption.split(" It costs")[0]
         assert shares is None or now == shares  # same tiers
         shares = now
         assert red >= last - 0.05  # displayed to 0.1 %
@@ -115,7 +115,7 @@ def test_query_params_round_trip():
          "oc": "7.5", "mode": "recompute", "ds": "rt-snippets"}
     at = _app(q)
     _clean(at)
-    assert not at.warning
+    assert not any("URL parameter" in w.value for w in at.warning)
     assert at.sidebar.slider(key="m").value == 1 and at.sidebar.slider(key="n").value == 3
     assert at.sidebar.slider(key="oc").value == 7.5
     assert at.sidebar.radio(key="mode").value == "recompute"
@@ -270,3 +270,32 @@ def test_preset_is_an_action_not_a_mirror():
     _clean(at)
     assert at.sidebar.slider(key="oc").value == 7.0
     assert "Custom" in at.sidebar.selectbox(key="preset").placeholder
+
+
+def test_overview_leads_with_the_recommended_method(at):
+    from dimee_core import summary
+    from tests.conftest import shipped_names
+
+    at.switch_page("pages/overview.py").run()
+    _clean(at)
+    assert [h.value for h in at.header][0] == "The answer for this data set"
+    cache = state.load(str(ROOT / "cache" / "rt-snippets"))
+    rec = summary.recommend(cache, n_boot=state.SUMMARY_BOOT)
+    assert at.markdown[0].value == summary.headline(rec)  # first thing after the heading
+    assert _metric(at, f"{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'} Cost "
+                       f"reduction") == pytest.approx(rec.chosen.cost_reduction_pct, abs=0.05)
+    table = at.table[0].value
+    assert sorted(table.index) == shipped_names()
+    assert table.loc["rt-snippets", "DIMEE+"].startswith(
+        f"{rec.test['dimee_plus'].cost_reduction_pct:.1f} %")
+    at.button_group(key="ov_sankey_method").set_value("cascade").run()
+    _clean(at)
+    assert any(c.value.startswith("Cascade: every request starts on the phone")
+               for c in at.caption)
+
+
+def test_risky_setting_is_said_on_the_page():
+    at = _app({"ds": "trec", "policy": "reward", "mu": "1"})
+    _clean(at)
+    assert any(w.value.startswith("DIMEE loses") for w in at.warning), \
+        [w.value for w in at.warning]

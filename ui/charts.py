@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -63,16 +63,94 @@ def sankey(shares: Mapping[str, float], escalated: float = 0.0, n_samples: int =
     return _layout(fig, height=280)
 
 
+_LABEL_SPOTS = {  # Plotly textposition -> direction of the label from its marker
+    "top center": (0, 1), "bottom center": (0, -1), "middle right": (1, 0),
+    "middle left": (-1, 0), "top right": (1, 1), "bottom right": (1, -1),
+    "top left": (-1, 1), "bottom left": (-1, -1)}
+
+
+def _overlap(a: tuple, b: tuple) -> float:
+    """Overlapping area of two boxes (x0, y0, x1, y1)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(w, 0.0) * max(h, 0.0)
+
+
+def label_positions(xs: Sequence[float], ys: Sequence[float], texts: Sequence[str],
+                    width_px: float = 700, height_px: float = 300, char_px: float = 7.5,
+                    line_px: float = 16, marker_px: float = 9) -> list[str]:
+    """A Plotly textposition per point so that labels overlap neither each other nor
+    another marker, as far as the plot's estimated pixel size allows. Points are placed
+    in the order given (put the important ones first); each takes the first free spot,
+    or the least crowded one."""
+    def px(v: Sequence[float], size: float) -> list[float]:
+        lo, hi = min(v), max(v)
+        pad = 0.08 * ((hi - lo) or 1.0)
+        return [size * (x - lo + pad) / ((hi - lo) + 2 * pad) for x in v]
+
+    X, Y = px(xs, width_px), px(ys, height_px)
+    markers = [(x - marker_px, y - marker_px, x + marker_px, y + marker_px)
+               for x, y in zip(X, Y)]
+    placed: list[tuple] = []
+    out = []
+    for i, (x, y, text) in enumerate(zip(X, Y, texts)):
+        w, h = char_px * len(text), line_px
+        best, best_area = "top center", float("inf")
+        for spot, (dx, dy) in _LABEL_SPOTS.items():
+            cx = x + dx * (w / 2 + marker_px)
+            cy = y + dy * (h / 2 + marker_px)
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            area = sum(_overlap(box, b) for b in placed) + sum(
+                _overlap(box, m) for j, m in enumerate(markers) if j != i)
+            if area < best_area - 1e-9:
+                best, best_area = spot, area
+            if area == 0:
+                break
+        dx, dy = _LABEL_SPOTS[best]
+        cx, cy = x + dx * (w / 2 + marker_px), y + dy * (h / 2 + marker_px)
+        placed.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        out.append(best)
+    return out
+
+
+FOCUS = ("dimee", "dimee_plus")  # drawn last (on top) and labelled first
+
+
+def shares_summary(shares: Mapping[str, Mapping[str, float]]) -> str:
+    """Stacked tier bars in words: 'DIMEE: 10 % phone, 5 % edge, 85 % cloud; …'."""
+    return "; ".join(f"{name}: " + ", ".join(f"{100 * s[t]:.0f} % {t}" for t in TIERS)
+                     for name, s in shares.items()) + "."
+
+
+def sankey_summary(name: str, shares: Mapping[str, float], escalated: float = 0.0) -> str:
+    """The Sankey in words (its text alternative)."""
+    pct = lambda v: f"{100 * v:.0f} %"
+    on = (f" ({pct(escalated)} of all requests reach the cloud through the edge, which "
+          f"hands on those it is unsure of)" if escalated > 1e-12 else "")
+    return (f"{name}: every request starts on the phone; {pct(shares['mobile'])} are "
+            f"answered there, {pct(shares['edge'])} on the edge and "
+            f"{pct(shares['cloud'])} in the cloud{on}.")
+
+
 def methods_scatter(table: pd.DataFrame) -> go.Figure:
-    """Every method as one point: cost reduction (x) vs accuracy drop (y, lower is better)."""
+    """Every method as one point: cost reduction (x) vs accuracy drop (y, lower is better).
+    DIMEE and DIMEE+ are labelled first and drawn last, so their stars are never hidden
+    under a baseline that lands on the same spot (random routing uses DIMEE's shares)."""
+    order = sorted(range(len(table)), key=lambda i: table["key"].iloc[i] not in FOCUS)
+    rows = table.iloc[order]
+    spots = label_positions(rows["cost_reduction_pct"].tolist(),
+                            rows["accuracy_drop_pp"].tolist(), rows["method"].tolist())
     fig = go.Figure()
-    for _, r in table.iterrows():
-        big = r["key"] in ("dimee", "dimee_plus")
+    for (_, r), spot in reversed(list(zip(rows.iterrows(), spots))):
+        big = r["key"] in FOCUS
         fig.add_trace(go.Scatter(
             x=[r["cost_reduction_pct"]], y=[r["accuracy_drop_pp"]], mode="markers+text",
-            name=r["method"], text=[r["method"]], textposition="top center",
-            marker=dict(size=16 if big else 11, color=METHOD_COLORS.get(r["key"]),
-                        symbol="star" if big else "circle")))
+            name=r["method"], text=[r["method"]], textposition=spot,
+            hovertemplate=f"{r['method']}: %{{x:.1f}} % cheaper, %{{y:+.2f}} pp"
+                          "<extra></extra>",
+            marker=dict(size=18 if big else 10, color=METHOD_COLORS.get(r["key"]),
+                        symbol="star" if big else "circle",
+                        line=dict(width=1, color="white") if big else None)))
     fig.update_xaxes(title="cost reduction vs all-in-cloud (%) →  better")
     fig.update_yaxes(title="accuracy drop (pp) ↓ better", zeroline=True)
     return _layout(fig, showlegend=False, height=380)

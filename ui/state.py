@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 import streamlit as st
 
-from dimee_core import explore, report
+from dimee_core import explore, report, summary
 from dimee_core.cache import Cache, CacheError, list_caches, load_cache
 from dimee_core.costs import MODES, PRESETS, CostModel
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
@@ -35,6 +35,7 @@ CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", APP_DIR / "cache"))  # env:
 RESULTS_FILE = APP_DIR / "docs" / "results.json"  # python -m dimee_core report
 DEFAULT_DATASET = "rt-snippets"
 INTERACTIVE_BOOT = 200  # bootstrap resamples for live KPIs: ~ms, CIs still usable
+SUMMARY_BOOT = 1000  # the Overview's fixed answer per data set: computed once, cached
 MAX_K = 64
 CUSTOM_PRESET = "Custom"
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # uncompressed total of an uploaded archive
@@ -162,7 +163,7 @@ def _stamp(path: str) -> float:
     return _mtime(Path(path) / "meta.json")
 
 
-@st.cache_data(show_spinner="Loading cache…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)  # app.py shows the progress
 def _load(path: str, stamp: float) -> Cache:
     return load_cache(path)
 
@@ -430,6 +431,30 @@ def optimise(cache: Cache, cfg: DIMEEConfig, target: float) -> explore.OptimiseR
     return _optimise(path, _stamp(path), repr(cfg), float(target), cfg, cache)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _recommendation(path: str, stamp: float, _cache: Cache) -> summary.Recommendation:
+    cfg = config_from(_cache, defaults(_cache))
+    with routers(_cache, cfg) as pair:  # the default view's k-means fit, shared
+        return summary.recommend(_cache, cfg, routers=pair, n_boot=SUMMARY_BOOT)
+
+
+def recommendation(cache: Cache) -> summary.Recommendation:
+    """The cache's recommended method at its stored setting (independent of the sidebar)."""
+    path = str(cache.path)
+    return _recommendation(path, _stamp(path), cache)
+
+
+def shipped_recommendations() -> list[summary.Recommendation]:
+    """One recommendation per shipped cache that loads (the all-data-sets summary)."""
+    out = []
+    for p in list_caches(CACHE_ROOT):
+        try:
+            out.append(recommendation(load(str(p))))
+        except ValueError:  # a broken shipped cache: the sidebar already says so
+            continue
+    return out
+
+
 # ---------------------------------------------------------------- server-start warm-up
 
 def warm_up() -> None:
@@ -446,3 +471,5 @@ def warm_up() -> None:
     cfg = config_from(cache, defaults(cache))
     kpis(cache, cfg)
     results(cache, cfg)
+    recommendation(cache)
+    shipped_recommendations()  # last: the summary table further down the Overview

@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dimee_core import explore
+from dimee_core import explore, summary
 from dimee_core.cache import Cache
-from dimee_core.evaluate import DIMEEConfig
+from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import state
+from ui import charts, state
 from ui.state import Results
 
 KPI_HELP = {
@@ -42,17 +42,13 @@ def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4) -> None:
 
 
 def kpi_caption(r: MethodResult, name: str = "DIMEE") -> None:
-    """The same numbers as one plain-language sentence for stakeholders."""
+    """The same numbers as one plain-language sentence for stakeholders: the accuracy
+    change is worded by its interval ('no measurable accuracy loss' when it spans 0)."""
     s = r.tier_shares
-    lo = (f" (95 % interval of the drop: {r.drop_ci95[0]:+.2f} to {r.drop_ci95[1]:+.2f} pp)"
-          if r.drop_ci95 else "")
-    d = r.accuracy_drop_pp
-    trade = (f"giving up {d:.2f} percentage points of accuracy" if d > 0 else
-             f"while being {-d:.2f} percentage points more accurate")
     st.caption(f"**In plain words:** {name} answers {100 * s['mobile']:.0f} % of requests on "
                f"the phone, {100 * s['edge']:.0f} % on the edge and {100 * s['cloud']:.0f} % "
-               f"in the cloud. That costs {r.cost_reduction_pct:.1f} % less than sending "
-               f"everything to the cloud, {trade}{lo}.")
+               f"in the cloud. It {summary.saving_words(r)}, with "
+               f"{summary.accuracy_words(r)}.")
 
 
 def methods_dataframe(table: pd.DataFrame) -> None:
@@ -143,3 +139,62 @@ def headline_panel(cache: Cache) -> None:
             "drop": cc.NumberColumn("Drop (pp)", format="%+.2f", help=KPI_HELP["drop"]),
             "drop_ci": cc.TextColumn("95 % CI", width="small"),
             "meets": cc.TextColumn("Meets it?", width="small")})
+
+
+# ---------------------------------------------------------------- Overview's answer
+
+def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation:
+    """The data set's recommended method at its stored setting, in one sentence, its KPIs
+    and why it was chosen; a note when the sidebar holds another setting."""
+    rec = state.recommendation(cache)
+    st.markdown(summary.headline(rec))
+    kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ")
+    c = rec.config
+    st.caption(f"Setting stored with this data set (chosen on its calibration split by "
+               f"`python -m dimee_core tune`): m = {c.m}, n = {c.n}, k = {c.k}, features "
+               f"{c.features}, policy {c.policy}, ε = {c.epsilon:g} pp, safety "
+               f"{c.safety:g}, default costs. {summary.why(rec)}")
+    if cfg != rec.config:
+        st.info("The sidebar holds another setting: the sections below use yours.",
+                icon=":material/tune:")
+    return rec
+
+
+def summary_table(recs: list[summary.Recommendation]) -> None:
+    """Every shipped data set at its stored setting: a static table, so cells wrap on a
+    phone instead of scrolling sideways."""
+    df = summary.summary_table(recs)
+    if df.empty:
+        return
+    show = pd.DataFrame({
+        "Data set": df["dataset"], "DIMEE": df["dimee"], "DIMEE+": df["dimee_plus"],
+        "Cascade (α tuned)": [f"{c} (α {a:g})" for c, a in zip(df["cascade"],
+                                                             df["cascade_alpha"])],
+        "Recommended": df["recommended"]})
+    st.table(show.set_index("Data set"))
+    st.caption("Each cell: cost saved vs all-in-cloud · accuracy drop, on the test split. "
+               "Every data set at its own stored setting and default costs; the cascade's "
+               f"α and the recommended method were chosen on calibration for the "
+               f"{summary.TARGET_PP:g} pp target.")
+
+
+def risk_warnings(ev) -> None:
+    """Say it on the page when the current setting is worse than all-in-cloud."""
+    for msg in summary.risks(ev):
+        st.warning(msg, icon=":material/warning:")
+
+
+SANKEY_METHODS = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "Cascade"}
+
+
+def sankey_panel(res: Results, n_samples: int, default: str, key: str) -> None:
+    """Where one method's samples go (switchable), with its text summary."""
+    ev = res.evaluation
+    method = st.segmented_control(
+        "Method", list(SANKEY_METHODS), default=default, format_func=SANKEY_METHODS.get,
+        key=key, persist_state="session") or default
+    r = ev.methods[method]
+    escalated = float(explore.via_edge(ev.routings[method]).mean())
+    st.plotly_chart(charts.sankey(r.tier_shares, escalated, n_samples=n_samples),
+                    key=f"{key}_chart")
+    st.caption(charts.sankey_summary(SANKEY_METHODS[method], r.tier_shares, escalated))

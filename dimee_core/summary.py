@@ -1,0 +1,172 @@
+"""The 30-second answer per data set: which method to use at its stored setting, and how
+DIMEE, DIMEE+ and the confidence cascade compare there.
+
+Honest by construction: the recommended method and the cascade's α are chosen on the
+calibration split only (the stored setting was itself chosen there by ``tune``); the
+test split only scores the choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pandas as pd
+
+from .baselines import cascade
+from .cache import Cache
+from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, score_routing
+from .metrics import MethodResult
+from .router import DIMEERouter
+from .tune import drop_vs_final, tune_cascade_alpha
+
+TARGET_PP = 0.3  # the target the shipped defaults were tuned for (`tune --target` default)
+COMPARED = ("dimee", "dimee_plus", "cascade")
+
+
+@dataclass(frozen=True)
+class CalibrationPoint:
+    drop_pp: float
+    mean_cost: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """DIMEE, DIMEE+ and the cascade at one cache's stored setting, and the pick."""
+
+    dataset: str
+    title: str
+    config: DIMEEConfig
+    method: str  # "dimee" or "dimee_plus": chosen on calibration
+    target_pp: float
+    cascade_alpha: float  # tuned on calibration for target_pp
+    calibration: dict[str, CalibrationPoint]  # dimee, dimee_plus, cascade
+    test: dict[str, MethodResult]  # dimee, dimee_plus, cascade; with 95 % intervals
+    n_test: int
+    cloud_accuracy: float  # all-in-cloud test accuracy
+
+    @property
+    def chosen(self) -> MethodResult:
+        return self.test[self.method]
+
+
+def pick_method(calibration: dict[str, CalibrationPoint], target_pp: float) -> str:
+    """The cheaper of DIMEE and DIMEE+ on calibration among those within the target
+    (ties go to DIMEE, the simpler); when neither is, the more accurate one."""
+    names = ("dimee", "dimee_plus")
+    ok = [m for m in names if calibration[m].drop_pp <= target_pp + 1e-9]
+    if ok:
+        return min(ok, key=lambda m: (calibration[m].mean_cost, m != "dimee"))
+    return min(names, key=lambda m: (calibration[m].drop_pp, m != "dimee"))
+
+
+def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float = TARGET_PP,
+              n_boot: int = 1000, routers: tuple[DIMEERouter, DIMEERouter] | None = None
+              ) -> Recommendation:
+    """Fit both routers at ``config`` (the cache's stored setting by default; or pass
+    ``routers`` already fitted and solved for it), choose the method and the cascade's α
+    on calibration, then score all three on test."""
+    config = config or DIMEEConfig.for_cache(cache)
+    cal, test = cache.calibration, cache.test
+    dimee, plus = routers if routers is not None else fit_routers(cache, config)
+    alpha = tune_cascade_alpha(cal, config, target_pp)
+    calibration, routings = {}, {}
+    for name, route in (("dimee", dimee.route), ("dimee_plus", plus.route),
+                        ("cascade", lambda s: cascade(s.probs, alpha, config.m, config.n,
+                                                      config.costs))):
+        r_cal = route(cal)
+        calibration[name] = CalibrationPoint(drop_vs_final(cal, r_cal.exit_layer)[0],
+                                             float(r_cal.cost.mean()))
+        routings[name] = route(test)
+    scored = {name: score_routing(cache, config, r, n_boot) for name, r in routings.items()}
+    cloud = float((test.probs[:, -1].argmax(1) == test.labels).mean())
+    return Recommendation(cache.name, str(cache.meta.get("title", cache.name)), config,
+                          pick_method(calibration, target_pp), target_pp, alpha,
+                          calibration, scored, test.n, cloud)
+
+
+def accuracy_words(r: MethodResult) -> str:
+    """The accuracy change in words, led by what its 95 % interval allows one to say."""
+    d, ci = r.accuracy_drop_pp, r.drop_ci95
+    span = f" (95 % interval {ci[0]:+.2f} to {ci[1]:+.2f} pp)" if ci else ""
+    if ci is not None and ci[0] <= 0 <= ci[1]:
+        return f"no measurable accuracy loss{span}"
+    if d > 0:
+        return f"an accuracy loss of {d:.2f} pp{span}"
+    if d < 0:
+        return f"a gain of {-d:.2f} pp in accuracy{span}"
+    return "the same accuracy as all-in-cloud"
+
+
+def saving_words(r: MethodResult) -> str:
+    ci = r.reduction_ci95
+    span = f" (95 % interval {ci[0]:.1f} to {ci[1]:.1f} %)" if ci else ""
+    if r.cost_reduction_pct < 0:
+        return f"costs {-r.cost_reduction_pct:.1f} % more than all-in-cloud{span}"
+    return f"costs {r.cost_reduction_pct:.1f} % less than all-in-cloud{span}"
+
+
+def headline(rec: Recommendation) -> str:
+    """One plain sentence (Markdown, no user-controlled text) for the Overview."""
+    r, s = rec.chosen, rec.chosen.tier_shares
+    return (f"**{METHOD_LABELS[rec.method]}** answers {100 * s['mobile']:.0f} % of requests "
+            f"on the phone, {100 * s['edge']:.0f} % on the edge and "
+            f"{100 * s['cloud']:.0f} % in the cloud: it **{saving_words(r)}**, with "
+            f"**{accuracy_words(r)}** on the {rec.n_test:,} held-out test samples.")
+
+
+def why(rec: Recommendation) -> str:
+    """Why this method: the calibration numbers that chose it (test never did)."""
+    c = rec.calibration
+    other = "dimee_plus" if rec.method == "dimee" else "dimee"
+    a, b = c[rec.method], c[other]
+    within = lambda p: "within" if p.drop_pp <= rec.target_pp + 1e-9 else "outside"
+    return (f"Chosen on the calibration split: {METHOD_LABELS[rec.method]} costs "
+            f"{a.mean_cost:.2f} per sample at a {a.drop_pp:+.2f} pp drop ({within(a)} the "
+            f"{rec.target_pp:g} pp target), {METHOD_LABELS[other]} {b.mean_cost:.2f} at "
+            f"{b.drop_pp:+.2f} pp ({within(b)}). The test split only scores the choice.")
+
+
+def _cell(r: MethodResult) -> str:
+    return f"{r.cost_reduction_pct:.1f} % · {r.accuracy_drop_pp:+.2f} pp"
+
+
+def summary_table(recs: Sequence[Recommendation]) -> pd.DataFrame:
+    """One row per data set: DIMEE, DIMEE+ and the cascade as 'saved % · drop pp' (compact
+    enough for a phone), the pick, plus the raw numbers for sorting and export."""
+    rows = []
+    for rec in recs:
+        row = {"dataset": rec.dataset, "recommended": METHOD_LABELS[rec.method],
+               "n_test": rec.n_test, "cloud_accuracy": 100 * rec.cloud_accuracy,
+               "cascade_alpha": rec.cascade_alpha}
+        for m in COMPARED:
+            row[m] = _cell(rec.test[m])
+            row[f"{m}_reduction_pct"] = rec.test[m].cost_reduction_pct
+            row[f"{m}_drop_pp"] = rec.test[m].accuracy_drop_pp
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def risks(evaluation: Evaluation, target_pp: float = TARGET_PP) -> list[str]:
+    """Plain warnings for a setting that is worse than all-in-cloud: DIMEE or DIMEE+
+    costing more than it, or losing measurably more accuracy than allowed (the 95 %
+    interval of the test drop lies wholly above the allowance: ε under the budget
+    policy, else ``target_pp``)."""
+    cfg = evaluation.config
+    allowed, what = ((cfg.epsilon, "the ε you allowed") if cfg.policy == "budget"
+                     else (target_pp, "the data set's target"))
+    out = []
+    for m in ("dimee", "dimee_plus"):
+        r, name = evaluation.methods[m], METHOD_LABELS[m]
+        if r.cost_reduction_pct < -1e-9:
+            why = (" In recompute mode the remote tier repeats the phone's layers, so "
+                   "sending a sample on costs more than sending it straight to the cloud."
+                   if cfg.costs.mode == "recompute" else "")
+            out.append(f"{name} costs {-r.cost_reduction_pct:.1f} % more than sending "
+                       f"everything to the cloud at this setting.{why}")
+        low = r.drop_ci95[0] if r.drop_ci95 else r.accuracy_drop_pp
+        if low > allowed + 1e-9:
+            out.append(f"{name} loses {r.accuracy_drop_pp:.2f} pp of accuracy against "
+                       f"all-in-cloud on the test split (95 % interval from {low:+.2f} pp), "
+                       f"more than {what} ({allowed:g} pp).")
+    return out

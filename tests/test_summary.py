@@ -1,0 +1,145 @@
+"""The Overview's answer: method picked on calibration, words that follow the interval,
+warnings for risky settings, and label placement that keeps DIMEE visible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dimee_core import summary
+from dimee_core.baselines import cascade
+from dimee_core.cache import load_cache
+from dimee_core.costs import CostModel
+from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers
+from dimee_core.metrics import MethodResult
+from dimee_core.summary import CalibrationPoint as P
+from dimee_core.tune import tune_cascade_alpha
+from tests.conftest import SHIPPED
+from ui import charts
+
+
+def _result(drop=0.0, ci=None, red=40.0, rci=None) -> MethodResult:
+    return MethodResult(0.9, 0.9, 6.0, red, drop, {"mobile": .2, "edge": .5, "cloud": .3},
+                        ci, rci)
+
+
+def test_pick_method_cheaper_within_target_wins_ties_go_to_dimee():
+    assert summary.pick_method({"dimee": P(0.1, 9.0), "dimee_plus": P(0.2, 6.0)}, 0.3) \
+        == "dimee_plus"
+    assert summary.pick_method({"dimee": P(0.1, 6.0), "dimee_plus": P(0.2, 6.0)}, 0.3) \
+        == "dimee"
+    # the cheaper one breaks the target: the other one is picked
+    assert summary.pick_method({"dimee": P(0.1, 9.0), "dimee_plus": P(0.5, 6.0)}, 0.3) \
+        == "dimee"
+    # neither within: the more accurate one
+    assert summary.pick_method({"dimee": P(0.9, 9.0), "dimee_plus": P(0.5, 6.0)}, 0.3) \
+        == "dimee_plus"
+
+
+def test_accuracy_words_follow_the_interval():
+    assert summary.accuracy_words(_result(-0.1, (-0.4, 0.15))).startswith(
+        "no measurable accuracy loss")
+    assert summary.accuracy_words(_result(0.5, (0.1, 0.9))).startswith(
+        "an accuracy loss of 0.50 pp")
+    assert summary.accuracy_words(_result(-0.5, (-0.9, -0.1))).startswith(
+        "a gain of 0.50 pp")
+    assert "more than all-in-cloud" in summary.saving_words(_result(red=-4.2))
+    assert "less than all-in-cloud" in summary.saving_words(_result(red=4.2))
+
+
+@pytest.fixture(scope="module")
+def trec():
+    return load_cache(SHIPPED / "trec")
+
+
+def test_recommend_matches_an_independent_computation(trec):
+    cfg = DIMEEConfig.for_cache(trec)
+    rec = summary.recommend(trec, cfg, n_boot=0)
+    ev = evaluate(trec, cfg, n_boot=0)
+    for m in ("dimee", "dimee_plus"):
+        assert rec.test[m].cost_reduction_pct == pytest.approx(
+            ev.methods[m].cost_reduction_pct)
+        assert rec.test[m].accuracy_drop_pp == pytest.approx(ev.methods[m].accuracy_drop_pp)
+    # the method and the cascade's alpha come from calibration only
+    dimee, plus = fit_routers(trec, cfg)
+    cal = trec.calibration
+    cost = {"dimee": dimee.route(cal).cost.mean(), "dimee_plus": plus.route(cal).cost.mean()}
+    assert rec.calibration["dimee_plus"].mean_cost == pytest.approx(cost["dimee_plus"])
+    alpha = tune_cascade_alpha(cal, cfg, summary.TARGET_PP)
+    assert rec.cascade_alpha == alpha
+    c = cascade(trec.test.probs, alpha, cfg.m, cfg.n, cfg.costs)
+    ref = cfg.costs.reference_cost(trec.num_layers)
+    assert rec.test["cascade"].cost_reduction_pct == pytest.approx(
+        100 * (1 - c.cost.mean() / ref))
+    within = [m for m in cost if rec.calibration[m].drop_pp <= summary.TARGET_PP]
+    assert rec.method == min(within, key=cost.get)
+    assert rec.cloud_accuracy == pytest.approx(
+        (trec.test.probs[:, -1].argmax(1) == trec.test.labels).mean())
+    table = summary.summary_table([rec, rec])
+    assert len(table) == 2 and table["dimee_plus_reduction_pct"].iloc[0] == pytest.approx(
+        rec.test["dimee_plus"].cost_reduction_pct)
+    text = summary.headline(rec)
+    assert text.startswith(f"**{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'}**")
+
+
+def test_risks_name_a_setting_worse_than_all_in_cloud(trec):
+    ev = evaluate(trec, DIMEEConfig.for_cache(trec, policy="reward", mu=1.0), n_boot=200)
+    assert ev.methods["dimee"].accuracy_drop_pp > 10  # the issue's +17.8 pp setting
+    msgs = summary.risks(ev)
+    assert any(m.startswith("DIMEE loses") for m in msgs)
+    rt = load_cache(SHIPPED / "rt-snippets")
+    ev = evaluate(rt, DIMEEConfig.for_cache(rt, costs=CostModel(mode="recompute")),
+                  n_boot=200)
+    assert ev.methods["dimee"].cost_reduction_pct < 0
+    assert any("more than sending everything" in m and "recompute" in m
+               for m in summary.risks(ev))
+    assert summary.risks(evaluate(rt, DIMEEConfig.for_cache(rt), n_boot=200)) == []
+
+
+def _boxes(xs, ys, texts, spots, w=700, h=300, char=7.5, line=16, r=9):
+    """Independent pixel boxes of the placed labels (same plot-size estimate)."""
+    def px(v, size):
+        lo, hi = min(v), max(v)
+        pad = 0.08 * ((hi - lo) or 1)
+        return [size * (x - lo + pad) / (hi - lo + 2 * pad) for x in v]
+    out = []
+    for x, y, t, s in zip(px(xs, w), px(ys, h), texts, spots):
+        dx, dy = charts._LABEL_SPOTS[s]
+        bw = char * len(t)
+        cx, cy = x + dx * (bw / 2 + r), y + dy * (line / 2 + r)
+        out.append((cx - bw / 2, cy - line / 2, cx + bw / 2, cy + line / 2))
+    return out
+
+
+def test_coincident_points_get_labels_that_do_not_overlap():
+    xs, ys = [5.25, 5.25, 0.0, 40.2, 81.8], [-0.1, 0.0, 0.0, 0.1, 10.35]
+    texts = ["DIMEE", "Random (DIMEE shares)", "All in cloud", "DIMEE+", "Mobile only"]
+    spots = charts.label_positions(xs, ys, texts)
+    boxes = _boxes(xs, ys, texts, spots)
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert charts._overlap(boxes[i], boxes[j]) == 0, (texts[i], texts[j])
+
+
+def test_methods_scatter_draws_dimee_on_top():
+    # mobile-only's 10 pp drop squeezes the others into a few pixels (rt-snippets)
+    table = pd.DataFrame({"key": ["dimee", "dimee_plus", "random", "all_in_cloud",
+                                  "mobile_only"],
+                          "method": ["DIMEE", "DIMEE+", "Random", "All in cloud", "Mobile"],
+                          "cost_reduction_pct": [5.25, 40.0, 5.25, 0.0, 81.8],
+                          "accuracy_drop_pp": [-0.1, 0.1, 0.0, 0.0, 10.35]})
+    fig = charts.methods_scatter(table)
+    names = [t.name for t in fig.data]
+    assert names.index("DIMEE") > names.index("Random")  # later trace = drawn on top
+    pos = {t.name: t.textposition for t in fig.data}
+    assert pos["DIMEE"] != pos["Random"]
+    assert np.isfinite([t.x[0] for t in fig.data]).all()
+
+
+def test_text_summaries_carry_the_numbers():
+    s = {"mobile": 0.13, "edge": 0.65, "cloud": 0.22}
+    text = charts.sankey_summary("DIMEE+", s, 0.2)
+    assert "13 % are answered there, 65 % on the edge and 22 % in the cloud" in text
+    assert "20 % of all requests reach the cloud through the edge" in text
+    assert charts.shares_summary({"A": s}) == "A: 13 % mobile, 65 % edge, 22 % cloud."
