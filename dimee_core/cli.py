@@ -1,4 +1,4 @@
-"""Command line: ``python -m dimee_core {evaluate,build,report}``."""
+"""Command line: ``python -m dimee_core {evaluate,build,report,tune,predict}``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import math
 import sys
 from dataclasses import fields
 
+import numpy as np
+
 from .build import BuildConfig
 from .cache import CacheError, load_cache
 from .costs import PRESETS
 from .data import DataError
-from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate
+from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate, fit_routers
 
 COST_FLAGS = {"lambda_mobile": "--lambda-mobile", "lambda_edge": "--lambda-edge",
               "lambda_cloud": "--lambda-cloud", "o_edge": "--o-edge", "o_cloud": "--o-cloud",
@@ -43,6 +45,13 @@ class _Parser(argparse.ArgumentParser):
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score DIMEE and every baseline on a cache")
     p.add_argument("cache_dir")
+    _add_config_flags(p)
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_config_flags(p) -> None:
+    """The routing settings; unset ones take the cache's defaults (``_eval_config``)."""
     p.add_argument("--m", type=int)
     p.add_argument("--n", type=int)
     p.add_argument("--k", type=int)
@@ -57,8 +66,6 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--mode", choices=("resume", "recompute"))
     for name, flag in COST_FLAGS.items():
         p.add_argument(flag, dest=name, type=_finite)
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _eval_config(args, cache) -> DIMEEConfig:
@@ -207,6 +214,105 @@ def _run_build(args) -> int:
     return 0
 
 
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="run a cache's own model on new texts and route them")
+    p.add_argument("cache_dir")
+    p.add_argument("--text", action="append", help="a text to route (repeat for more)")
+    p.add_argument("--text-pair", action="append",
+                   help="pair tasks (vitaminc: the claim): one per --text, in order")
+    p.add_argument("--file", help="a UTF-8 CSV with a header row")
+    p.add_argument("--text-column", help="--file: the column holding the texts")
+    p.add_argument("--text-pair-column", help="--file, pair tasks: the pair column")
+    p.add_argument("--out", help="write one row per text to this CSV")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    p.add_argument("--no-progress", action="store_true")
+    _add_config_flags(p)
+
+
+def _predict_inputs(args) -> tuple[list[str], list[str] | None, object]:
+    from .predict import csv_row, read_csv_texts
+
+    if (args.text is None) == (args.file is None):
+        raise UsageError("give either --text (repeatable) or --file")
+    if args.file is not None:
+        if not args.text_column:
+            raise UsageError("--file needs --text-column (the CSV column holding the texts)")
+        if args.text_pair:
+            raise UsageError("--text-pair goes with --text; with --file use --text-pair-column")
+        texts, pairs = read_csv_texts(args.file, args.text_column, args.text_pair_column,
+                                      name=args.file)
+        return texts, pairs, csv_row
+    if args.text_column or args.text_pair_column:
+        raise UsageError("--text-column and --text-pair-column go with --file")
+    if args.text_pair is not None and len(args.text_pair) != len(args.text):
+        raise UsageError(f"{len(args.text)} --text but {len(args.text_pair)} --text-pair: "
+                         f"give one pair per text")
+    return args.text, args.text_pair, lambda i: f"--text {i + 1}"
+
+
+def _print_routes(outputs, routes, cache, cfg) -> None:
+    names = cache.label_names
+    ref = cfg.costs.reference_cost(cache.num_layers)
+    for i, text in enumerate(outputs.texts):
+        shown = text if len(text) <= 100 else text[:99] + "…"
+        print(f"[{i + 1}] {shown!r} ({outputs.tokens[i]} tokens)")
+        p = outputs.probs[i]
+        print("    exits 1→{}: ".format(p.shape[0]) + " · ".join(
+            f"{names[int(row.argmax())]} {row.max():.2f}" for row in p))
+        for method, label in (("dimee", "DIMEE "), ("dimee_plus", "DIMEE+")):
+            r = routes[method][i]
+            print(f"    {label}: {r.tier}, answer {r.label}, cost {r.cost:g} of {ref:g} "
+                  f"(all in cloud) | {r.rule}")
+
+
+def _run_predict(args) -> int:
+    import warnings
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from .model import ModelError
+    from .predict import LiveModel, check_texts, route, to_frame, to_json
+
+    texts, pairs, describe = _predict_inputs(args)
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    cache = load_cache(args.cache_dir)
+    cfg = _eval_config(args, cache)
+    check_texts(texts, pairs, str(cache.meta.get("task", "single")), describe)  # before loading
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    hf_logging.disable_progress_bar()  # the weights' loading bar is noise here
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        live = LiveModel(cache)
+    except ModelError as exc:  # base model missing or not the one the cache names
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    outputs = live.run(texts, pairs, batch_size=args.batch_size,
+                       progress=args.file is not None and not args.no_progress)
+    routes = route(outputs, *fit_routers(cache, cfg), cache.label_names)
+    cut = np.flatnonzero(outputs.truncated)
+    if cut.size:
+        print(f"note: {cut.size} of {outputs.n} texts were longer than the model's "
+              f"{live.max_length} tokens and were truncated (first: {describe(int(cut[0]))})",
+              file=sys.stderr)
+    if args.out:
+        from .cache import atomic_write_text
+
+        atomic_write_text(args.out, to_frame(outputs, routes, cache.label_names).to_csv(
+            index=False))
+    if args.json:
+        print(json.dumps(to_json(outputs, routes, cache, cfg)))
+    elif args.out:
+        print(f"wrote {outputs.n} rows to {args.out}")
+    else:
+        _print_routes(outputs, routes, cache, cfg)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m dimee_core")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -214,10 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     _add_build(sub)
     _add_report(sub)
     _add_tune(sub)
+    _add_predict(sub)
     args = parser.parse_args(argv)
     try:
         return {"evaluate": _run_evaluate, "build": _run_build, "report": _run_report,
-                "tune": _run_tune}[args.command](args)
+                "tune": _run_tune, "predict": _run_predict}[args.command](args)
     except (CacheError, DataError, UsageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -25,6 +25,15 @@ class DataError(ValueError):
     """A dataset cannot be found or read."""
 
 
+PAIR_SEP = "\n[SEP] "  # how a pair sample is shown (and stored in a cache's texts.json)
+
+
+def split_display_text(text: str) -> tuple[str, str | None]:
+    """Inverse of :meth:`TextDataset.display_text`: (text, pair or None)."""
+    a, sep, b = text.partition(PAIR_SEP)
+    return (a, b) if sep else (text, None)
+
+
 @dataclass(frozen=True)
 class TextDataset:
     """Labelled texts; ``text_b`` is set for sentence-pair tasks.
@@ -49,7 +58,7 @@ class TextDataset:
     def display_text(self, i: int) -> str:
         if self.text_b is None:
             return self.text_a[i]
-        return f"{self.text_a[i]}\n[SEP] {self.text_b[i]}"
+        return f"{self.text_a[i]}{PAIR_SEP}{self.text_b[i]}"
 
 
 @dataclass(frozen=True)

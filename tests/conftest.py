@@ -43,3 +43,18 @@ def shipped_names() -> list[str]:
 @pytest.fixture(scope="session", params=shipped_names())
 def shipped(request):
     return load_cache(SHIPPED / request.param)
+
+
+SMOKE_BUILD = dict(dataset="rt-snippets", n_calibration=24, n_test=24, max_train_samples=48,
+                   epochs=1, batch_size=16, feature_dim=16, threads=2)
+
+
+@pytest.fixture(scope="session")
+def smoke_cache_dir(tmp_path_factory) -> Path:
+    """One real LoRA build on a few dozen rt-snippets samples (model/ included), shared
+    by the build and predict tests. Read-only: copy it before tampering."""
+    pytest.importorskip("torch")
+    from dimee_core.build import BuildConfig, run_build
+
+    out = tmp_path_factory.mktemp("smoke") / "rt-smoke"
+    return run_build(BuildConfig(out=str(out), **SMOKE_BUILD), progress=False)

@@ -18,12 +18,8 @@ def test_group_split_has_no_leakage():
     assert len(s.train) == 500 and len(s.test) >= 300
 
 
-def test_smoke_build_writes_a_cache_that_loads(tmp_path):
-    pytest.importorskip("torch")
-    cfg = BuildConfig(dataset="rt-snippets", out=str(tmp_path / "rt-smoke"), n_calibration=24,
-                      n_test=24, max_train_samples=48, epochs=1, batch_size=16,
-                      feature_dim=16, threads=2)
-    folder = run_build(cfg, progress=False)
+def test_smoke_build_writes_a_cache_that_loads(smoke_cache_dir):
+    folder = smoke_cache_dir
     cache = load_cache(folder)
     assert cache.num_layers == 6 and cache.calibration.n == 24 and cache.test.n == 24
     assert cache.calibration.feats.shape == (24, 6, 16)
