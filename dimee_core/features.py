@@ -63,3 +63,14 @@ def block_sizes(kind: str, m: int, d: int) -> list[int]:
     """Column blocks, so that each block gets equal total weight after standardising."""
     sig = 4 * m - 1
     return {"conf": [m], "signals": [sig], "embed": [d], "signals+embed": [sig, d]}[kind]
+
+
+def feature_names(kind: str, m: int, d: int) -> list[str]:
+    """Column names of :func:`routing_features` (for showing what the phone sees)."""
+    conf = [f"confidence, exit {i}" for i in range(1, m + 1)]
+    signals = conf + [f"margin, exit {i}" for i in range(1, m + 1)] + [
+        f"entropy, exit {i}" for i in range(1, m + 1)] + [
+        f"exit {i} agrees with exit {m}" for i in range(1, m)]
+    embed = [f"layer-{m} embedding, PC {j}" for j in range(1, d + 1)]
+    return {"conf": conf, "signals": signals, "embed": embed,
+            "signals+embed": signals + embed}[kind]

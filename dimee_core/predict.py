@@ -318,12 +318,7 @@ def to_frame(outputs: ModelOutputs, routes: dict[str, list[Route]],
 
 # ---------------------------------------------------------------- CSV input
 
-def read_csv_texts(source: str | os.PathLike[str] | bytes, text_column: str,
-                   pair_column: str | None = None, name: str = "the CSV",
-                   max_rows: int | None = None
-                   ) -> tuple[list[str], list[str] | None]:
-    """Texts (and pairs) from a UTF-8 CSV with a header row. ``source``: a path or the
-    file's bytes (an upload). :class:`PredictError` with one plain line on any problem."""
+def _read_frame(source: str | os.PathLike[str] | bytes, name: str, nrows: int | None):
     import pandas as pd
 
     try:
@@ -337,13 +332,26 @@ def read_csv_texts(source: str | os.PathLike[str] | bytes, text_column: str,
         raise PredictError(f"{name}: not UTF-8 text (line {line} holds a byte that is not "
                            f"UTF-8); save it as UTF-8 CSV") from None
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                         nrows=None if max_rows is None else max_rows + 1)
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, nrows=nrows)
     except pd.errors.EmptyDataError:
         raise PredictError(f"{name}: the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PredictError(f"{name}: not a readable CSV ({first})") from None
+
+
+def csv_columns(source: str | os.PathLike[str] | bytes, name: str = "the CSV") -> list[str]:
+    """The header of a UTF-8 CSV (:class:`PredictError` when it cannot be read)."""
+    return [str(c) for c in _read_frame(source, name, 0).columns]
+
+
+def read_csv_texts(source: str | os.PathLike[str] | bytes, text_column: str,
+                   pair_column: str | None = None, name: str = "the CSV",
+                   max_rows: int | None = None
+                   ) -> tuple[list[str], list[str] | None]:
+    """Texts (and pairs) from a UTF-8 CSV with a header row. ``source``: a path or the
+    file's bytes (an upload). :class:`PredictError` with one plain line on any problem."""
+    df = _read_frame(source, name, None if max_rows is None else max_rows + 1)
     for col in (text_column, pair_column):
         if col is not None and col not in df.columns:
             shown = ", ".join(map(str, df.columns[:10])) + (" …" if len(df.columns) > 10 else "")
@@ -359,3 +367,29 @@ def read_csv_texts(source: str | os.PathLike[str] | bytes, text_column: str,
 def csv_row(i: int) -> str:
     """How a text read by :func:`read_csv_texts` is named in messages (header = line 1)."""
     return f"line {i + 2}"
+
+
+# ---------------------------------------------------------------- examples
+
+EXAMPLE_TIERS = {"easy": 0, "medium": 1, "hard": 2}  # answered on mobile / edge / cloud
+
+
+def examples_by_tier(split: Split, routing: Routing, m: int) -> dict[str, int | None]:
+    """One test sample per tier the router actually sends it to: the phone's most
+    confident right answer (easy), the edge's median-confidence one (medium), the
+    phone's least confident sample that the cloud gets right (hard). Right answers are
+    preferred; None when the router sends nothing to that tier."""
+    conf_m = split.probs[:, m - 1].max(1)
+    right = routing.predictions(split.probs) == split.labels
+    out: dict[str, int | None] = {}
+    for name, tier in EXAMPLE_TIERS.items():
+        idx = np.flatnonzero((routing.tier == tier) & right)
+        if idx.size == 0:
+            idx = np.flatnonzero(routing.tier == tier)
+        if idx.size == 0:
+            out[name] = None
+            continue
+        order = idx[np.argsort(conf_m[idx], kind="stable")]
+        out[name] = int({"easy": order[-1], "medium": order[len(order) // 2],
+                         "hard": order[0]}[name])
+    return out
