@@ -25,6 +25,7 @@ PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.s
     ("pages/samples.py", "Samples", ":material/search:"),
     ("pages/learn.py", "Learn", ":material/school:"),
     ("pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/live.py", "Live", ":material/bolt:"),
 ]
 
 

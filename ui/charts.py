@@ -14,6 +14,7 @@ POOL_COLORS = {"easy": "#2ca02c", "medium": "#ff7f0e", "hard": "#d62728"}
 METHOD_COLORS = {"dimee": "#6a3d9a", "dimee_plus": "#e377c2", "cascade": "#17becf",
                  "all_in_cloud": "#1f77b4", "mobile_only": "#2ca02c",
                  "edge_only": "#ff7f0e", "random": "#7f7f7f", "oracle": "#bcbd22"}
+SHORT_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+"}
 QUALITATIVE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 SWEPT = {"dimee": "DIMEE (sweep {p})", "dimee_plus": "DIMEE+ (sweep ε)",
@@ -216,17 +217,22 @@ def gate_chart(clusters: pd.DataFrame, alpha: float) -> go.Figure:
     return _layout(fig, height=320)
 
 
-def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
-                     routed_layer: int | None = None) -> go.Figure:
-    """One sample's confidence per exit, with α and the split points drawn."""
-    L = int(traj["layer"].max())
-    fig = go.Figure()
+def _tiers_and_alpha(fig: go.Figure, m: int, n: int, L: int, alpha: float) -> None:
+    """Shade the layers each device holds and draw the confidence threshold α."""
     for x0, x1, tier in ((0.5, m + 0.5, "mobile"), (m + 0.5, n + 0.5, "edge"),
                          (n + 0.5, L + 0.5, "cloud")):
         fig.add_vrect(x0=x0, x1=x1, fillcolor=TIER_COLORS[tier], opacity=0.08, line_width=0,
                       annotation_text=tier, annotation_position="top left")
     fig.add_hline(y=alpha, line_dash="dash", line_color="#444",
                   annotation_text=f"α = {alpha:g}", annotation_position="bottom right")
+
+
+def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
+                     routed_layer: int | None = None) -> go.Figure:
+    """One sample's confidence per exit, with α and the split points drawn."""
+    L = int(traj["layer"].max())
+    fig = go.Figure()
+    _tiers_and_alpha(fig, m, n, L, alpha)
     fig.add_trace(go.Scatter(
         x=traj["layer"], y=traj["confidence"], mode="lines+markers", name="confidence",
         line=dict(color="#444"),
@@ -315,6 +321,28 @@ def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) ->
     fig.update_xaxes(title="principal component 1")
     fig.update_yaxes(title="principal component 2")
     return _layout(fig, height=400)
+
+
+def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float,
+                     answers: Mapping[str, int]) -> go.Figure:
+    """A live text's class probabilities at every exit ([L, C]), with α, the devices'
+    layers and where each method (name -> 1-based exit) takes its answer."""
+    L = len(probs)
+    layers = list(range(1, L + 1))
+    fig = go.Figure()
+    _tiers_and_alpha(fig, m, n, L, alpha)
+    for c, name in enumerate(label_names):
+        fig.add_trace(go.Scatter(
+            x=layers, y=[float(p[c]) for p in probs], mode="lines+markers", name=name,
+            line=dict(color=QUALITATIVE[c % len(QUALITATIVE)]),
+            hovertemplate=f"exit %{{x}}: P({name}) = %{{y:.3f}}<extra></extra>"))
+    for i, (method, layer) in enumerate(answers.items()):
+        fig.add_vline(x=layer + (0.06 if i else -0.06), line_color=METHOD_COLORS[method],
+                      line_width=3, annotation_text=f"{SHORT_NAMES[method]} answers here",
+                      annotation_position="bottom left" if i else "top right")
+    fig.update_xaxes(title="exit (layer)", dtick=1, range=[0.5, L + 0.5])
+    fig.update_yaxes(title="probability", range=[0, 1.05])
+    return _layout(fig, height=360)
 
 
 def warm_up() -> None:

@@ -1,0 +1,107 @@
+"""The Live page's plumbing: the shipped model once per server, each text's model outputs
+once per session, and routing those outputs with the shared cached routers.
+
+A sidebar change re-runs the page: the outputs come from the session, the routers from
+``state.routers`` (k-means cached, re-solved for the new settings), so the model never
+runs again for a text it has seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+import streamlit as st
+
+from dimee_core.cache import Cache
+from dimee_core.evaluate import DIMEEConfig
+from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
+from ui import state
+
+MAX_REMEMBERED = 64  # texts whose outputs a session keeps
+MAX_CSV_ROWS = 5000
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:])")
+
+
+def md(text: str) -> str:
+    """A user- or cache-controlled string made inert inside Markdown (no links, images,
+    emphasis, colour or emoji directives)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+@dataclass
+class _Loaded:
+    model: LiveModel
+    lock: threading.Lock  # fast tokenizers must not be used by two threads at once
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server)…", max_entries=4)
+def _model(path: str, stamp: float) -> _Loaded:
+    return _Loaded(LiveModel(state.load(path)), threading.Lock())
+
+
+def model(cache: Cache) -> LiveModel:
+    """The cache's model, shared by every session (CacheError / ModelError when it has
+    none or it fails its checks; errors are not cached)."""
+    return _loaded(cache).model
+
+
+def _stamp(cache: Cache) -> float:
+    return state._stamp(str(cache.path))  # a rebuilt cache gets a new model
+
+
+def _loaded(cache: Cache) -> _Loaded:
+    return _model(str(cache.path), _stamp(cache))
+
+
+def _remember(key: tuple, make: Callable[[], ModelOutputs]) -> ModelOutputs:
+    memo = st.session_state.setdefault("_live_outputs", {})
+    if key not in memo:
+        value = make()
+        while len(memo) >= MAX_REMEMBERED:
+            memo.pop(next(iter(memo)))  # oldest first
+        memo[key] = value
+    return memo[key]
+
+
+def outputs(cache: Cache, text: str, pair: str | None = None) -> ModelOutputs:
+    """One text through the model, computed once per session (PredictError on bad input)."""
+    loaded = _loaded(cache)
+
+    def run() -> ModelOutputs:
+        with loaded.lock:
+            return loaded.model.run([text], None if pair is None else [pair])
+
+    return _remember(("text", str(cache.path), _stamp(cache), text, pair), run)
+
+
+def _csv_key(cache: Cache, data: bytes, columns: tuple[str, str | None]) -> tuple:
+    return ("csv", str(cache.path), _stamp(cache), hashlib.sha256(data).hexdigest(), columns)
+
+
+def batch_outputs(cache: Cache, data: bytes, columns: tuple[str, str | None],
+                  texts: list[str], pairs: list[str] | None,
+                  on_progress: Callable[[int, int], None]) -> ModelOutputs:
+    """An uploaded CSV's texts (from ``columns``) through the model, once per session."""
+    loaded = _loaded(cache)
+
+    def run() -> ModelOutputs:
+        with loaded.lock:
+            return loaded.model.run_chunks(texts, pairs, on_progress=on_progress,
+                                           describe=csv_row)
+
+    return _remember(_csv_key(cache, data, columns), run)
+
+
+def batch_seen(cache: Cache, data: bytes, columns: tuple[str, str | None]) -> bool:
+    """Whether this file's texts already went through the model in this session."""
+    return _csv_key(cache, data, columns) in st.session_state.get("_live_outputs", {})
+
+
+def routes(cache: Cache, cfg: DIMEEConfig, out: ModelOutputs) -> dict[str, list[Route]]:
+    """DIMEE and DIMEE+ routes at ``cfg`` with the shared fitted routers (no model run)."""
+    with state.routers(cache, cfg) as (dimee, plus):
+        return route(out, dimee, plus, cache.label_names)
