@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .costs import CostModel
-from .features import confidences, correct_matrix
+from .features import confidences, correct_matrix, reaches
 from .router import CLOUD, EDGE, MOBILE, Routing
 
 
@@ -38,8 +38,8 @@ def cascade(probs: np.ndarray, alpha: float, m: int, n: int, costs: CostModel) -
     """Exit on mobile if c_m >= alpha, else on edge if c_n >= alpha, else go on to cloud."""
     L = probs.shape[1]
     conf = confidences(probs)
-    tiers = np.where(conf[:, m - 1] >= alpha, MOBILE,
-                     np.where(conf[:, n - 1] >= alpha, EDGE, CLOUD))
+    tiers = np.where(reaches(conf[:, m - 1], alpha), MOBILE,
+                     np.where(reaches(conf[:, n - 1], alpha), EDGE, CLOUD))
     c = costs.cascade_costs(m, n, L)
     return Routing(tiers, np.array([m, n, L])[tiers], c[tiers], escalated=tiers == CLOUD)
 

@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from . import baselines
-from .cache import Cache
+from .cache import Cache, Split
 from .costs import CostModel
 from .features import correct_matrix
 from .metrics import MethodResult, score, tier_shares
 from .router import DIMEERouter, Routing
+from .splits import fit_part
 
 METHODS = ("dimee", "dimee_plus", "all_in_cloud", "mobile_only", "edge_only", "random",
            "cascade", "oracle")
@@ -39,6 +40,9 @@ class DIMEEConfig:
     safety: float = 1.0
     random_state: int = 0
     costs: CostModel = field(default_factory=CostModel)
+    # share of the calibration split the routers are fitted on (a seeded, stratified
+    # part); the rest is what a guaranteed recommendation was certified on. 1: all of it
+    fit_fraction: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -61,6 +65,14 @@ class DIMEEConfig:
         """The cache's documented defaults (meta.json ``defaults``), then ``overrides``."""
         base = {k: v for k, v in cache.defaults.items() if k in {f.name for f in fields(cls)}}
         return cls.from_dict({**base, **overrides})
+
+    def fit_split(self, calibration: Split) -> Split:
+        """The part of ``calibration`` the routers are fitted on."""
+        if not 0.0 < self.fit_fraction <= 1.0:
+            raise ValueError(f"fit_fraction must be in (0, 1], got {self.fit_fraction!r}")
+        if self.fit_fraction == 1.0:
+            return calibration
+        return calibration.take(fit_part(calibration, self.fit_fraction, self.random_state)[0])
 
     def router(self, escalate: bool = False) -> DIMEERouter:
         return DIMEERouter(m=self.m, n=self.n, n_clusters=self.k, alpha=self.alpha,
@@ -89,7 +101,7 @@ def fit_routers(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERo
     """Fit DIMEE and DIMEE+ on the calibration split with one k-means fit: fitting
     ignores ``escalate`` (the DIMEE+ statistics are always collected), so DIMEE+ is
     DIMEE's fitted state re-solved with escalation on."""
-    dimee = config.router().fit(cache.calibration)
+    dimee = config.router().fit(config.fit_split(cache.calibration))
     return dimee, copy.deepcopy(dimee).set_params(escalate=True).solve()
 
 

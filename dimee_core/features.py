@@ -21,9 +21,17 @@ def correct_matrix(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return probs.argmax(axis=2) == labels[:, None]
 
 
+def reaches(conf: np.ndarray, threshold) -> np.ndarray:
+    """conf >= threshold, compared in float64 by every method (cascade, DIMEE+'s gates and
+    edge threshold, the pools): a float32 confidence against a Python float would
+    otherwise be compared in float32 by one method and in float64 by another, and a
+    sample at float32(0.9) would be 'sure' for one and not for the other."""
+    return np.asarray(conf, dtype=np.float64) >= np.asarray(threshold, dtype=np.float64)
+
+
 def exit_layer(conf: np.ndarray, alpha: float) -> np.ndarray:
     """First layer (1-based) whose confidence reaches alpha; L when none does."""
-    hit = conf >= alpha
+    hit = reaches(conf, alpha)
     first = hit.argmax(axis=1) + 1
     return np.where(hit.any(axis=1), first, conf.shape[1])
 

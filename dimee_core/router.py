@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .cache import Split
 from .costs import CostModel, check_split
-from .features import FEATURE_SETS, block_sizes, confidences, pools, routing_features
+from .features import FEATURE_SETS, block_sizes, confidences, pools, reaches, routing_features
 from .solver import least_loss, pareto_front
 from .stats import BETA_GRID, GATE_GRID, cluster_stats
 
@@ -232,14 +232,18 @@ class DIMEERouter(BaseEstimator):
     def _cost_lower_bounds(self, betas) -> np.ndarray:
         """Lagrangian lower bound on the budget problem's cost for each beta: for any
         lam >= 0, sum_j min_t (cost + lam * loss) - lam * budget <= the optimum."""
-        budget = self._budget()
-        tables = [self._table(b) for b in betas]
-        cost = np.stack([t[0] for t in tables])  # [B, k, T]
-        loss = np.stack([t[1] + self.safety * t[2] for t in tables])
         scale = self.costs_.reference_cost(self.num_layers_)
-        lam = np.concatenate([[0.0], scale * np.geomspace(1e-2, 1e4, 49)])[:, None, None, None]
-        relaxed = (cost[None] + lam * loss[None]).min(3).sum(2) - lam[:, :, 0, 0] * budget
-        return relaxed.max(0)
+        lam = np.concatenate([[0.0], scale * np.geomspace(1e-2, 1e4, 49)])[:, None]
+
+        def relaxed_sums():  # [lam, B]: independent of the budget, so an epsilon sweep
+            tables = [self._table(b) for b in betas]  # pays for it once
+            cost = np.stack([t[0] for t in tables])  # [B, k, T]
+            loss = np.stack([t[1] + self.safety * t[2] for t in tables])
+            return (cost[None] + lam[:, :, None, None] * loss[None]).min(3).sum(2)
+
+        sums = self._memo(("bounds", self.n, tuple(betas), self.costs_, float(self.safety)),
+                          relaxed_sums)
+        return (sums - lam * self._budget()).max(0)
 
     def _memo(self, key: tuple, make, valid=lambda value: True):
         """Option tables and Pareto fronts are pure functions of the fitted statistics
@@ -326,9 +330,9 @@ class DIMEERouter(BaseEstimator):
             conf = split.probs[:, [self.m - 1, self.n - 1]].max(2)
             gated = option >= GATED
             gate = np.asarray(GATE_GRID)[np.where(gated, option - GATED, 0)]
-            gated_mobile = gated & (conf[:, 0] >= gate)
+            gated_mobile = gated & reaches(conf[:, 0], gate)
             at_edge = gated & ~gated_mobile
-            up = at_edge & (conf[:, 1] < self.beta_)
+            up = at_edge & ~reaches(conf[:, 1], self.beta_)
             tier = np.where(gated_mobile, MOBILE, np.where(up, CLOUD, np.where(
                 at_edge, EDGE, option)))
         cost = np.where(up, t[EDGE] + self.costs_.escalation_cost(self.n, L), t[tier])

@@ -40,7 +40,7 @@ class ClusterStats:
 def cluster_stats(split: Split, labels: np.ndarray, k: int, m: int) -> ClusterStats:
     """Per-cluster counts on ``split`` for every exit, edge split n, beta and gate."""
     corr = correct_matrix(split.probs, split.labels)
-    conf = confidences(split.probs)
+    conf = confidences(split.probs).astype(np.float64)  # compared as features.reaches does
     L, B, G = corr.shape[1], len(BETA_GRID), len(GATE_GRID)
     cf, cm = corr[:, -1].astype(float), corr[:, m - 1].astype(float)
     count = lambda w: np.stack([np.bincount(labels, weights=w[:, i], minlength=k)

@@ -1,0 +1,47 @@
+"""Seeded two-way splits of a labelled split: stratified by label, group-aware by text.
+
+Used to hold part of the calibration split out of fitting (so that a recommendation can
+be certified on samples that did not choose it) and by the report's re-splits. A sample
+whose text occurs twice never sits on both sides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cache import Split
+
+
+def two_way(labels: np.ndarray, groups: np.ndarray | None, fraction: float,
+            random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices of the first part (about ``fraction`` of every label's samples,
+    whole groups only) and of the rest."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    n = len(labels)
+    gid = np.arange(n) if groups is None else np.unique(groups, return_inverse=True)[1]
+    n_groups = int(gid.max()) + 1 if n else 0
+    size = np.bincount(gid, minlength=n_groups)
+    first_member = np.full(n_groups, n)
+    np.minimum.at(first_member, gid, np.arange(n))
+    glabel = np.asarray(labels)[first_member]  # a group is stratified by its first label
+    rng = np.random.default_rng(random_state)
+    first = np.zeros(n_groups, dtype=bool)
+    for c in np.unique(glabel):
+        order = rng.permutation(np.flatnonzero(glabel == c))
+        cum = np.cumsum(size[order])
+        first[order[cum - size[order] / 2 < fraction * cum[-1]]] = True  # group midpoints
+    mask = first[gid]
+    return np.flatnonzero(mask), np.flatnonzero(~mask)
+
+
+def split_groups(split: Split) -> np.ndarray | None:
+    """Identical texts form a group (None when the split carries no texts)."""
+    if not split.texts or len(split.texts) != split.n:
+        return None
+    return np.asarray(split.texts, dtype=object).astype(str)
+
+
+def fit_part(split: Split, fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit indices, held-out indices) of a calibration split."""
+    return two_way(split.labels, split_groups(split), fraction, random_state)
