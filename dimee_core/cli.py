@@ -98,49 +98,93 @@ def _table(ev) -> str:
     return "\n".join(rows)
 
 
+def _delta(text: str) -> float:
+    v = _finite(text)
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"delta must lie strictly between 0 and 1, got {text!r}")
+    return v
+
+
+def _target(text: str) -> float:
+    v = _finite(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"target accuracy drop must be >= 0 pp, got {text!r}")
+    return v
+
+
 def _add_report(sub) -> None:
-    p = sub.add_parser("report", help="headline table + frontier figure (tuned on calibration)")
+    p = sub.add_parser("report", help="headline table + frontier figure + re-splits "
+                                      "(settings certified on calibration)")
     p.add_argument("cache_dirs", nargs="*", help="default: every cache under cache/")
     p.add_argument("--out", default="docs", help="folder for results.md/json, frontiers.png")
     p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--resplits", type=int, default=100,
+                   help="re-split evaluations per cache (0: none)")
+    p.add_argument("--delta", type=_delta, default=0.1, help="allowed risk of the guarantee")
+    p.add_argument("--jobs", type=int, default=1, help="processes for the re-splits")
 
 
 def _run_report(args) -> int:
+    import time
+
     from .cache import list_caches
     from .report import run_report
 
+    if args.resplits < 0 or args.jobs < 1:
+        raise UsageError("--resplits must be >= 0 and --jobs >= 1")
     dirs = args.cache_dirs or [str(p) for p in list_caches("cache")]
     if not dirs:
         raise UsageError("no caches given and none found under cache/")
-    result = run_report([load_cache(d) for d in dirs], args.out, n_boot=args.bootstrap)
+    start = time.perf_counter()
+    result = run_report([load_cache(d) for d in dirs], args.out, n_boot=args.bootstrap,
+                        resplits=args.resplits, delta=args.delta, jobs=args.jobs)
     print(open(f"{args.out}/results.md", encoding="utf-8").read())
-    print(f"wrote {args.out}/results.md, results.json, frontiers.png "
-          f"({len(result['datasets'])} datasets)")
+    print(f"wrote {args.out}/results.md, results.json, frontiers.png"
+          + (", resplits.png" if args.resplits else "")
+          + f" ({len(result['datasets'])} datasets) in {time.perf_counter() - start:.0f} s")
     return 0
 
 
 def _add_tune(sub) -> None:
-    p = sub.add_parser("tune", help="choose features / k / safety by CV on calibration and "
-                                    "store them as the cache's defaults")
+    p = sub.add_parser("tune", help="recommend DIMEE and DIMEE+ settings with a guarantee "
+                                    "(certified on calibration) and store them as the "
+                                    "cache's defaults")
     p.add_argument("cache_dir")
-    p.add_argument("--target", type=_finite, default=0.3, help="accuracy drop target, pp")
+    p.add_argument("--target", type=_target, default=0.3, help="accuracy drop target, pp")
+    p.add_argument("--delta", type=_delta, default=0.1,
+                   help="allowed risk: the drop exceeds the target with probability <= delta")
+
+
+def _guarantee_entry(rec) -> dict:
+    return {"guarantee": rec.guarantee(), "target_pp": rec.target_pp, "delta": rec.delta,
+            "bound_pp": rec.bound_pp, "p_value": rec.p_value,
+            "calibration_reduction_pct": rec.reduction_pct,
+            "n_fit": rec.n_fit, "n_held_out": rec.n_held_out}
 
 
 def _run_tune(args) -> int:
     from .cache import META_FILE, atomic_write_text
-    from .tune import cross_validate, select
+    from .selection import certify, evaluate_candidates
 
     cache = load_cache(args.cache_dir)
     base = DIMEEConfig.for_cache(cache)
-    best = select(cross_validate(cache.calibration, base, escalate=(False,)),
-                  args.target, escalate=False)
-    c = best.config
-    defaults = dict(cache.defaults, features=c.features, k=c.k, safety=c.safety,
-                    epsilon=c.epsilon,
-                    chosen_by=f"5-fold CV on the calibration split: cheapest setting whose "
-                              f"out-of-fold drop + 1.645 se <= {args.target} pp (drop "
-                              f"{best.oof_drop_pp:.2f} +- {best.oof_se_pp:.2f} pp, "
-                              f"cost {best.oof_cost:.2f})")
+    cands = evaluate_candidates(cache.calibration, base)
+    recs = {m: certify(cands, args.target, args.delta, m) for m in ("dimee", "dimee_plus")}
+    failed = [m for m, r in recs.items() if not r.ok]
+    if failed:
+        raise UsageError(f"nothing stored: {recs[failed[0]].message}")
+    dimee, plus = recs["dimee"], recs["dimee_plus"]
+    c = dimee.config
+    defaults = dict(cache.defaults, m=c.m, n=c.n, features=c.features, k=c.k,
+                    policy=c.policy, safety=c.safety, epsilon=c.epsilon, mu=c.mu,
+                    fit_fraction=c.fit_fraction, random_state=c.random_state,
+                    **_guarantee_entry(dimee),
+                    chosen_by=f"Learn then Test on the calibration split ({len(cands.table)} "
+                              f"candidates fitted on {dimee.n_fit} samples, certified on "
+                              f"{dimee.n_held_out}): {dimee.message}")
+    defaults["dimee_plus"] = {**plus.setting(), "fit_fraction": plus.config.fit_fraction,
+                              "random_state": plus.config.random_state,
+                              **_guarantee_entry(plus)}
     meta = dict(cache.meta, defaults=defaults)
     atomic_write_text(f"{args.cache_dir}/{META_FILE}", json.dumps(meta, indent=2,
                                                                   ensure_ascii=False))
@@ -151,7 +195,12 @@ def _run_tune(args) -> int:
 def _run_evaluate(args) -> int:
     cache = load_cache(args.cache_dir)
     cfg = _eval_config(args, cache)
-    ev = evaluate(cache, cfg, n_boot=max(0, args.bootstrap))
+    knobs = [f.name for f in fields(DIMEEConfig) if f.name != "costs"]
+    if any(getattr(args, k, None) is not None for k in knobs):
+        plus = cfg  # the user set the knobs: both methods run at them
+    else:  # DIMEE+ at its own certified defaults, under the same costs
+        plus = DIMEEConfig.for_cache(cache, "dimee_plus", costs=cfg.costs)
+    ev = evaluate(cache, cfg, n_boot=max(0, args.bootstrap), plus_config=plus)
     if args.json:
         print(json.dumps(ev.to_json()))
     else:

@@ -61,9 +61,15 @@ class DIMEEConfig:
         return cls(**d)
 
     @classmethod
-    def for_cache(cls, cache: Cache, **overrides: Any) -> "DIMEEConfig":
-        """The cache's documented defaults (meta.json ``defaults``), then ``overrides``."""
-        base = {k: v for k, v in cache.defaults.items() if k in {f.name for f in fields(cls)}}
+    def for_cache(cls, cache: Cache, method: str = "dimee", **overrides: Any) -> "DIMEEConfig":
+        """The cache's documented defaults (meta.json ``defaults``), then ``overrides``.
+        ``method="dimee_plus"``: DIMEE+'s own certified defaults (``defaults["dimee_plus"]``,
+        written by ``tune``) where the cache has them, else DIMEE's."""
+        d = dict(cache.defaults)
+        plus = d.get("dimee_plus")
+        if method == "dimee_plus" and isinstance(plus, dict) and plus.get("method") == method:
+            d.update(plus)
+        base = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
         return cls.from_dict({**base, **overrides})
 
     def fit_split(self, calibration: Split) -> Split:
@@ -97,12 +103,23 @@ class Evaluation:
                 "methods": {k: v.to_dict() for k, v in self.methods.items()}}
 
 
-def fit_routers(cache: Cache, config: DIMEEConfig) -> tuple[DIMEERouter, DIMEERouter]:
+def same_clusters(a: DIMEEConfig, b: DIMEEConfig) -> bool:
+    """Both configs cluster the same samples the same way (one k-means serves both)."""
+    return all(getattr(a, p) == getattr(b, p) for p in (*CLUSTER_PARAMS, "fit_fraction"))
+
+
+def fit_routers(cache: Cache, config: DIMEEConfig, plus_config: DIMEEConfig | None = None
+                ) -> tuple[DIMEERouter, DIMEERouter]:
     """Fit DIMEE and DIMEE+ on the calibration split with one k-means fit: fitting
     ignores ``escalate`` (the DIMEE+ statistics are always collected), so DIMEE+ is
-    DIMEE's fitted state re-solved with escalation on."""
+    DIMEE's fitted state re-solved with escalation on (with ``plus_config``'s solve
+    settings when given). Only a DIMEE+ config that clusters differently fits again."""
     dimee = config.router().fit(config.fit_split(cache.calibration))
-    return dimee, copy.deepcopy(dimee).set_params(escalate=True).solve()
+    plus_config = plus_config or config
+    if not same_clusters(config, plus_config):
+        return dimee, plus_config.router(escalate=True).fit(
+            plus_config.fit_split(cache.calibration))
+    return dimee, resolve(copy.deepcopy(dimee).set_params(escalate=True), plus_config)
 
 
 def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:
@@ -122,12 +139,15 @@ def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
                  ) -> dict[str, Routing]:
     test, L, c = cache.test, cache.num_layers, config.costs
     N, m, n = test.n, config.m, config.n
-    if test_clusters is None:  # both routers share m, k, features, seed: same clusters
+    if test_clusters is None:
         test_clusters = dimee.predict_cluster(test)
     r_dimee = dimee.route(test, test_clusters)
+    shared = dimee_plus.kmeans_ is dimee.kmeans_ or (  # a deep copy of DIMEE's fit
+        dimee_plus.n_clusters == dimee.n_clusters and np.array_equal(
+            dimee_plus.kmeans_.cluster_centers_, dimee.kmeans_.cluster_centers_))
     return {
         "dimee": r_dimee,
-        "dimee_plus": dimee_plus.route(test, test_clusters),
+        "dimee_plus": dimee_plus.route(test, test_clusters if shared else None),
         "all_in_cloud": baselines.all_in_cloud(N, L, c),
         "mobile_only": baselines.fixed_tier(N, 0, m, n, L, c),
         "edge_only": baselines.fixed_tier(N, 1, m, n, L, c),
@@ -149,16 +169,22 @@ def score_routing(cache: Cache, config: DIMEEConfig, routing: Routing,
 
 def evaluate(cache: Cache, config: DIMEEConfig | None = None,
              routers: tuple[DIMEERouter, DIMEERouter] | None = None,
-             n_boot: int = 1000, test_clusters: np.ndarray | None = None) -> Evaluation:
+             n_boot: int = 1000, test_clusters: np.ndarray | None = None,
+             plus_config: DIMEEConfig | None = None) -> Evaluation:
     """Score every method on the test split. Pass fitted ``routers`` to skip k-means,
-    and their ``test_clusters`` (``predict_cluster(cache.test)``) to skip predicting."""
-    config = config or DIMEEConfig.for_cache(cache)
-    if config.k > cache.calibration.n:
-        raise ValueError(f"k={config.k} exceeds the {cache.calibration.n} calibration samples")
-    dimee, plus = routers if routers is not None else fit_routers(cache, config)
+    and their ``test_clusters`` (``predict_cluster(cache.test)``) to skip predicting.
+    Without ``config``, DIMEE and DIMEE+ each run at the cache's own defaults."""
+    if config is None:
+        config = DIMEEConfig.for_cache(cache)
+        plus_config = plus_config or DIMEEConfig.for_cache(cache, "dimee_plus")
+    plus_config = plus_config or config
+    for c in (config, plus_config):
+        if c.k > cache.calibration.n:
+            raise ValueError(f"k={c.k} exceeds the {cache.calibration.n} calibration samples")
+    dimee, plus = routers if routers is not None else fit_routers(cache, config, plus_config)
     if routers is not None:
         resolve(dimee, config)
-        resolve(plus, config)
+        resolve(plus, plus_config)
     routings = all_routings(cache, config, dimee, plus, test_clusters)
     methods = {name: score_routing(cache, config, r, n_boot if name in (
         "dimee", "dimee_plus", "cascade") else 0) for name, r in routings.items()}

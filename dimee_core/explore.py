@@ -1,4 +1,4 @@
-"""Pure analysis helpers for the dashboard: frontiers, optimiser, drill-down tables.
+"""Pure analysis helpers for the dashboard: frontiers and drill-down tables.
 
 Nothing here imports Streamlit. Functions that take fitted routers re-solve them for a
 sweep and always leave them solved for the passed ``config`` again (``try/finally``),
@@ -7,8 +7,8 @@ so a caller holding routers in a cache sees the same state before and after.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from . import baselines
 from .cache import Cache, Split
 from .costs import TIERS, CostModel
-from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, evaluate, resolve
+from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
 from .router import CLOUD, MOBILE, DIMEERouter, Routing, gate_of
@@ -113,69 +113,6 @@ def compare_results(a: MethodResult, b: MethodResult) -> pd.DataFrame:
         vb = (b.tier_shares[key] if key in TIERS else getattr(b, key)) * scale
         rows.append({"kpi": label, "a": va, "b": vb, "difference": vb - va})
     return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------- optimiser
-
-@dataclass(frozen=True)
-class OptimiseResult:
-    config: DIMEEConfig | None  # None: no candidate met the target
-    candidates: pd.DataFrame  # every setting tried, with its calibration numbers
-    test: MethodResult | None  # DIMEE of the chosen config on the test split
-
-
-def _calibration_point(router: DIMEERouter, cal: Split, clusters: np.ndarray,
-                       ref_cost: float) -> dict:
-    row = _frontier_row("dimee", "", 0.0, router.route(cal, clusters), cal, ref_cost)
-    return {"cal_accuracy": row["accuracy"], "cal_drop_pp": row["accuracy_drop_pp"],
-            "cal_mean_cost": row["mean_cost"], "cal_reduction_pct": row["cost_reduction_pct"]}
-
-
-def optimise(cache: Cache, base: DIMEEConfig, target_drop_pp: float,
-             ks: Sequence[int] = (4, 6, 8, 12, 16),
-             epsilons: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
-             mus: Sequence[float] = (0.1, 0.3, 1.0, 3.0),
-             policies: Sequence[str] = ("budget", "reward", "pools"),
-             fit: Callable[[DIMEEConfig], DIMEERouter] | None = None,
-             n_boot: int = 200) -> OptimiseResult:
-    """Cheapest DIMEE setting whose CALIBRATION accuracy drop is within ``target_drop_pp``.
-
-    The search touches calibration data only (k-means per k, then a cheap re-solve per
-    policy/epsilon/mu); the winner is then scored once on the test split. Costs, split
-    points, alpha, features and seed are taken from ``base``. ``fit`` lets a caller
-    supply cached fits; by default a DIMEE router is fitted per k.
-    """
-    if not np.isfinite(target_drop_pp) or target_drop_pp < 0:
-        raise ValueError(f"target accuracy drop must be >= 0 pp, got {target_drop_pp!r}")
-    cal, L = cache.calibration, cache.num_layers
-    ref_cost = base.costs.reference_cost(L)
-    fit = fit or (lambda cfg: cfg.router().fit(cal))
-    rows = []
-    for k in sorted({int(k) for k in ks if 1 <= k <= cal.n}):
-        cfg_k = replace(base, k=k)
-        router = fit(cfg_k)
-        options = {"budget": [{"epsilon": float(e)} for e in epsilons],
-                   "reward": [{"mu": float(u)} for u in mus], "pools": [{}]}
-        grid = [(p, extra) for p in policies for extra in options[p]]
-        clusters = router.predict_cluster(cal)
-        try:
-            for policy, extra in grid:
-                cfg = replace(cfg_k, policy=policy, **extra)
-                resolve(router, cfg)
-                rows.append({"k": k, "policy": policy, "epsilon": cfg.epsilon, "mu": cfg.mu,
-                             **_calibration_point(router, cal, clusters, ref_cost)})
-        finally:
-            resolve(router, cfg_k)
-    table = pd.DataFrame(rows)
-    ok = table[table["cal_drop_pp"] <= target_drop_pp + 1e-9]
-    if ok.empty:
-        return OptimiseResult(None, table, None)
-    best = ok.sort_values(["cal_mean_cost", "cal_drop_pp", "k"], kind="stable").iloc[0]
-    cfg = replace(base, k=int(best["k"]), policy=str(best["policy"]),
-                  epsilon=float(best["epsilon"]), mu=float(best["mu"]))
-    result = evaluate(cache, cfg, n_boot=n_boot).methods["dimee"]
-    table["chosen"] = table.index == best.name
-    return OptimiseResult(cfg, table, result)
 
 
 # ---------------------------------------------------------------- per-cluster / per-sample

@@ -1,37 +1,43 @@
-"""The headline report: cost reduction at a target accuracy drop, tuned on calibration.
+"""The headline report: cost reduction at a target accuracy drop, chosen with a guarantee.
 
-For every cache and every target drop (0.3 pp, 1 pp): DIMEE and DIMEE+ pick features,
-k and the safety margin by cross-validation inside the calibration split; the cascade
-picks alpha on calibration. Only then is the test split scored (with paired bootstrap
-95 % intervals). Frontiers sweep each method's knob and score every point on test.
+For every cache and every target drop (0.3 pp, 1 pp): ``selection`` recommends DIMEE,
+DIMEE+ and the cascade on the calibration split alone (Learn then Test: each
+recommendation's true drop exceeds the target with probability at most delta). Only then
+is the test split scored (with paired bootstrap 95 % intervals). Frontiers sweep each
+method's knob and score every point on test. ``resplits`` repeats the whole selection on
+R fresh 50/50 re-splits of calibration + test and counts how often the target is broken.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .baselines import cascade
-from .cache import Cache, atomic_write_text
+from . import baselines
+from .cache import Cache, Split, atomic_write_text
 from .evaluate import DIMEEConfig, fit_routers, score_routing
 from .explore import cascade_sweep, router_sweep
 from .metrics import MethodResult
 from .router import Routing
-from .tune import (ALPHA_GRID, cross_validate, drop_vs_final, paired_drop, select,
-                   tune_cascade_alpha)
+from .selection import (DELTA, METHODS, Candidates, Grid, Recommendation, certify,
+                        evaluate_candidates, paired_loss)
+from .splits import concat, split_groups, two_way
+from .stats import GATE_GRID
 
 TARGETS_PP = (0.3, 1.0)
-# Targets of the calibration-tuned frontier: each method is re-tuned for each of them.
-TARGET_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)
+# Targets of the calibration-tuned frontier: each method is re-selected for each of them.
+TARGET_SWEEP = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)
 EPSILON_SWEEP = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0,
                  35.0)
 HEADLINE = {"reduction_pct": 43.0, "drop_pp": 0.3}
 TUNED, SWEEP = "calibration-tuned", "test sweep"
+RESPLITS = 100
 
 
 @dataclass(frozen=True)
@@ -46,50 +52,49 @@ class OperatingPoint:
 
 @dataclass(frozen=True)
 class Tuned:
-    """One method tuned for one target on calibration, routed on test."""
+    """One method recommended for one target on calibration, routed on test."""
 
     method: str
     setting: dict
-    calibration_drop_pp: float
+    calibration_drop_pp: float  # on the held-out part of calibration
     routing: Routing
 
 
-class Tuner:
-    """Tunes DIMEE, DIMEE+ (cross-validated candidates) and the cascade (alpha) on the
-    calibration split for any target drop, by the same confidence rule; routers chosen
-    for several targets are fitted once."""
+def point_setting(rec: Recommendation, cands: Candidates) -> dict:
+    """What a report records of a recommendation: its knobs and its guarantee."""
+    if not rec.ok:
+        return {"certified": False, "deployed": "all in cloud"}
+    setting = dict(rec.setting())
+    if rec.method == "dimee_plus":
+        setting["beta"] = float(cands.table["beta"].iat[rec.index])
+    return {**setting, "fit_fraction": cands.fit_fraction, "certified": True,
+            "bound_pp": rec.bound_pp, "p_value": round(rec.p_value, 5)}
 
-    def __init__(self, cache: Cache, base: DIMEEConfig, candidates: list):
-        self.cache, self.base, self.candidates = cache, base, candidates
-        self._fitted: dict = {}
-        self._tuned: dict[float, list[Tuned]] = {}  # the table's targets recur in the sweep
+
+class Recommended:
+    """Each method's recommendation for any target from one set of candidates (evaluated
+    once, on calibration only), routed on the test split; memoised per target."""
+
+    def __init__(self, cache: Cache, base: DIMEEConfig, cands: Candidates,
+                 delta: float = DELTA):
+        self.cache, self.base, self.cands, self.delta = cache, base, cands, delta
+        self._tuned: dict[float, list[Tuned]] = {}
 
     def tune(self, target_pp: float) -> list[Tuned]:
         if target_pp not in self._tuned:
-            self._tuned[target_pp] = self._tune(target_pp)
+            self._tuned[target_pp] = [self._one(target_pp, m) for m in METHODS]
         return self._tuned[target_pp]
 
-    def _tune(self, target_pp: float) -> list[Tuned]:
-        out = []
-        for escalate, name in ((False, "dimee"), (True, "dimee_plus")):
-            cand = select(self.candidates, target_pp, escalate)
-            cfg = cand.config
-            key = (cfg, escalate)
-            if key not in self._fitted:
-                self._fitted[key] = cfg.router(escalate=escalate).fit(self.cache.calibration)
-            router = self._fitted[key]
-            setting = {"features": cfg.features, "k": cfg.k, "epsilon": cfg.epsilon,
-                       "safety": cfg.safety, "oof_drop_pp": round(cand.oof_drop_pp, 3)}
-            if escalate:
-                setting["beta"] = router.beta_
-            out.append(Tuned(name, setting, cand.oof_drop_pp, router.route(self.cache.test)))
-        base, cal = self.base, self.cache.calibration
-        alpha = tune_cascade_alpha(cal, base, target_pp)
-        cal_drop, _ = drop_vs_final(cal, cascade(cal.probs, alpha, base.m, base.n,
-                                                 base.costs).exit_layer)
-        out.append(Tuned("cascade", {"alpha": alpha}, cal_drop,
-                         cascade(self.cache.test.probs, alpha, base.m, base.n, base.costs)))
-        return out
+    def _one(self, target_pp: float, method: str) -> Tuned:
+        rec = certify(self.cands, target_pp, self.delta, method)
+        test = self.cache.test
+        routing = (self.cands.routing(rec.index, test) if rec.ok else
+                   baselines.all_in_cloud(test.n, self.cache.num_layers, self.base.costs))
+        return Tuned(method, point_setting(rec, self.cands),
+                     rec.held_out_drop_pp if rec.ok else 0.0, routing)
+
+
+Tuner = Recommended  # the name the frontier helpers below grew up with
 
 
 def operating_points(tuner: Tuner, target_pp: float, n_boot: int = 1000
@@ -110,18 +115,20 @@ def _tuned_row(target: float, t: Tuned, result: MethodResult) -> dict:
 def frontiers(tuner: Tuner) -> list[dict]:
     """Test (drop, reduction) along two frontiers per method.
 
-    ``calibration-tuned``: every method tuned on calibration for each target of
-    TARGET_SWEEP by the same rule, then scored on test: the like-for-like comparison.
+    ``calibration-tuned``: every method recommended (certified) on calibration for each
+    target of TARGET_SWEEP by the same selection, then scored on test: the like-for-like
+    comparison (targets where a method has no certified setting are left out).
     ``test sweep``: each method's own knob (epsilon of the tuned setting, cascade alpha)
     swept and scored on test; the cascade's is then its best case, chosen on test."""
     cache, base = tuner.cache, tuner.base
     rows = [_tuned_row(target, t, score_routing(cache, base, t.routing))
-            for target in TARGET_SWEEP for t in tuner.tune(target)]
+            for target in TARGET_SWEEP for t in tuner.tune(target)
+            if t.setting.get("certified")]
     dimee, plus = fit_routers(cache, base)
     sweeps = pd.concat([
         router_sweep(dimee, base, cache.test, "epsilon", EPSILON_SWEEP, "dimee"),
         router_sweep(plus, base, cache.test, "epsilon", EPSILON_SWEEP, "dimee_plus"),
-        cascade_sweep(cache, base, ALPHA_GRID)], ignore_index=True)
+        cascade_sweep(cache, base, GATE_GRID)], ignore_index=True)
     rows += [{"method": r.method, "protocol": SWEEP, "knob": r.param, "value": r.value,
               "drop_pp": r.accuracy_drop_pp, "reduction_pct": r.cost_reduction_pct}
              for r in sweeps.itertuples()]
@@ -170,8 +177,11 @@ def frontier_gap_bootstrap(tuner: Tuner, method: str = "dimee_plus", other: str 
 
     def rescored(name: str) -> tuple[np.ndarray, np.ndarray]:
         """(drop, reduction) of each of the method's points on every resample: B x points."""
-        ts = [t for target in TARGET_SWEEP for t in tuner.tune(target) if t.method == name]
-        diff = np.stack([paired_drop(test, t.routing.exit_layer) for t in ts])
+        ts = [t for target in TARGET_SWEEP for t in tuner.tune(target)
+              if t.method == name and t.setting.get("certified")]
+        if not ts:
+            return np.zeros((n_boot, 0)), np.zeros((n_boot, 0))
+        diff = np.stack([paired_loss(test, t.routing.exit_layer) for t in ts]).astype(float)
         cost = np.stack([t.routing.cost for t in ts])
         return 100 * weights @ diff.T, 100 * (1 - weights @ cost.T / ref)
 
@@ -191,13 +201,62 @@ def final_exit_accuracy(cache: Cache) -> float:
     return float((cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
 
 
-def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> dict:
+def _one_resplit(pooled: Split, base: DIMEEConfig, seed: int, targets, delta: float,
+                 grid: Grid, num_layers: int) -> dict:
+    """One re-split: {(target, method): (cost reduction %, drop pp) on the scoring half}."""
+    first, second = two_way(pooled.labels, split_groups(pooled), 0.5, seed)
+    cal, held = pooled.take(first), pooled.take(second)
+    cands = evaluate_candidates(cal, replace(base, random_state=seed), grid)
+    ref = base.costs.reference_cost(num_layers)
+    out = {}
+    for t, m in itertools.product(targets, METHODS):
+        rec = certify(cands, t, delta, m)
+        if rec.ok:
+            route = cands.routing(rec.index, held)
+            drop = 100 * float(paired_loss(held, route.exit_layer).mean())
+            out[t, m] = (100 * (1 - float(route.cost.mean()) / ref), drop)
+        else:
+            out[t, m] = (0.0, 0.0)
+    return out
+
+
+def resplit_evaluation(cache: Cache, resplits: int = RESPLITS, targets=TARGETS_PP,
+                       delta: float = DELTA, grid: Grid = Grid(), random_state: int = 0,
+                       base: DIMEEConfig | None = None, jobs: int = 1) -> dict:
+    """Pool calibration and test, then ``resplits`` times: a fresh stratified,
+    group-aware 50/50 split; the whole selection on one half; every method's
+    recommendation scored on the other half. An uncertified method deploys all-in-cloud
+    (saves 0 %, loses 0 pp): that is what a user following the selection would run."""
+    from joblib import Parallel, delayed
+
+    base = base or DIMEEConfig.for_cache(cache)
+    pooled = concat(cache.calibration, cache.test)
+    outcomes = Parallel(n_jobs=jobs)(
+        delayed(_one_resplit)(pooled, base, random_state + r, targets, delta, grid,
+                              cache.num_layers) for r in range(resplits))
+    got = {key: [o[key] for o in outcomes] for key in outcomes[0]} if outcomes else {}
+    return {f"{t:g}": {m: {"n_resplits": resplits,
+                           "mean_cost_reduction_pct": float(np.mean([v[0] for v in got[t, m]])),
+                           "mean_accuracy_drop_pp": float(np.mean([v[1] for v in got[t, m]])),
+                           "violation_rate": float(np.mean([v[1] > t + 1e-9
+                                                            for v in got[t, m]]))}
+                       for m in METHODS} for t in targets}
+
+
+def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000,
+               resplits: int = RESPLITS, delta: float = DELTA, grid: Grid = Grid(),
+               log=print, jobs: int = 1) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = {"targets_pp": list(TARGETS_PP), "datasets": {}}
+    result = {"targets_pp": list(TARGETS_PP), "delta": delta, "datasets": {}}
+    if resplits:
+        result["resplits"] = {"delta": delta, "datasets": {}}
+    seconds = {}
     for cache in caches:
+        start = time.perf_counter()
         base = DIMEEConfig.for_cache(cache)
-        tuner = Tuner(cache, base, cross_validate(cache.calibration, base))
+        cands = evaluate_candidates(cache.calibration, base, grid)
+        tuner = Recommended(cache, base, cands, delta)
         pts = [p for t in TARGETS_PP for p in operating_points(tuner, t, n_boot)]
         rows = frontiers(tuner)
         result["datasets"][cache.name] = {
@@ -205,6 +264,7 @@ def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> 
             "config": base.to_dict(),
             "final_exit_accuracy": final_exit_accuracy(cache),
             "n_calibration": cache.calibration.n, "n_test": cache.test.n,
+            "candidates": len(cands.table), "selection_seconds": round(cands.seconds, 2),
             "points": [dict(asdict(p), test=p.test.to_dict()) for p in pts],
             "frontier": rows,
             "dimee_plus_vs_cascade": {**frontier_gap(rows),
@@ -212,9 +272,21 @@ def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000) -> 
             "dimee_vs_cascade": frontier_gap(rows, "dimee"),
             "dimee_plus_vs_cascade_test_sweep": frontier_gap(rows, protocol=SWEEP),
         }
+        mid = time.perf_counter()
+        if resplits:
+            result["resplits"]["datasets"][cache.name] = resplit_evaluation(
+                cache, resplits, TARGETS_PP, delta, grid, base=base, jobs=jobs)
+        seconds[cache.name] = {"report": round(mid - start, 1),
+                               "resplits": round(time.perf_counter() - mid, 1)}
+        log(f"{cache.name}: {len(cands.table)} candidates; selection {cands.seconds:.1f} s, "
+            f"report {seconds[cache.name]['report']} s, {resplits} re-splits "
+            f"{seconds[cache.name]['resplits']} s")
+    result["seconds"] = seconds
     atomic_write_text(out_dir / "results.json", json.dumps(result, indent=1))
     atomic_write_text(out_dir / "results.md", results_markdown(result))
     plot_frontiers(result, out_dir / "frontiers.png")
+    if resplits:
+        plot_resplits(result["resplits"], out_dir / "resplits.png")
     return result
 
 
@@ -223,6 +295,17 @@ def _fmt_ci(ci) -> str:
 
 
 METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
+
+
+def setting_text(setting: dict) -> str:
+    """A recorded setting in words: its knobs, then its certified bound."""
+    if setting.get("certified") is False:
+        return "none certified: all in cloud"
+    knobs = ", ".join(f"{k}={v}" for k, v in setting.items()
+                      if k not in ("oof_drop_pp", "certified", "p_value", "bound_pp",
+                                   "fit_fraction"))
+    bound = setting.get("bound_pp")
+    return knobs + (f" (held-out bound {bound:.2f} pp)" if bound is not None else "")
 
 
 def point_cells(p: dict) -> dict:
@@ -234,8 +317,7 @@ def point_cells(p: dict) -> dict:
               and t["accuracy_drop_pp"] <= HEADLINE["drop_pp"])
         meets = "yes" if ok else "no"
     return {"target": f"≤ {p['target_pp']} pp", "method": METHOD_NAMES[p["method"]],
-            "setting": ", ".join(f"{k}={v}" for k, v in p["setting"].items()
-                                 if k != "oof_drop_pp"),
+            "setting": setting_text(p["setting"]),
             "reduction": t["cost_reduction_pct"], "reduction_ci": _fmt_ci(t["reduction_ci95"]),
             "drop": t["accuracy_drop_pp"], "drop_ci": _fmt_ci(t["drop_ci95"]), "meets": meets}
 
@@ -267,7 +349,7 @@ def headline_table(result: dict, cache: Cache) -> pd.DataFrame | None:
 
 
 def results_markdown(result: dict) -> str:
-    lines = ["| dataset | target | method | setting (from calibration) | test cost reduction % "
+    lines = ["| dataset | target | method | setting (certified on calibration) | test cost reduction % "
              "[95 % CI] | test accuracy drop pp [95 % CI] | meets 43 % @ ≤ 0.3 pp |",
              "|---|---|---|---|---|---|---|"]
     for ds, d in result["datasets"].items():
@@ -292,7 +374,65 @@ def results_markdown(result: dict) -> str:
                      f"{_fmt_ci(ci)} / {g['worst_gap_pp']:+.1f} | {sig} | "
                      f"{h['not_worse']}/{h['points']} | "
                      f"{h['mean_gap_pp']:+.1f} / {h['worst_gap_pp']:+.1f} |")
+    if "resplits" in result:
+        lines += ["", resplits_markdown(result["resplits"])]
     return "\n".join(lines) + "\n"
+
+
+def resplits_markdown(resplits: dict) -> str:
+    """Table of the re-split evaluation: mean saving, mean drop, violation rate."""
+    delta = resplits["delta"]
+    lines = [f"Re-splits: calibration + test pooled, re-split 50/50 R times; the whole "
+             f"selection (δ = {delta:g}) on one half, scored on the other. An uncertified "
+             f"method deploys all-in-cloud (0 %, 0 pp). Violation rate: share of re-splits "
+             f"whose scored drop exceeds the target (the guarantee bounds the true drop's "
+             f"by δ; a scored drop also carries the scoring half's noise).", "",
+             "| dataset | target | method | re-splits | mean cost reduction % "
+             "| mean accuracy drop pp | violation rate |", "|---|---|---|---|---|---|---|"]
+    for ds, d in resplits["datasets"].items():
+        for target, methods in d.items():
+            for m, v in methods.items():
+                lines.append(f"| {ds} | ≤ {target} pp | {METHOD_NAMES[m]} | {v['n_resplits']} "
+                             f"| {v['mean_cost_reduction_pct']:.1f} "
+                             f"| {v['mean_accuracy_drop_pp']:+.2f} | {v['violation_rate']:.2f} |")
+    return "\n".join(lines)
+
+
+def plot_resplits(resplits: dict, path: Path) -> None:
+    """Bars: mean re-split cost reduction per dataset, method and target; the violation
+    rate written on each bar, delta as the line it must stay under."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(resplits["datasets"])
+    targets = list(next(iter(resplits["datasets"].values()))) if names else []
+    colours = {"dimee": "tab:blue", "dimee_plus": "tab:green", "cascade": "tab:orange"}
+    fig, axes = plt.subplots(1, max(len(targets), 1), figsize=(6.2 * max(len(targets), 1), 4),
+                             squeeze=False)
+    width = 0.8 / len(colours)
+    for ax, target in zip(axes[0], targets):
+        for j, (m, colour) in enumerate(colours.items()):
+            x = np.arange(len(names)) + (j - 1) * width
+            vals = [resplits["datasets"][ds][target][m] for ds in names]
+            ax.bar(x, [v["mean_cost_reduction_pct"] for v in vals], width, color=colour,
+                   label=METHOD_NAMES[m])
+            for xi, v in zip(x, vals):
+                ax.text(xi, v["mean_cost_reduction_pct"] + 1, f"{v['violation_rate']:.2f}",
+                        ha="center", fontsize=7, rotation=90)
+        ax.set_xticks(np.arange(len(names)), names, fontsize=8)
+        ax.set_ylabel("mean cost reduction on the scoring half (%)")
+        ax.set_title(f"target ≤ {target} pp, δ = {resplits['delta']:g} "
+                     f"(numbers: violation rate)", fontsize=10)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def plot_frontiers(result: dict, path: Path) -> None:

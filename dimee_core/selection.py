@@ -40,7 +40,7 @@ from . import baselines
 from .cache import Split
 from .evaluate import DIMEEConfig
 from .features import correct_matrix
-from .router import DIMEERouter, Routing
+from .router import Routing
 from .splits import fit_part
 from .stats import GATE_GRID
 

@@ -45,3 +45,12 @@ def split_groups(split: Split) -> np.ndarray | None:
 def fit_part(split: Split, fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit indices, held-out indices) of a calibration split."""
     return two_way(split.labels, split_groups(split), fraction, random_state)
+
+
+def concat(a: Split, b: Split) -> Split:
+    """Two splits as one (texts kept only when both carry them; lengths likewise)."""
+    texts = a.texts + b.texts if a.texts and b.texts else ()
+    lengths = (np.concatenate([a.lengths, b.lengths])
+               if a.lengths is not None and b.lengths is not None else None)
+    return Split(np.concatenate([a.labels, b.labels]), np.concatenate([a.probs, b.probs]),
+                 np.concatenate([a.feats, b.feats]), texts, lengths)

@@ -2,41 +2,103 @@ import numpy as np
 import pytest
 
 from dimee_core import baselines
+from dimee_core.cache import Split
 from dimee_core.costs import CostModel
 from dimee_core.evaluate import DIMEEConfig, evaluate
 
 
-def test_all_in_cloud_is_final_exit(shipped):
+def _acc(split, layer):
+    return float((split.probs[:, layer - 1].argmax(1) == split.labels).mean())
+
+
+def test_fixed_baselines_by_hand(shipped):
+    """Every fixed baseline against a hand count on the arrays and the cost formulas of
+    DIMEE.md (resume mode): mobile m, edge m + o_edge + (n - m), cloud reference o_cloud + L."""
     ev = evaluate(shipped, n_boot=0)
-    final = (shipped.test.probs[:, -1].argmax(1) == shipped.test.labels).mean()
-    assert ev.methods["all_in_cloud"].accuracy == pytest.approx(final)
-    assert ev.methods["all_in_cloud"].cost_reduction_pct == 0
-    cfg = ev.config
-    exit_m = (shipped.test.probs[:, cfg.m - 1].argmax(1) == shipped.test.labels).mean()
-    exit_n = (shipped.test.probs[:, cfg.n - 1].argmax(1) == shipped.test.labels).mean()
-    assert ev.methods["mobile_only"].accuracy == pytest.approx(exit_m)
-    assert ev.methods["edge_only"].accuracy == pytest.approx(exit_n)
-    assert ev.methods["mobile_only"].mean_cost == cfg.m * cfg.costs.lambda_mobile
-    oracle = ev.methods["oracle"]
-    any_right = (shipped.test.probs[:, [cfg.m - 1, cfg.n - 1, -1]].argmax(2)
-                 == shipped.test.labels[:, None]).any(1).mean()
-    assert oracle.accuracy == pytest.approx(any_right)
-    assert oracle.mean_cost <= ev.methods["dimee"].mean_cost + 1e-9 or \
-        oracle.accuracy >= ev.methods["dimee"].accuracy
+    cfg, test, L = ev.config, shipped.test, shipped.num_layers
+    c = cfg.costs
+    ref = c.o_cloud + L * c.lambda_cloud
+    cloud = ev.methods["all_in_cloud"]
+    assert cloud.accuracy == pytest.approx(_acc(test, L)) and cloud.mean_cost == ref
+    mobile, edge = ev.methods["mobile_only"], ev.methods["edge_only"]
+    assert mobile.accuracy == pytest.approx(_acc(test, cfg.m))
+    assert edge.accuracy == pytest.approx(_acc(test, cfg.n))
+    assert mobile.mean_cost == pytest.approx(cfg.m * c.lambda_mobile)
+    assert edge.mean_cost == pytest.approx(cfg.m * c.lambda_mobile + c.o_edge
+                                           + (cfg.n - cfg.m) * c.lambda_edge)
+    assert mobile.cost_reduction_pct == pytest.approx(100 * (1 - cfg.m * c.lambda_mobile / ref))
+    assert mobile.accuracy_drop_pp == pytest.approx(100 * (_acc(test, L) - _acc(test, cfg.m)))
+    # the oracle: the cheapest of mobile / edge / cloud that is right, else the mobile
+    right = test.probs[:, [cfg.m - 1, cfg.n - 1, L - 1]].argmax(2) == test.labels[:, None]
+    tier_cost = [cfg.m * c.lambda_mobile, edge.mean_cost,
+                 cfg.m * c.lambda_mobile + c.o_cloud + (L - cfg.m) * c.lambda_cloud]
+    by_hand = np.where(right[:, 0], tier_cost[0], np.where(right[:, 1], tier_cost[1],
+                                                           np.where(right[:, 2], tier_cost[2],
+                                                                    tier_cost[0])))
+    assert ev.methods["oracle"].accuracy == pytest.approx(right.any(1).mean())
+    assert ev.methods["oracle"].mean_cost == pytest.approx(by_hand.mean())
 
 
-def test_reduction_and_drop_definitions(shipped):
+def test_reduction_and_drop_of_every_method_by_hand(shipped):
+    """Each method's reported numbers recomputed from its own routing, independently of
+    metrics.score: accuracy from the answering exit, cost from the per-sample costs."""
     ev = evaluate(shipped, n_boot=200)
-    ref = ev.methods["all_in_cloud"]
+    test, L = shipped.test, shipped.num_layers
+    ref_cost = ev.config.costs.reference_cost(L)
+    ref_acc = _acc(test, L)
     for name, r in ev.methods.items():
-        assert r.cost_reduction_pct == pytest.approx(100 * (1 - r.mean_cost / ref.mean_cost))
-        assert r.accuracy_drop_pp == pytest.approx(100 * (ref.accuracy - r.accuracy))
-        assert sum(r.tier_shares.values()) == pytest.approx(1.0)
+        route = ev.routings[name]
+        answer = test.probs[np.arange(test.n), route.exit_layer - 1].argmax(1)
+        acc = float((answer == test.labels).mean())
+        assert r.accuracy == pytest.approx(acc)
+        assert r.accuracy_drop_pp == pytest.approx(100 * (ref_acc - acc))
+        assert r.cost_reduction_pct == pytest.approx(100 * (1 - route.cost.mean() / ref_cost))
+        shares = np.bincount(route.tier, minlength=3) / test.n
+        assert [r.tier_shares[t] for t in ("mobile", "edge", "cloud")] == pytest.approx(shares)
     lo, hi = ev.methods["dimee"].drop_ci95
-    assert lo <= ev.methods["dimee"].accuracy_drop_pp <= hi
+    assert lo <= ev.methods["dimee"].accuracy_drop_pp <= hi and lo < hi or lo == hi
     rand = ev.methods["random"].tier_shares
     for t, share in ev.methods["dimee"].tier_shares.items():
         assert rand[t] == pytest.approx(share, abs=1 / shipped.test.n)
+
+
+def _on_threshold(conf_m: float, conf_n: float) -> np.ndarray:
+    """One 2-class sample, L = 4, with exactly these exit-1 and exit-2 confidences."""
+    probs = np.full((1, 4, 2), 0.5, np.float32)
+    probs[0, 0] = [conf_m, 1 - conf_m]
+    probs[0, 1] = [conf_n, 1 - conf_n]
+    return probs
+
+
+def test_cascade_answers_a_sample_lying_exactly_on_alpha():
+    """c >= alpha, not >: a sample whose confidence equals alpha exits there (0.75 is
+    exact in float32)."""
+    r = baselines.cascade(_on_threshold(0.75, 0.6), 0.75, 1, 2, CostModel())
+    assert r.tier[0] == 0
+    r = baselines.cascade(_on_threshold(0.6, 0.75), 0.75, 1, 2, CostModel())
+    assert r.tier[0] == 1
+    r = baselines.cascade(_on_threshold(0.6, 0.7499), 0.75, 1, 2, CostModel())
+    assert r.tier[0] == 2
+
+
+def test_cascade_and_dimee_plus_gates_compare_in_the_same_dtype():
+    """float32(0.9) = 0.89999998 lies below the float64 gate 0.9: the cascade at alpha 0.9
+    and DIMEE+'s phone gate 0.9 must agree on it (float32 comparison would send it to the
+    mobile in the cascade and to the edge in DIMEE+)."""
+    from dimee_core.router import GATED, DIMEERouter
+    from dimee_core.stats import BETA_GRID, GATE_GRID
+
+    probs = _on_threshold(float(np.float32(0.9)), 0.99)
+    assert baselines.cascade(probs, 0.9, 1, 2, CostModel()).tier[0] == 1  # not the mobile
+    split = Split(np.array([0]), probs, np.zeros((1, 4, 2), np.float32), ("x",))
+    router = DIMEERouter(m=1, n=2, n_clusters=1, features="conf", escalate=True).fit(split)
+    g = int(np.flatnonzero(np.isclose(GATE_GRID, 0.9))[0])
+    router.cluster_tiers_ = np.array([GATED + g])
+    router.beta_ = float(BETA_GRID[1 + g])
+    assert router.route(split).tier[0] == 1
+    # and the calibration statistics count it as not answered on the phone at gate 0.9
+    s = router.stats_
+    assert s.gated_to_edge[2, 1 + g, g, 0] == 1
 
 
 def test_cascade_by_hand():

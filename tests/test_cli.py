@@ -60,3 +60,67 @@ def test_missing_and_malformed_cache(tmp_path):
     p = run("evaluate", str(tmp_path))
     assert p.returncode != 0 and "meta.json: not valid UTF-8 JSON" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "-0.1"], "target accuracy drop must be >= 0 pp"),
+    (["--delta", "0"], "delta must lie strictly between 0 and 1"),
+    (["--delta", "1.5"], "delta must lie strictly between 0 and 1"),
+])
+def test_tune_refuses_bad_requests_in_one_line(args, message):
+    p = run("tune", str(SHIPPED / "trec"), *args)
+    assert p.returncode == 2 and message in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def _copy_cache(name, tmp_path):
+    import shutil
+
+    dest = tmp_path / name
+    shutil.copytree(SHIPPED / name, dest, ignore=shutil.ignore_patterns("model"))
+    return dest
+
+
+def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
+    """tune writes both methods' settings with their guarantee; evaluate then runs DIMEE+
+    at its own defaults, and its test numbers match an independent refit."""
+    import numpy as np
+
+    from dimee_core.cache import load_cache
+    from dimee_core.evaluate import DIMEEConfig
+
+    dest = _copy_cache("trec", tmp_path)
+    p = run("tune", str(dest), "--target", "1.0")
+    assert p.returncode == 0, p.stderr
+    meta = json.loads((dest / "meta.json").read_text())
+    d = meta["defaults"]
+    for entry in (d, d["dimee_plus"]):
+        assert entry["target_pp"] == 1.0 and entry["delta"] == 0.1
+        assert entry["bound_pp"] <= 1.0 and entry["p_value"] <= 0.1
+        assert "≤ 1 pp with 90 % confidence" in entry["guarantee"]
+    assert d["m"] < d["n"] < 6 and 0 < d["fit_fraction"] < 1
+    assert d["dimee_plus"]["method"] in ("dimee_plus", "cascade")
+    out = json.loads(run("evaluate", str(dest), "--json", "--bootstrap", "0").stdout)
+    assert out["config"]["m"] == d["m"] and out["config"]["k"] == d["k"]
+    cache = load_cache(dest)
+    if d["dimee_plus"]["method"] == "dimee_plus":
+        cfg = DIMEEConfig.for_cache(cache, "dimee_plus")
+        assert (cfg.m, cfg.n, cfg.k) == (d["dimee_plus"]["m"], d["dimee_plus"]["n"],
+                                         d["dimee_plus"]["k"])
+        r = cfg.router(escalate=True).fit(cfg.fit_split(cache.calibration)).route(cache.test)
+        pred = cache.test.probs[np.arange(cache.test.n), r.exit_layer - 1].argmax(1)
+        assert out["methods"]["dimee_plus"]["accuracy"] == pytest.approx(
+            (pred == cache.test.labels).mean())
+
+
+def test_tune_says_plainly_when_nothing_can_be_certified(tmp_path):
+    dest = _copy_cache("trec", tmp_path)
+    before = (dest / "meta.json").read_text()
+    p = run("tune", str(dest), "--target", "0")
+    assert p.returncode == 2 and "nothing stored: No setting can be guaranteed" in p.stderr
+    assert (dest / "meta.json").read_text() == before
+
+
+def test_report_refuses_a_bad_delta():
+    p = run("report", str(DEFAULT), "--delta", "1", "--out", "/nonexistent")
+    assert p.returncode == 2 and "delta must lie strictly between 0 and 1" in p.stderr

@@ -151,25 +151,6 @@ def test_trajectory_and_examples(cache):
         assert conf[ex["hard"], :4].max() < 0.9
 
 
-def test_optimise_respects_target_on_calibration(cache, cfg):
-    target = 1.0
-    res = explore.optimise(cache, cfg, target, ks=(2, 4), epsilons=(0.0, 1.0, 3.0),
-                           mus=(0.3,), n_boot=0)
-    table = res.candidates
-    ok = table[table["cal_drop_pp"] <= target + 1e-9]
-    if res.config is None:
-        assert ok.empty
-        return
-    chosen = table[table["chosen"]].iloc[0]
-    assert chosen["cal_drop_pp"] <= target + 1e-9
-    assert chosen["cal_mean_cost"] == pytest.approx(ok["cal_mean_cost"].min())
-    again = evaluate(cache, res.config, n_boot=0).methods["dimee"]
-    assert res.test.mean_cost == pytest.approx(again.mean_cost)
-    assert res.test.accuracy == pytest.approx(again.accuracy)
-    with pytest.raises(ValueError):
-        explore.optimise(cache, cfg, -1.0)
-
-
 def test_compare_results_difference(cache, cfg, routers):
     a = evaluate(cache, replace(cfg, costs=CostModel(o_cloud=2.0)), routers=routers,
                  n_boot=0).methods["dimee"]

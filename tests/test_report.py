@@ -5,10 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from dimee_core.cache import load_cache
+from dataclasses import replace
+
+from dimee_core.cache import Split, load_cache
 from dimee_core.evaluate import DIMEEConfig
+from dimee_core.selection import Grid, evaluate_candidates
 from dimee_core.report import frontier_gap
-from dimee_core.tune import Candidate, select
 
 from .conftest import ROOT, SHIPPED
 
@@ -16,13 +18,19 @@ RESULTS = json.loads((ROOT / "docs" / "results.json").read_text())
 
 
 def cascade_by_hand(probs, labels, alpha, m=2, n=4):
-    """Independent cascade: default costs mobile 2, edge 6, cloud-via-edge 11; ref 11."""
-    conf, pred = probs.max(2), probs.argmax(2)
+    """Independent cascade at the default costs (L = 6): mobile m, edge n + 2, cloud via
+    the edge 11; reference 11."""
+    conf, pred = probs.max(2).astype(np.float64), probs.argmax(2)
     at_m, at_n = conf[:, m - 1] >= alpha, conf[:, n - 1] >= alpha
     answer = np.where(at_m, pred[:, m - 1], np.where(at_n, pred[:, n - 1], pred[:, -1]))
-    cost = np.where(at_m, 2.0, np.where(at_n, 6.0, 11.0))
+    cost = np.where(at_m, m, np.where(at_n, n + 2.0, 11.0))
     drop = 100 * ((pred[:, -1] == labels).mean() - (answer == labels).mean())
     return 100 * (1 - cost.mean() / 11.0), drop
+
+
+def _mn(setting: dict) -> dict:
+    """Split points of a recorded setting (reports before the selection fixed m=2, n=4)."""
+    return {"m": setting.get("m", 2), "n": setting.get("n", 4)}
 
 
 @pytest.mark.parametrize("name", sorted(RESULTS["datasets"]))
@@ -32,53 +40,55 @@ def test_report_cascade_points_recompute(name):
     assert d["final_exit_accuracy"] == pytest.approx(
         (cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
     for p in d["points"]:
-        if p["method"] != "cascade":
+        if p["method"] != "cascade" or p["setting"].get("certified") is False:
             continue
-        red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, p["setting"]["alpha"])
+        red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, p["setting"]["alpha"],
+                                    **_mn(p["setting"]))
         assert p["test"]["cost_reduction_pct"] == pytest.approx(red)
         assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
     for row in d["frontier"]:
         if row["method"] == "cascade":
-            alpha = row["value"] if row["protocol"] == "test sweep" else row["setting"]["alpha"]
-            red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, alpha)
+            setting = row.get("setting", {})
+            alpha = row["value"] if row["protocol"] == "test sweep" else setting["alpha"]
+            mn = _mn(setting) if row["protocol"] != "test sweep" else {
+                "m": d["config"]["m"], "n": d["config"]["n"]}
+            red, drop = cascade_by_hand(cache.test.probs, cache.test.labels, alpha, **mn)
             assert row["reduction_pct"] == pytest.approx(red)
             assert row["drop_pp"] == pytest.approx(drop)
+
+
+def refit_drop_and_reduction(cache, setting: dict, method: str) -> tuple[float, float]:
+    """Refit a recorded DIMEE / DIMEE+ setting from scratch (on the part of calibration it
+    names) and score it on test independently of the report's code path."""
+    base = DIMEEConfig.for_cache(cache)
+    knobs = {k: setting[k] for k in ("m", "n", "k", "features", "policy", "epsilon",
+                                     "safety", "mu", "fit_fraction") if k in setting}
+    cfg = DIMEEConfig.from_dict({**base.to_dict(), "policy": "budget", **knobs})
+    r = cfg.router(escalate=method == "dimee_plus").fit(cfg.fit_split(cache.calibration))
+    route = r.route(cache.test)
+    pred = cache.test.probs[np.arange(cache.test.n), route.exit_layer - 1].argmax(1)
+    final = cache.test.probs[:, -1].argmax(1)
+    drop = 100 * ((final == cache.test.labels).mean() - (pred == cache.test.labels).mean())
+    if method == "dimee_plus" and "beta" in setting:
+        assert setting["beta"] == r.beta_
+    return drop, 100 * (1 - route.cost.mean() / 11)
 
 
 @pytest.mark.parametrize("name", sorted(RESULTS["datasets"]))
 def test_report_dimee_points_recompute(name):
     """Refit the chosen DIMEE/DIMEE+ setting on calibration; test numbers must match."""
     cache = load_cache(SHIPPED / name)
-    base = DIMEEConfig.for_cache(cache)
     d = RESULTS["datasets"][name]
     tuned = [{**r, "test": {"accuracy_drop_pp": r["drop_pp"],
                             "cost_reduction_pct": r["reduction_pct"]}}
              for r in d["frontier"] if r["protocol"] == "calibration-tuned"]
     for p in d["points"] + tuned[::4]:  # every point, and a share of the frontier
-        if p["method"] == "cascade":
-            continue
         s = p["setting"]
-        cfg = DIMEEConfig.from_dict({**base.to_dict(), "k": s["k"], "features": s["features"],
-                                     "epsilon": s["epsilon"], "safety": s["safety"],
-                                     "policy": "budget"})
-        r = cfg.router(escalate=p["method"] == "dimee_plus").fit(cache.calibration)
-        route = r.route(cache.test)
-        pred = cache.test.probs[np.arange(cache.test.n), route.exit_layer - 1].argmax(1)
-        final = cache.test.probs[:, -1].argmax(1)
-        drop = 100 * ((final == cache.test.labels).mean() - (pred == cache.test.labels).mean())
+        if p["method"] == "cascade" or s.get("method") == "cascade" or s.get("certified") is False:
+            continue
+        drop, red = refit_drop_and_reduction(cache, s, p["method"])
         assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
-        assert p["test"]["cost_reduction_pct"] == pytest.approx(100 * (1 - route.cost.mean() / 11))
-        if p["method"] == "dimee_plus":
-            assert s["beta"] == r.beta_
-
-
-def test_select_uses_the_confidence_bound():
-    cfg = DIMEEConfig()
-    cheap_noisy = Candidate(cfg, False, oof_drop_pp=0.2, oof_cost=3.0, oof_se_pp=0.2)
-    safe = Candidate(cfg, False, oof_drop_pp=0.0, oof_cost=6.0, oof_se_pp=0.1)
-    assert select([cheap_noisy, safe], 0.3, False, z=1.645) is safe
-    assert select([cheap_noisy, safe], 0.3, False, z=0.0) is cheap_noisy
-    assert select([cheap_noisy], 0.3, False).oof_cost == 3.0  # none feasible: least bound
+        assert p["test"]["cost_reduction_pct"] == pytest.approx(red)
 
 
 def test_frontier_gap():
@@ -113,21 +123,87 @@ def test_staircase_gaps_match_a_loop_over_points_and_resamples():
             np.testing.assert_equal(gaps[b, t], want)
 
 
-def test_frontier_gap_bootstrap_of_a_method_against_itself_is_never_worse():
-    from dimee_core.report import Tuner, frontier_gap_bootstrap
-    from dimee_core.tune import cross_validate
+SMALL_GRID = Grid(split_points=((2, 4), (3, 5)), ks=(1, 4), features=("conf",),
+                  epsilons=(0.0, 0.5, 2.0), safeties=(0.0,), mus=(0.3,),
+                  alphas=(0.6, 0.7, 0.8, 0.9, 0.95, 0.99))
 
-    cache = load_cache(SHIPPED / "trec")
-    base = DIMEEConfig.for_cache(cache)
-    cands = cross_validate(cache.calibration, base, epsilon_grid=(0.3, 1.0), k_grid=(1, 2),
-                           feature_grid=("conf",), safety_grid=(0.0,), folds=3)
-    tuner = Tuner(cache, base, cands)
+
+@pytest.fixture(scope="module")
+def trec():
+    return load_cache(SHIPPED / "trec")
+
+
+@pytest.fixture(scope="module")
+def recommended(trec):
+    from dimee_core.report import Recommended
+
+    base = DIMEEConfig.for_cache(trec)
+    return Recommended(trec, base, evaluate_candidates(trec.calibration, base, SMALL_GRID))
+
+
+def test_frontier_gap_bootstrap_of_a_method_against_itself_is_never_worse(recommended):
+    from dimee_core.report import frontier_gap_bootstrap
+
     # each point meets itself (gap 0) or a point of its own that is cheaper at no
     # larger drop in that resample (gap > 0): never worse
-    same = frontier_gap_bootstrap(tuner, "cascade", "cascade", n_boot=200)
+    same = frontier_gap_bootstrap(recommended, "cascade", "cascade", n_boot=200)
     assert same["mean_gap_ci95"][0] >= 0 and same["significantly_worse"] == 0
-    vs = frontier_gap_bootstrap(tuner, n_boot=200)
+    vs = frontier_gap_bootstrap(recommended, n_boot=200)
     assert vs["mean_gap_ci95"][0] <= vs["mean_gap_ci95"][1]
+
+
+def test_report_never_chooses_on_the_test_split(trec):
+    """Every method's setting (the cascade's alpha included) comes from calibration alone:
+    scrambling the test split's labels and confidences changes no recommendation."""
+    from dimee_core.report import Recommended
+
+    base = DIMEEConfig.for_cache(trec)
+    rng = np.random.default_rng(0)
+    t = trec.test
+    scrambled = replace(trec, test=Split(rng.permutation(t.labels),
+                                         rng.dirichlet(np.ones(t.probs.shape[2]), t.probs.shape[:2]
+                                                       ).astype(np.float32), t.feats, t.texts))
+    for target in (0.3, 1.0, 3.0):
+        a = Recommended(trec, base, evaluate_candidates(trec.calibration, base, SMALL_GRID))
+        b = Recommended(scrambled, base,
+                        evaluate_candidates(trec.calibration, base, SMALL_GRID))
+        settings = [x.setting for x in a.tune(target)]
+        assert settings == [x.setting for x in b.tune(target)]
+        assert any(s.get("certified") for s in settings)
+
+
+def test_fresh_report_points_recompute_from_the_cache(trec, tmp_path):
+    """A report written now (small grid, 3 re-splits): every certified point's test numbers
+    recomputed independently, and the re-split schema of the issue with numbers in range."""
+    from dimee_core.report import run_report
+
+    result = run_report([trec], tmp_path, n_boot=50, resplits=3, grid=SMALL_GRID,
+                        log=lambda *_: None)
+    d = result["datasets"]["trec"]
+    certified = [p for p in d["points"] if p["setting"].get("certified")]
+    assert {p["method"] for p in certified} >= {"cascade", "dimee_plus"}
+    for p in certified:
+        s = p["setting"]
+        if s["method"] == "cascade":
+            red, drop = cascade_by_hand(trec.test.probs, trec.test.labels, s["alpha"], s["m"],
+                                        s["n"])
+        else:
+            drop, red = refit_drop_and_reduction(trec, s, s["method"])
+        assert p["test"]["cost_reduction_pct"] == pytest.approx(red)
+        assert p["test"]["accuracy_drop_pp"] == pytest.approx(drop)
+        assert s["bound_pp"] <= p["target_pp"] and s["p_value"] <= 0.1
+    rs = json.loads((tmp_path / "results.json").read_text())["resplits"]
+    assert set(rs) == {"delta", "datasets"} and rs["delta"] == 0.1
+    assert set(rs["datasets"]["trec"]) == {"0.3", "1"}
+    for target in rs["datasets"]["trec"].values():
+        assert set(target) == {"dimee", "dimee_plus", "cascade"}
+        for v in target.values():
+            assert set(v) == {"n_resplits", "mean_cost_reduction_pct", "mean_accuracy_drop_pp",
+                              "violation_rate"}
+            assert v["n_resplits"] == 3 and 0 <= v["mean_cost_reduction_pct"] < 100
+            assert v["violation_rate"] in (0, 1 / 3, 2 / 3, 1)
+    assert "| trec | ≤ 0.3 pp | DIMEE+ | 3 |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "resplits.png").stat().st_size > 0
 
 
 def test_headline_table_is_this_builds_report_or_nothing():
