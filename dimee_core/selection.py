@@ -257,9 +257,10 @@ class Candidates:
 
     def config(self, i: int) -> DIMEEConfig:
         r = self.table.iloc[i]
-        policy = "budget" if r.method == "cascade" else r.policy
+        if r.method == "cascade":  # only its split points and alpha mean anything
+            return replace(self.base, m=int(r.m), n=int(r.n), alpha=float(r.alpha))
         return replace(self.base, m=int(r.m), n=int(r.n), k=int(r.k), features=r.features,
-                       policy=policy, epsilon=float(r.epsilon), mu=float(r.mu),
+                       policy=r.policy, epsilon=float(r.epsilon), mu=float(r.mu),
                        safety=float(r.safety), alpha=float(r.alpha),
                        fit_fraction=self.fit_fraction)
 
@@ -411,7 +412,8 @@ class Recommendation:
                 "guarantee": self.guarantee() if self.ok else None, "message": self.message}
 
 
-def path_order(cands: Candidates, family: str, delta: float, pareto: bool = True) -> np.ndarray:
+def path_order(cands: Candidates, family: str, delta: float, pareto: bool = True,
+               split_points: tuple[int, int] | None = None) -> np.ndarray:
     """Row indices of the family in testing order, fixed by the fit part alone: the
     least estimated risk first, max(fit-part drop, 0) + z * sqrt(disagreements + c * k) / N
     (z the one-sided 1 - delta normal quantile), then the dearest. A setting fitted on
@@ -423,7 +425,11 @@ def path_order(cands: Candidates, family: str, delta: float, pareto: bool = True
     if family not in FAMILIES:
         raise SelectionError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
     t = cands.table
-    rows = np.flatnonzero(t["method"].isin(FAMILIES[family]).to_numpy())
+    keep = t["method"].isin(FAMILIES[family])
+    if split_points is not None:
+        keep = keep & (t["m"] == split_points[0]) & (t["n"] == split_points[1])
+    keep = keep.to_numpy()
+    rows = np.flatnonzero(keep)
     # a cluster whose option was chosen on these samples can hide disagreements: each
     # adds pseudo-disagreements (DIMEE+ chooses among ~30 options per cluster, DIMEE
     # among 3; a cascade chooses nothing on them, its estimate is honest)
@@ -442,10 +448,13 @@ def path_order(cands: Candidates, family: str, delta: float, pareto: bool = True
 
 
 def certify(cands: Candidates, target_pp: float, delta: float = DELTA,
-            family: str = "any", random_state: int = 0) -> Recommendation:
-    """Fixed-sequence test along the family's path; the cheapest rejected candidate."""
+            family: str = "any", random_state: int = 0,
+            split_points: tuple[int, int] | None = None) -> Recommendation:
+    """Fixed-sequence test along the family's path; the cheapest rejected candidate.
+    ``split_points`` restricts the path to one (m, n) (a heatmap cell: each cell is then
+    its own guarantee, not one across cells)."""
     check_request(target_pp, delta)
-    order = path_order(cands, family, delta)
+    order = path_order(cands, family, delta, split_points=split_points)
     passed: list[int] = []
     tested, failed_p = 0, None
     for s in range(0, len(order), 64):  # p-values block by block until the first failure
@@ -497,3 +506,45 @@ def recommend(calibration: Split, base: DIMEEConfig, target_pp: float, delta: fl
     check_request(target_pp, delta)
     cands = evaluate_candidates(calibration, base, grid, fit_fraction)
     return certify(cands, target_pp, delta, family), cands
+
+
+FRONTIER_TARGETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+
+
+def certified_frontier(cands: Candidates, delta: float = DELTA, family: str = "any",
+                       targets=FRONTIER_TARGETS) -> list[Recommendation]:
+    """The recommendation for each target (each its own guarantee at that target), one
+    per distinct setting: a cost / guaranteed-drop frontier to choose from."""
+    seen, out = set(), []
+    for t in targets:
+        rec = certify(cands, t, delta, family)
+        if rec.ok and rec.index not in seen:
+            seen.add(rec.index)
+            out.append(rec)
+    return out
+
+
+def split_point_table(cands: Candidates, target_pp: float, delta: float = DELTA,
+                      family: str = "any") -> pd.DataFrame:
+    """Best certified saving for every (m, n) on its own (NaN where none is certified)."""
+    pairs = sorted({(int(m), int(n)) for m, n in zip(cands.table["m"], cands.table["n"])})
+    rows = []
+    for m, n in pairs:
+        rec = certify(cands, target_pp, delta, family, split_points=(m, n))
+        rows.append({"m": m, "n": n, "reduction_pct": rec.reduction_pct if rec.ok else np.nan,
+                     "method": rec.method, "bound_pp": rec.bound_pp})
+    return pd.DataFrame(rows)
+
+
+NEVER = float(GATE_GRID[-1])  # a threshold above 1: no exit is ever sure
+
+
+def cascade_alpha(calibration: Split, config: DIMEEConfig, target_pp: float,
+                  delta: float = DELTA, fit_fraction: float = FIT_FRACTION) -> float:
+    """The cascade's certified alpha at ``config``'s split points and costs (the selection
+    restricted to the cascade at one (m, n): no k-means, milliseconds). ``NEVER`` (every
+    sample climbs to the cloud) when no alpha can be certified."""
+    grid = Grid(split_points=((config.m, config.n),), methods=("cascade",))
+    rec = certify(evaluate_candidates(calibration, config, grid, fit_fraction), target_pp,
+                  delta, "cascade")
+    return rec.config.alpha if rec.ok else NEVER

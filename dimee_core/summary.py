@@ -18,7 +18,7 @@ from .cache import Cache
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, score_routing
 from .metrics import MethodResult
 from .router import DIMEERouter
-from .tune import drop_vs_final, tune_cascade_alpha
+from .selection import cascade_alpha, paired_loss
 
 TARGET_PP = 0.3  # the target the shipped defaults were tuned for (`tune --target` default)
 COMPARED = ("dimee", "dimee_plus", "cascade")
@@ -39,7 +39,7 @@ class Recommendation:
     config: DIMEEConfig
     method: str  # "dimee" or "dimee_plus": chosen on calibration
     target_pp: float
-    cascade_alpha: float  # tuned on calibration for target_pp
+    cascade_alpha: float  # certified on calibration for target_pp (selection.cascade_alpha)
     calibration: dict[str, CalibrationPoint]  # dimee, dimee_plus, cascade
     test: dict[str, MethodResult]  # dimee, dimee_plus, cascade; with 95 % intervals
     n_test: int
@@ -69,13 +69,13 @@ def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float 
     config = config or DIMEEConfig.for_cache(cache)
     cal, test = cache.calibration, cache.test
     dimee, plus = routers if routers is not None else fit_routers(cache, config)
-    alpha = tune_cascade_alpha(cal, config, target_pp)
+    alpha = cascade_alpha(cal, config, target_pp)  # certified (selection.py); NEVER if none
     calibration, routings = {}, {}
     for name, route in (("dimee", dimee.route), ("dimee_plus", plus.route),
                         ("cascade", lambda s: cascade(s.probs, alpha, config.m, config.n,
                                                       config.costs))):
         r_cal = route(cal)
-        calibration[name] = CalibrationPoint(drop_vs_final(cal, r_cal.exit_layer)[0],
+        calibration[name] = CalibrationPoint(100 * float(paired_loss(cal, r_cal.exit_layer).mean()),
                                              float(r_cal.cost.mean()))
         routings[name] = route(test)
     scored = {name: score_routing(cache, config, r, n_boot) for name, r in routings.items()}

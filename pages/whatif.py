@@ -1,9 +1,9 @@
-"""What-if: every knob live, the accuracy/cost frontier, clusters and the optimiser."""
+"""What-if: every knob live, the accuracy/cost frontier, clusters and the guaranteed optimiser."""
 
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, sidebar, state, widgets
+from ui import charts, optimiser, sidebar, state, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -66,34 +66,5 @@ if res is not None:
         "acc_cloud": cc("Acc. in cloud", format="percent"),
         "size": "Calibration size", "test_size": "Test size", "tier": "Chosen tier"})
 
-    st.subheader("Optimise")
-    st.caption("Search k, the policy and ε / μ for the cheapest setting whose accuracy "
-               "drop on the CALIBRATION split stays within your target; the test split is "
-               "only used to report the result.")
-    with st.form("optimise"):
-        target = st.number_input("Target accuracy drop (pp)", 0.0, 20.0, 0.5, 0.1,
-                                 key="opt_target")
-        go = st.form_submit_button("Find the cheapest setting", key="opt_go")
-    if go:
-        try:
-            st.session_state["_opt"] = (repr(cfg), state.optimise(cache, cfg, target))
-        except ValueError as exc:
-            widgets.show_error(exc, "The optimiser")
-    opt = st.session_state.get("_opt")
-    if opt and opt[0] == repr(cfg):
-        result = opt[1]
-        if result.config is None:
-            st.warning("No setting in the grid keeps the calibration drop within the target; "
-                       "try a larger target.")
-        else:
-            c = result.config
-            st.success(f"Cheapest: k = {c.k}, policy {c.policy}"
-                       + (f", ε = {c.epsilon:g} pp" if c.policy == "budget" else "")
-                       + (f", μ = {c.mu:g}" if c.policy == "reward" else "")
-                       + ". On the test split:")
-            widgets.kpi_row(result.test, prefix="Optimised ")
-            st.button("Apply this setting", key="opt_apply",
-                      on_click=state.apply_config, args=(c,))
-        with st.expander("Every candidate tried (calibration numbers)"):
-            st.dataframe(result.candidates, hide_index=True)
+    optimiser.section(cache, cfg)
     widgets.config_panel(cache, cfg, res, key="wi")

@@ -55,7 +55,8 @@ def test_every_page_renders(at):
 
 
 def test_key_widgets_exist(at):
-    for key in ("m", "n", "k", "alpha", "eps", "mu", "lm", "le", "lc", "oe", "oc", "oec"):
+    for key in ("m", "n", "k", "alpha", "eps", "mu", "safety", "fit", "lm", "le", "lc", "oe",
+                "oc", "oec"):
         assert at.sidebar.slider(key=key) is not None
     for key in ("feat", "preset"):
         assert at.sidebar.selectbox(key=key) is not None
@@ -153,18 +154,50 @@ def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks():
     assert len(at.metric) >= 4  # still usable with the previous dataset
 
 
-def test_optimiser_runs_from_the_page(at):
+def test_optimiser_recommends_a_certified_setting_and_applies_every_knob(at):
+    """rt-snippets at 1 pp, default costs: the page shows exactly the selection's
+    recommendation (recomputed here), in green with its guarantee in words, and Apply
+    writes all its knobs into the shared settings."""
+    from dimee_core import selection
+    from dimee_core.cache import load_cache
+    from dimee_core.evaluate import DIMEEConfig
+
     at.switch_page("pages/whatif.py").run()
     at.number_input(key="opt_target").set_value(1.0)
     at.button(key="opt_go").click().run()
     _clean(at)
-    assert at.success or at.warning
-    if at.success:  # "Apply" writes the optimiser's pick into the shared settings
-        msg = at.success[0].value
-        at.button(key="opt_apply").click().run()
-        _clean(at)
-        assert f"Cheapest: k = {at.session_state['k']}, policy {at.session_state['policy']}" \
-            in msg
+    cache = load_cache(ROOT / "cache" / "rt-snippets")
+    base = DIMEEConfig(alpha=at.session_state["alpha"])
+    rec = selection.certify(selection.evaluate_candidates(cache.calibration, base), 1.0,
+                            0.1, "any")
+    assert rec.ok and not at.warning
+    assert len(at.success) == 1
+    msg = at.success[0].value
+    assert "accuracy drop vs all-in-cloud ≤ 1 pp with 90 % confidence" in msg
+    assert f"{rec.bound_pp:+.2f} pp" in msg and f"{rec.reduction_pct:.1f} %" in msg
+    at.button(key="opt_apply").click().run()
+    _clean(at)
+    c = rec.config
+    got = {k: at.session_state[k] for k in ("m", "n", "alpha")}
+    assert got == {"m": c.m, "n": c.n, "alpha": c.alpha}
+    if rec.method != "cascade":
+        assert (at.session_state["k"], at.session_state["feat"], at.session_state["policy"],
+                at.session_state["fit"]) == (c.k, c.features, c.policy, c.fit_fraction)
+    at.switch_page("pages/overview.py").run()
+
+
+def test_optimiser_refuses_bad_input_plainly(at):
+    at.switch_page("pages/whatif.py").run()
+    at.number_input(key="opt_target").set_value(-1.0)
+    at.button(key="opt_go").click().run()
+    assert not at.exception
+    assert any("target accuracy drop must be a number >= 0" in e.value for e in at.error)
+    at.number_input(key="opt_target").set_value(0.5)
+    at.number_input(key="opt_delta").set_value(1.5)
+    at.button(key="opt_go").click().run()
+    assert any("strictly between 0 and 1" in e.value for e in at.error)
+    assert not at.success
+    at.number_input(key="opt_delta").set_value(0.1)
     at.switch_page("pages/overview.py").run()
 
 

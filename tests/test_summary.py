@@ -14,7 +14,7 @@ from dimee_core.costs import CostModel
 from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers
 from dimee_core.metrics import MethodResult
 from dimee_core.summary import CalibrationPoint as P
-from dimee_core.tune import tune_cascade_alpha
+from dimee_core.selection import Grid, certify, evaluate_candidates
 from tests.conftest import SHIPPED
 from ui import charts
 
@@ -66,7 +66,10 @@ def test_recommend_matches_an_independent_computation(trec):
     cal = trec.calibration
     cost = {"dimee": dimee.route(cal).cost.mean(), "dimee_plus": plus.route(cal).cost.mean()}
     assert rec.calibration["dimee_plus"].mean_cost == pytest.approx(cost["dimee_plus"])
-    alpha = tune_cascade_alpha(cal, cfg, summary.TARGET_PP)
+    only_cascade = Grid(split_points=((cfg.m, cfg.n),), methods=("cascade",))
+    certified = certify(evaluate_candidates(cal, cfg, only_cascade), summary.TARGET_PP,
+                        0.1, "cascade")
+    alpha = certified.config.alpha if certified.ok else 1.01
     assert rec.cascade_alpha == alpha
     c = cascade(trec.test.probs, alpha, cfg.m, cfg.n, cfg.costs)
     ref = cfg.costs.reference_cost(trec.num_layers)

@@ -171,11 +171,13 @@ def draw(setup: Setup) -> None:
             _slider("n", cache)
             _slider("k", cache)
             _choice("feat")
+            _slider("fit", cache, fmt="%.2f")
         with st.expander("How clusters pick a tier", expanded=True):
             _slider("alpha", cache, fmt="%.3f")
             _choice("policy", horizontal=True)
             _slider("eps", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
             _slider("mu", cache, disabled=ss["policy"] != "reward", fmt="%.2f")
+            _slider("safety", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
         with st.expander("Cost model", expanded=True):
             # An action, not a mirror of the costs: writing the matching preset into
             # this widget every run made a stale "Balanced" from a fast slider user

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 import streamlit as st
 
-from dimee_core import explore, report, summary
+from dimee_core import explore, report, selection, summary
 from dimee_core.cache import Cache, CacheError, list_caches, load_cache
 from dimee_core.costs import MODES, PRESETS, CostModel
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
@@ -83,6 +83,13 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
                  "percentage points below all-in-cloud."),
     Setting("mu", "Cost weight μ", "float", 0.0, 10.0, 0.01,
             help="Reward policy: how much one all-in-cloud cost is worth in accuracy."),
+    Setting("safety", "Safety margin", "float", 0.0, 10.0, 0.25,
+            help="Budget policy: each cluster's estimated loss is raised by this many "
+                 "standard errors, so clusters that merely look good by chance are not "
+                 "trusted."),
+    Setting("fit", "Share of calibration fitted on", "float", 0.1, 1.0, 0.05,
+            help="k-means and the tier choice use this seeded share of the calibration "
+                 "split; a guaranteed recommendation was certified on the rest."),
     Setting("mode", "Offload mode", "choice", options=MODES,
             help="resume: ship the layer-m hidden state, remote continues; recompute: "
                  "ship the raw input, remote starts from layer 1."),
@@ -112,7 +119,7 @@ def defaults(cache: Cache) -> dict[str, Any]:
     cfg = DIMEEConfig.for_cache(cache)
     d = {"m": cfg.m, "n": cfg.n, "k": min(cfg.k, cache.calibration.n), "feat": cfg.features,
          "alpha": cfg.alpha, "policy": cfg.policy, "eps": cfg.epsilon, "mu": cfg.mu,
-         "mode": cfg.costs.mode}
+         "safety": cfg.safety, "fit": cfg.fit_fraction, "mode": cfg.costs.mode}
     d.update({key: float(getattr(cfg.costs, field)) for key, field in COSTS})
     return d
 
@@ -280,7 +287,8 @@ def config_from(cache: Cache, settings: Mapping[str, Any]) -> DIMEEConfig:
     return DIMEEConfig.for_cache(cache, m=int(s["m"]), n=int(s["n"]), k=int(s["k"]),
                                  features=s["feat"], alpha=float(s["alpha"]),
                                  policy=s["policy"], epsilon=float(s["eps"]),
-                                 mu=float(s["mu"]), costs=costs)
+                                 mu=float(s["mu"]), safety=float(s["safety"]),
+                                 fit_fraction=float(s["fit"]), costs=costs)
 
 
 def apply_costs(costs: CostModel) -> None:
@@ -294,7 +302,8 @@ def apply_config(cfg: DIMEEConfig) -> None:
     """Write a whole config into the widgets' state (e.g. the optimiser's pick)."""
     ss = st.session_state
     ss.update(m=cfg.m, n=cfg.n, k=cfg.k, feat=cfg.features, alpha=cfg.alpha,
-              policy=cfg.policy, eps=cfg.epsilon, mu=cfg.mu)
+              policy=cfg.policy, eps=cfg.epsilon, mu=cfg.mu, safety=cfg.safety,
+              fit=cfg.fit_fraction)
     apply_costs(cfg.costs)
 
 
@@ -319,17 +328,18 @@ class _RouterPair:
 
 @st.cache_resource(show_spinner="Clustering the calibration split…", max_entries=16)
 def _fitted(path: str, stamp: float, m: int, k: int, features: str,
-            random_state: int) -> _RouterPair:
+            random_state: int, fit_fraction: float = 1.0) -> _RouterPair:
     cache = _load(path, stamp)
     cfg = DIMEEConfig.for_cache(cache, m=m, n=m + 1, k=k, features=features,
-                                random_state=random_state)
+                                random_state=random_state, fit_fraction=fit_fraction)
     dimee, plus = fit_routers(cache, cfg)
     return _RouterPair(threading.Lock(), dimee, plus, dimee.predict_cluster(cache.test))
 
 
 def _pair(cache: Cache, cfg: DIMEEConfig) -> _RouterPair:
     path = str(cache.path)
-    return _fitted(path, _stamp(path), cfg.m, cfg.k, cfg.features, cfg.random_state)
+    return _fitted(path, _stamp(path), cfg.m, cfg.k, cfg.features, cfg.random_state,
+                   cfg.fit_fraction)
 
 
 @contextmanager
@@ -417,18 +427,20 @@ def frontiers(cache: Cache, cfg: DIMEEConfig) -> pd.DataFrame:
     return _frontiers(path, _stamp(path), repr(cfg), cfg, cache)
 
 
-@st.cache_data(show_spinner="Searching k, policy and ε on the calibration split…",
-               max_entries=16)
-def _optimise(path: str, stamp: float, cfg_key: str, target: float, _cfg: DIMEEConfig,
-              _cache: Cache) -> explore.OptimiseResult:
-    return explore.optimise(_cache, _cfg, target, n_boot=INTERACTIVE_BOOT)
+@st.cache_resource(show_spinner="Fitting and routing every candidate setting on the "
+                                 "calibration split…", max_entries=8)
+def _candidates(path: str, stamp: float, key: str, _base: DIMEEConfig,
+                _cache: Cache) -> selection.Candidates:
+    return selection.evaluate_candidates(_cache.calibration, _base)
 
 
-def optimise(cache: Cache, cfg: DIMEEConfig, target: float) -> explore.OptimiseResult:
-    """Cheapest setting within a calibration accuracy-drop target (fits its own routers,
-    so the shared cached ones are never touched outside their lock)."""
+def candidates(cache: Cache, cfg: DIMEEConfig) -> selection.Candidates:
+    """Every candidate of the selection under cfg's costs (its m, n, k, ... are searched;
+    only the costs, α of the pools policy and the seed are taken from cfg). Read-only
+    for callers: ``routing`` copies the router it needs."""
     path = str(cache.path)
-    return _optimise(path, _stamp(path), repr(cfg), float(target), cfg, cache)
+    base = DIMEEConfig(alpha=cfg.alpha, random_state=cfg.random_state, costs=cfg.costs)
+    return _candidates(path, _stamp(path), repr(base), base, cache)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

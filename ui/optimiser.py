@@ -1,0 +1,209 @@
+"""What-if's optimiser: a guaranteed recommendation, its (m, n) heatmap and its frontier.
+
+The figures and the verdict are pure functions (data in, figure or words out); only
+``section`` draws. Everything the optimiser recommends comes from
+``dimee_core.selection``: certified on calibration, then scored once on test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dimee_core import selection
+from dimee_core.cache import Cache
+from dimee_core.evaluate import DIMEEConfig, score_routing
+from dimee_core.metrics import MethodResult
+from ui import state, widgets
+from ui.charts import METHOD_COLORS, _layout
+
+FAMILY_LABELS = {"any": "Any method", "dimee_plus": "DIMEE+ (or the cascade it contains)",
+                 "dimee": "DIMEE", "cascade": "Confidence cascade"}
+METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
+INTERACTIVE_BOOT = 200
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # "success" | "warning" | "error"
+    text: str
+
+
+def describe(rec: selection.Recommendation) -> str:
+    """The recommended setting in words (Markdown-safe: only numbers and fixed names)."""
+    s = rec.setting()
+    where = f"m = {s['m']}, n = {s['n']}"
+    if s["method"] == "cascade":
+        return f"the confidence cascade at α = {s['alpha']:g}, {where}"
+    knob = {"budget": f"budget ε = {s.get('epsilon', 0):g} pp, safety {s.get('safety', 0):g}",
+            "reward": f"reward μ = {s.get('mu', 0):g}", "pools": "majority pools"}[s["policy"]]
+    return (f"{METHOD_NAMES[s['method']]} with {where}, k = {s['k']}, "
+            f"features {s['features']}, {knob}")
+
+
+def verdict(rec: selection.Recommendation, test: MethodResult | None) -> Verdict:
+    """Green only when a setting is certified AND its test drop is within the target; a
+    test overshoot of a certified setting is said as an overshoot; nothing certified is
+    said plainly (never a silent fall-back)."""
+    if not rec.ok:
+        return Verdict("warning", rec.message)
+    head = (f"Guaranteed: {rec.guarantee()} (Learn then Test, exchangeable samples "
+            f"assumed). Recommended: {describe(rec)}. Its upper bound on the held-out "
+            f"calibration part: {rec.bound_pp:+.2f} pp (p = {rec.p_value:.3g}); "
+            f"{rec.reduction_pct:.1f} % cheaper than all-in-cloud on calibration.")
+    if test is None:
+        return Verdict("success", head)
+    if test.accuracy_drop_pp > rec.target_pp + 1e-9:
+        return Verdict("error", f"{head} **Overshoot on the test split:** drop "
+                                f"{test.accuracy_drop_pp:+.2f} pp > target "
+                                f"{rec.target_pp:g} pp. The guarantee allows this with "
+                                f"probability up to δ = {rec.delta:g}, and a test split "
+                                f"has its own sampling noise.")
+    return Verdict("success", f"{head} On the test split: drop "
+                              f"{test.accuracy_drop_pp:+.2f} pp, "
+                              f"{test.cost_reduction_pct:.1f} % saved.")
+
+
+def heatmap(table: pd.DataFrame, chosen: tuple[int, int] | None) -> go.Figure:
+    """Best certified saving for each (m, n) on its own; the recommendation's cell ringed."""
+    ms, ns = sorted(table["m"].unique()), sorted(table["n"].unique())
+    z = np.full((len(ms), len(ns)), np.nan)
+    for r in table.itertuples():
+        z[ms.index(r.m), ns.index(r.n)] = r.reduction_pct
+    text = [[("–" if np.isnan(v) else f"{v:.0f} %") for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=[str(n) for n in ns], y=[str(m) for m in ms], text=text,
+                               texttemplate="%{text}", colorscale="Greens", zmin=0,
+                               colorbar=dict(title="saved %"),
+                               hovertemplate="m=%{y}, n=%{x}: %{text}<extra></extra>"))
+    if chosen is not None:
+        fig.add_shape(type="rect", x0=ns.index(chosen[1]) - 0.5, x1=ns.index(chosen[1]) + 0.5,
+                      y0=ms.index(chosen[0]) - 0.5, y1=ms.index(chosen[0]) + 0.5,
+                      line=dict(color="black", width=3))
+    fig.update_xaxes(title="edge split n", type="category")
+    fig.update_yaxes(title="mobile split m", type="category")
+    return _layout(fig, height=300)
+
+
+def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figure:
+    """Certified settings (one per target of a sweep): calibration saving vs held-out drop
+    with its upper bound as the error bar; the allowed drop as a green band. Each point
+    carries its candidate index (customdata) so a click can apply it."""
+    fig = go.Figure()
+    fig.add_hrect(y0=-100, y1=target_pp, fillcolor="green", opacity=0.08, line_width=0)
+    fig.add_hline(y=target_pp, line=dict(color="green", dash="dot"),
+                  annotation_text=f"target {target_pp:g} pp")
+    for method in ("dimee", "dimee_plus", "cascade"):
+        part = [r for r in recs if r.method == method]
+        if not part:
+            continue
+        drop = np.array([r.held_out_drop_pp for r in part])
+        bound = np.array([r.bound_pp for r in part])
+        fig.add_trace(go.Scatter(
+            x=[r.reduction_pct for r in part], y=drop, mode="markers",
+            name=METHOD_NAMES[method], marker=dict(size=11, color=METHOD_COLORS[method],
+                                                   line=dict(width=1, color="black")),
+            error_y=dict(type="data", symmetric=False, array=bound - drop,
+                         arrayminus=np.zeros(len(part))),
+            customdata=[[r.index, r.target_pp, r.bound_pp] for r in part],
+            hovertemplate="saved %{x:.1f} %<br>held-out drop %{y:+.2f} pp<br>bound "
+                          "%{customdata[2]:+.2f} pp (certified at %{customdata[1]:g} pp)"
+                          "<br>click to apply<extra></extra>"))
+    lo = min([0.0] + [r.held_out_drop_pp for r in recs]) - 0.2
+    hi = max([target_pp] + [r.bound_pp for r in recs]) + 0.2
+    fig.update_yaxes(title="drop on the held-out calibration part (pp), bar to its bound",
+                     range=[lo, hi])
+    fig.update_xaxes(title="cost reduction on calibration (%) → better")
+    return _layout(fig, height=380, clickmode="event+select")
+
+
+def clicked_index(event) -> int | None:
+    """The candidate index of a clicked frontier point (None when nothing is selected)."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for p in points:
+        data = p.get("customdata")
+        if data:
+            return int(data[0])
+    return None
+
+
+def apply(method: str, cfg: DIMEEConfig) -> None:
+    """Every knob of the recommendation (costs kept). A cascade has only its split points
+    and α: DIMEE's own knobs are left as they are."""
+    if method == "cascade":
+        st.session_state.update(m=cfg.m, n=cfg.n, alpha=cfg.alpha)
+    else:
+        state.apply_config(cfg)
+
+
+def _test_result(cache: Cache, cands: selection.Candidates,
+                 rec: selection.Recommendation) -> MethodResult:
+    return score_routing(cache, rec.config, cands.routing(rec.index, cache.test),
+                         INTERACTIVE_BOOT)
+
+
+def section(cache: Cache, cfg: DIMEEConfig) -> None:
+    """The optimiser: ask, certify, show the guarantee, the heatmap and the frontier."""
+    st.subheader("Optimise with a guarantee")
+    st.caption("Searches the split points m and n, k, the features, the policy with its "
+               "ε / μ, the safety margin, DIMEE, DIMEE+ and the cascade under your costs. "
+               "Part of the calibration split fits and orders every setting, the rest "
+               "certifies them (Learn then Test); the test split is only used to report "
+               "the result.")
+    with st.form("optimise"):
+        c1, c2, c3 = st.columns(3)
+        target = c1.number_input("Target accuracy drop (pp)", value=0.5, step=0.1,
+                                 key="opt_target")
+        delta = c2.number_input("Risk δ (1 − confidence)", value=0.1, step=0.01,
+                                format="%.2f", key="opt_delta")
+        family = c3.selectbox("Method", list(FAMILY_LABELS), key="opt_family",
+                              format_func=FAMILY_LABELS.get)
+        go_ = st.form_submit_button("Find the cheapest guaranteed setting", key="opt_go")
+    if go_:
+        try:
+            selection.check_request(float(target), float(delta))
+        except selection.SelectionError as exc:
+            st.error(f"Cannot search: {exc}.")
+            st.session_state.pop("_opt", None)
+            return
+        st.session_state["_opt"] = (repr(cfg.costs), cfg.alpha, float(target), float(delta),
+                                    family)
+    ask = st.session_state.get("_opt")
+    if not ask or ask[0] != repr(cfg.costs):  # asked under other costs: ask again
+        return
+    _, alpha, target, delta, family = ask  # alpha of the pools policy when asked
+    cands = state.candidates(cache, replace(cfg, alpha=alpha))
+    rec = selection.certify(cands, target, delta, family)
+    test = _test_result(cache, cands, rec) if rec.ok else None
+    v = verdict(rec, test)
+    getattr(st, v.kind)(v.text)
+    st.caption(f"{len(cands.table)} candidates, fitted on {cands.n_fit} calibration samples "
+               f"and certified on {cands.n_held_out} in {cands.seconds:.1f} s.")
+    if rec.ok:
+        widgets.kpi_row(test, prefix="Recommended, test: ")
+        st.button("Apply every knob of this setting", key="opt_apply", on_click=apply,
+                  args=(rec.method, rec.config))
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Best guaranteed saving for each (m, n)**")
+        table = selection.split_point_table(cands, target, delta, family)
+        st.plotly_chart(heatmap(table, (rec.config.m, rec.config.n) if rec.ok else None),
+                        key="opt_heatmap")
+        st.caption("Each cell is certified on its own (its own guarantee); the "
+                   "recommendation above is the one whose guarantee covers the whole grid.")
+    with right:
+        st.markdown("**Certified settings for targets from 0.1 to 5 pp** (click to apply)")
+        recs = selection.certified_frontier(cands, delta, family)
+        event = st.plotly_chart(frontier(recs, target), key="opt_frontier", on_select="rerun",
+                                selection_mode="points")
+        picked = clicked_index(event)
+        if picked is not None and st.session_state.get("_opt_clicked") != (ask, picked):
+            st.session_state["_opt_clicked"] = (ask, picked)
+            apply(str(cands.table["method"].iat[picked]), cands.config(picked))
+            st.rerun()
