@@ -395,7 +395,19 @@ def resplits_markdown(resplits: dict) -> str:
                 lines.append(f"| {ds} | ≤ {target} pp | {METHOD_NAMES[m]} | {v['n_resplits']} "
                              f"| {v['mean_cost_reduction_pct']:.1f} "
                              f"| {v['mean_accuracy_drop_pp']:+.2f} | {v['violation_rate']:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", "![re-splits](resplits.png)"])
+
+
+def _save(fig, axes, path: Path) -> None:
+    """Legend on the first panel, then an atomic PNG write."""
+    import matplotlib.pyplot as plt
+
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def plot_resplits(resplits: dict, path: Path) -> None:
@@ -427,12 +439,7 @@ def plot_resplits(resplits: dict, path: Path) -> None:
                      f"(numbers: violation rate)", fontsize=10)
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3, axis="y")
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    _save(fig, axes, path)
 
 
 def plot_frontiers(result: dict, path: Path) -> None:
@@ -467,9 +474,4 @@ def plot_frontiers(result: dict, path: Path) -> None:
         ax.set_ylim(-1.5, 6)
         ax.set_xlim(0, 85)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    _save(fig, axes, path)
