@@ -26,6 +26,22 @@ def test_evaluate_json_schema():
                 "tier_shares"} <= set(m)
         assert set(m["tier_shares"]) == {"mobile", "edge", "cloud"}
     assert out["config"]["m"] < out["config"]["n"] < out["L"]
+    # the numbers, against the cache arrays and the cost formulas (default costs, L = 6)
+    import numpy as np
+
+    from dimee_core.cache import load_cache
+
+    test = load_cache(DEFAULT).test
+    m, n = out["config"]["m"], out["config"]["n"]
+    acc = lambda layer: float((test.probs[:, layer - 1].argmax(1) == test.labels).mean())
+    methods = out["methods"]
+    assert methods["all_in_cloud"]["accuracy"] == pytest.approx(acc(6))
+    assert methods["all_in_cloud"]["mean_cost"] == pytest.approx(11.0)
+    assert methods["mobile_only"]["accuracy"] == pytest.approx(acc(m))
+    assert methods["mobile_only"]["cost_reduction_pct"] == pytest.approx(100 * (1 - m / 11))
+    assert methods["edge_only"]["mean_cost"] == pytest.approx(n + 2.0)
+    assert methods["edge_only"]["accuracy_drop_pp"] == pytest.approx(100 * (acc(6) - acc(n)))
+    assert np.isclose(sum(methods["dimee"]["tier_shares"].values()), 1.0)
 
 
 def test_evaluate_table_and_options():
