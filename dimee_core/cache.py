@@ -18,16 +18,21 @@ cache cannot execute code; every problem raises :class:`CacheError` naming the f
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import math
 import os
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+from numpy.lib import format as npformat
 
 SCHEMA_VERSION = 1
 SPLITS = ("calibration", "test")
@@ -35,6 +40,17 @@ META_FILE = "meta.json"
 TEXTS_FILE = "texts.json"
 MAX_FEATURE_DIM = 64
 MAX_FILE_BYTES = 512 * 1024 * 1024  # refuse absurd files before reading them
+MAX_ARRAY_BYTES = 1024 * 1024 * 1024  # all arrays of a cache, unpacked (declared sizes)
+MAX_NPZ_MEMBERS = 16
+NPY_HEADER_MAX = 16384  # numpy refuses headers over 10000 bytes anyway
+MAX_MEMBER_NAME = 255
+MAX_CACHE_ENTRIES = 64  # files in a cache folder (or its model/)
+MAX_JSON_DEPTH = 32
+MAX_NAME_CHARS = 1000  # name, title, model id, a label name
+MAX_CLASSES = 10_000
+MAX_LAYERS = 1024
+MAX_TOKENS = 1 << 20
+ACCURACY_TOL = 1e-3  # meta.json rounds accuracies to 4 decimals
 PROB_SUM_TOL = 1e-2  # float16/float32 rounding of softmax outputs
 MODEL_DIR = "model"
 MODEL_CONFIG = "config.json"
@@ -79,6 +95,7 @@ class Cache:
     test: Split
     path: Path | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # well-formed but suspicious (see load_cache)
 
     @property
     def name(self) -> str:
@@ -102,7 +119,8 @@ class Cache:
         if not isinstance(self.meta.get("model"), dict):
             return ("this cache holds the model's outputs only (it was built without "
                     "adapters, or before caches shipped their model)")
-        if self.path is None or not (self.path / MODEL_DIR / MODEL_WEIGHTS).is_file():
+        weights = None if self.path is None else self.path / MODEL_DIR / MODEL_WEIGHTS
+        if weights is None or weights.is_symlink() or not weights.is_file():
             return "the cache's model/ folder is missing"
         return None
 
@@ -119,15 +137,101 @@ def _fail(path: Path, problem: str) -> CacheError:
     return CacheError(f"{path}: {problem}")
 
 
-def _read_json(path: Path) -> Any:
+# ---------------------------------------------------------------- reading, defensively
+# Every limit is checked on what a file *declares* before anything is allocated, so a
+# hostile cache costs at most the bytes below, never an unbounded allocation.
+
+def _no_symlinks(folder: Path) -> None:
+    """Refuse a cache that holds any symbolic link (never read outside the folder)."""
+    for sub in (folder, folder / MODEL_DIR):
+        if sub != folder and (sub.is_symlink() or not sub.is_dir()):
+            continue  # a linked model/ was already refused as an entry of folder
+        try:
+            entries = list(itertools.islice(os.scandir(sub), MAX_CACHE_ENTRIES + 1))
+        except OSError as exc:
+            raise _fail(sub, f"cannot be listed ({exc.strerror})") from None
+        if len(entries) > MAX_CACHE_ENTRIES:
+            raise _fail(sub, f"holds more than {MAX_CACHE_ENTRIES} entries")
+        for entry in entries:
+            if entry.is_symlink():
+                raise _fail(sub / entry.name, "is a symbolic link: refused (files must "
+                                              "live inside the cache)")
+
+
+def _regular_file(path: Path, limit: int) -> None:
+    if path.is_symlink():
+        raise _fail(path, "is a symbolic link: refused (files must live inside the cache)")
     if not path.is_file():
         raise _fail(path, "file is missing")
-    if path.stat().st_size > MAX_FILE_BYTES:
+    if path.stat().st_size > limit:
         raise _fail(path, "file is too large")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"number {text[:20]!r} is out of range")
+    return v
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _check_tree(obj: Any, path: Path) -> None:
+    """Bounded nesting (deep values break Streamlit's cache hashing and recursion) and
+    valid Unicode only (a lone surrogate cannot be encoded for display)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _fail(path, "holds a string that is not valid Unicode (a lone "
+                                  "surrogate)") from None
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _fail(path, f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str):
+                stack.append((key, depth))
+            stack.append((item, depth + 1))
+
+
+def parse_json(data: bytes, path: Path) -> Any:
+    """Strict JSON: UTF-8, finite numbers, bounded nesting, valid Unicode strings."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"not valid UTF-8 JSON ({exc})") from None
+        obj = json.loads(data.decode("utf-8"), parse_float=_finite_float,
+                         parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, NaN/Infinity and > 4300-digit integers
+        reason = ("nested too deeply" if isinstance(exc, RecursionError)
+                  else str(exc)[:200])
+        raise _fail(path, f"not valid UTF-8 JSON ({reason})") from None
+    _check_tree(obj, path)
+    return obj
+
+
+def _read_json(path: Path) -> Any:
+    _regular_file(path, MAX_FILE_BYTES)
+    return parse_json(path.read_bytes(), path)
+
+
+def _positive_int(meta: dict[str, Any], key: str, path: Path, hi: int) -> int:
+    v = meta[key]
+    if type(v) is not int or not 1 <= v <= hi:
+        raise _fail(path, f"{key} must be an integer in [1, {hi}], got {_short(v)}")
+    return v
+
+
+def _short(v: Any) -> str:
+    """A value for an error message: repr, cut short (hostile values can be huge)."""
+    text = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else "a huge integer"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _validate_meta(meta: Any, path: Path) -> dict[str, Any]:
@@ -136,104 +240,256 @@ def _validate_meta(meta: Any, path: Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise _fail(path, f"missing keys {missing}")
-    if meta["schema_version"] != SCHEMA_VERSION:
-        raise _fail(path, f"schema_version {meta['schema_version']!r} is not supported "
-                          f"(expected {SCHEMA_VERSION})")
+    if type(meta["schema_version"]) is not int or meta["schema_version"] != SCHEMA_VERSION:
+        raise _fail(path, f"schema_version {_short(meta['schema_version'])} is not "
+                          f"supported (expected {SCHEMA_VERSION})")
+    for key in ("name", "model_id", "title"):
+        v = meta.get(key, "-")
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_NAME_CHARS:
+            raise _fail(path, f"{key} must be a non-empty string of at most "
+                              f"{MAX_NAME_CHARS} characters")
     names = meta["label_names"]
-    if not (isinstance(names, list) and len(names) >= 2
-            and all(isinstance(x, str) for x in names)):
-        raise _fail(path, "label_names must be a list of at least two strings")
-    for key in ("num_layers", "feature_dim"):
-        v = meta[key]
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise _fail(path, f"{key} must be a positive integer, got {v!r}")
+    if not (isinstance(names, list) and 2 <= len(names) <= MAX_CLASSES
+            and all(isinstance(x, str) and len(x) <= MAX_NAME_CHARS for x in names)):
+        raise _fail(path, f"label_names must be a list of 2 to {MAX_CLASSES} strings")
+    _positive_int(meta, "num_layers", path, MAX_LAYERS)
+    _positive_int(meta, "feature_dim", path, MAX_FEATURE_DIM)
     if meta["num_layers"] < 3:
         raise _fail(path, "num_layers must be at least 3 (mobile < edge < cloud)")
-    if meta["feature_dim"] > MAX_FEATURE_DIM:
-        raise _fail(path, f"feature_dim {meta['feature_dim']} exceeds {MAX_FEATURE_DIM}")
-    if not isinstance(meta["splits"], dict):
+    splits = meta["splits"]
+    if not isinstance(splits, dict) or not all(
+            type(v) is int and v >= 0 for k, v in splits.items() if k in SPLITS):
         raise _fail(path, "splits must be an object of split sizes")
+    acc = meta.get("test_exit_accuracy")
+    if acc is not None and not (isinstance(acc, list) and len(acc) == meta["num_layers"]
+                                and all(type(a) in (int, float) and 0 <= a <= 1
+                                        for a in acc)):
+        raise _fail(path, "test_exit_accuracy must list one accuracy in [0, 1] per layer")
+    model = meta.get("model")
+    if model is not None and not (isinstance(model, dict) and all(
+            isinstance(model.get(k), str) for k in ("config_sha256", "weights_sha256"))):
+        raise _fail(path, "model must record config_sha256 and weights_sha256")
+    if not isinstance(meta.get("defaults", {}), (dict, type(None))):
+        raise _fail(path, "defaults must be an object")
     return meta
 
 
-def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any) -> Split:
-    path = folder / f"{split}.npz"
-    if not path.is_file():
-        raise _fail(path, "file is missing")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise _fail(path, "file is too large")
-    if not zipfile.is_zipfile(path):  # else np.load would try to unpickle it
-        raise _fail(path, "not a readable .npz archive (not a zip file)")
+def _validate_defaults(meta: dict[str, Any], n_calibration: int, path: Path
+                       ) -> dict[str, Any]:
+    """The stored defaults must make a valid configuration for this cache (the CLI and
+    the dashboard start from them)."""
+    from .evaluate import check_defaults  # evaluate imports this module
+
+    defaults = dict(meta.get("defaults") or {})
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in ("labels", "probs", "feats", "lengths")
-                      if k in z.files}
-    except ValueError as exc:  # object arrays need pickle: refused
-        raise _fail(path, f"refused to load ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise _fail(path, f"not a readable .npz archive ({exc})") from None
+        check_defaults(defaults, meta["num_layers"], n_calibration)
+    except (TypeError, ValueError) as exc:
+        raise _fail(path, f"defaults are not a valid configuration ({str(exc)[:200]})"
+                    ) from None
+    return defaults
+
+
+def check_zip_directory(fh: BinaryIO, max_entries: int) -> None:
+    """Raise ValueError for a zip whose central directory is huge, before ``zipfile``
+    parses it (one object per entry). Reads the end-of-central-directory record."""
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    tail_len = min(size, 22 + 65535)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        raise ValueError("no zip end-of-directory record")
+    entries, cd_size = struct.unpack("<HI", tail[at + 10:at + 16])
+    if entries == 0xFFFF or entries > max_entries:
+        raise ValueError(f"more than {max_entries} members")
+    if cd_size > max_entries * (46 + MAX_MEMBER_NAME + 64):
+        raise ValueError("oversized zip directory")
+    fh.seek(0)
+
+
+def check_member(info: zipfile.ZipInfo, path: Path, limit: int) -> None:
+    """What a zip member declares, checked before it is opened."""
+    if info.flag_bits & 0x1:
+        raise _fail(path, f"member {info.filename[:60]!r} is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _fail(path, f"member {info.filename[:60]!r} uses an unsupported compression "
+                          f"method ({info.compress_type})")
+    if info.file_size > limit:
+        raise _fail(path, f"member {info.filename[:60]!r} declares {info.file_size} bytes "
+                          f"unpacked; at most {limit} are allowed")
+
+
+ARRAYS = {"labels": (1, "iu"), "probs": (3, "f"), "feats": (3, "f"), "lengths": (1, "iu")}
+
+
+def _npy_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = npformat.read_magic(fh)
+    if version == (1, 0):
+        return npformat.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return npformat.read_array_header_2_0(fh)
+    raise ValueError(f"unsupported .npy version {version}")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Path,
+                 budget: int) -> np.ndarray:
+    """One array, its header checked against the expected rank, kind and the byte
+    budget before any array memory is allocated; read with allow_pickle semantics off."""
+    ndim, kinds = ARRAYS[key]
+    check_member(info, path, budget + NPY_HEADER_MAX)
+    with zf.open(info) as fh:
+        shape, fortran, dtype = _npy_header(fh)
+        header_len = fh.tell()
+        if dtype.hasobject:
+            raise _fail(path, f"refused to load '{key}' (object arrays need pickle)")
+        if (dtype.names is not None or dtype.subdtype is not None
+                or dtype.kind not in kinds or dtype.itemsize > 8 or len(shape) != ndim):
+            raise _fail(path, f"'{key}' must be a {ndim}-D {'integer' if kinds == 'iu' else 'float'}"
+                              f" array, got {dtype.str} with {len(shape)} dimensions")
+        count = math.prod(shape)
+        nbytes = count * dtype.itemsize
+        if nbytes > budget:
+            raise _fail(path, f"'{key}' declares {nbytes} bytes; at most {budget} are allowed")
+        if header_len + nbytes != info.file_size:
+            raise _fail(path, f"'{key}' holds {info.file_size - header_len} data bytes, its "
+                              f"header declares {nbytes}")
+        out = np.empty(count, dtype)
+        view = memoryview(out.view(np.uint8) if count else bytearray())
+        got = 0
+        while got < nbytes:
+            n = fh.readinto(view[got:])
+            if not n:
+                raise _fail(path, f"'{key}' is truncated")
+            got += n
+        if fh.read(1):  # also makes zipfile check the CRC at the member's end
+            raise _fail(path, f"'{key}' has trailing data")
+    return out.reshape(shape, order="F" if fortran else "C")
+
+
+def _read_npz(path: Path, budget: int) -> tuple[dict[str, np.ndarray], int]:
+    """The known arrays of an .npz and the bytes they used, without np.load."""
+    _regular_file(path, MAX_FILE_BYTES)
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with open(path, "rb") as raw:
+            check_zip_directory(raw, MAX_NPZ_MEMBERS)
+            with zipfile.ZipFile(raw) as zf:
+                for info in zf.infolist():
+                    key = info.filename[:-4] if info.filename.endswith(".npy") else None
+                    if key in ARRAYS and key not in arrays:
+                        arrays[key] = _read_member(zf, info, key, path, budget)
+                        budget -= arrays[key].nbytes
+    except CacheError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+            NotImplementedError, RuntimeError, struct.error, SyntaxError) as exc:
+        # corrupt deflate data, a bad CRC, a malformed .npy header
+        raise _fail(path, f"not a readable .npz archive ({type(exc).__name__}: "
+                          f"{str(exc)[:120]})") from None
+    return arrays, sum(a.nbytes for a in arrays.values())
+
+
+def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any,
+                budget: int) -> tuple[Split, int]:
+    path = folder / f"{split}.npz"
+    arrays, used = _read_npz(path, budget)
     for key in ("labels", "probs", "feats"):
         if key not in arrays:
             raise _fail(path, f"array '{key}' is missing")
     labels, probs, feats = arrays["labels"], arrays["probs"], arrays["feats"]
     L, C, d = meta["num_layers"], len(meta["label_names"]), meta["feature_dim"]
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise _fail(path, f"labels must be a 1-D integer array, got {labels.dtype} "
-                          f"{labels.shape}")
     n = labels.shape[0]
     if n < 1:
         raise _fail(path, "split is empty")
-    if probs.shape != (n, L, C) or probs.dtype.kind != "f":
+    if probs.shape != (n, L, C):
         raise _fail(path, f"probs must be float [{n}, {L}, {C}], got {probs.dtype} "
                           f"{list(probs.shape)}")
-    if feats.shape != (n, L, d) or feats.dtype.kind != "f":
+    if feats.shape != (n, L, d):
         raise _fail(path, f"feats must be float [{n}, {L}, {d}], got {feats.dtype} "
                           f"{list(feats.shape)}")
     if labels.min() < 0 or labels.max() >= C:
         raise _fail(path, f"labels must lie in [0, {C - 1}], found "
                           f"[{labels.min()}, {labels.max()}]")
-    if not np.isfinite(probs).all():
-        raise _fail(path, "probs contain NaN or infinity")
-    if not np.isfinite(feats).all():
-        raise _fail(path, "feats contain NaN or infinity")
-    if probs.min() < 0:
-        raise _fail(path, "probs contain negative values")
-    sums = probs.sum(axis=2, dtype=np.float64)
-    worst = float(np.abs(sums - 1.0).max())
+    with np.errstate(all="ignore"):
+        if not np.isfinite(probs).all():
+            raise _fail(path, "probs contain NaN or infinity")
+        if not np.isfinite(feats).all():
+            raise _fail(path, "feats contain NaN or infinity")
+        if probs.min() < 0:
+            raise _fail(path, "probs contain negative values")
+        sums = probs.sum(axis=2, dtype=np.float64)
+        worst = float(np.abs(sums - 1.0).max())
     if worst > PROB_SUM_TOL:
         raise _fail(path, f"probs do not sum to 1 over classes (worst deviation {worst:.3g})")
     lengths = arrays.get("lengths")
     if lengths is not None:
-        if lengths.shape != (n,) or lengths.dtype.kind not in "iu" or lengths.min() < 1:
-            raise _fail(path, f"lengths must be [{n}] positive integers, got {lengths.dtype} "
-                              f"{list(lengths.shape)}")
+        if lengths.shape != (n,) or lengths.min() < 1 or lengths.max() > MAX_TOKENS:
+            raise _fail(path, f"lengths must be [{n}] integers in [1, {MAX_TOKENS}], got "
+                              f"{lengths.dtype} {list(lengths.shape)}")
         lengths = lengths.astype(np.int32)
     expected = meta["splits"].get(split)
     if expected is not None and expected != n:
-        raise _fail(path, f"meta.json says {expected} samples, file holds {n}")
+        raise _fail(path, f"meta.json says {_short(expected)} samples, file holds {n}")
     split_texts: tuple[str, ...] = ()
     if texts is not None:
-        raw = texts.get(split) if isinstance(texts, dict) else None
+        raw = texts.get(split)
         if not isinstance(raw, list) or len(raw) != n or not all(isinstance(t, str) for t in raw):
             raise _fail(folder / TEXTS_FILE, f"'{split}' must be a list of {n} strings")
         split_texts = tuple(raw)
     return Split(labels.astype(np.int64), probs.astype(np.float32, copy=False),
-                 feats, split_texts, lengths)
+                 feats, split_texts, lengths), used
 
 
-def load_cache(folder: str | os.PathLike[str]) -> Cache:
-    """Load and validate a cache folder; raise :class:`CacheError` on any problem."""
+def _accuracy_warnings(meta: dict[str, Any], test: Split) -> tuple[str, ...]:
+    """A well-formed cache can still hold the wrong arrays (shuffled labels, uniform
+    probabilities): compare the final exit's test accuracy with what the build recorded."""
+    recorded = meta.get("test_exit_accuracy")
+    if recorded is None:
+        return ()
+    final = float((test.probs[:, -1].argmax(1) == test.labels).mean())
+    if abs(final - recorded[-1]) <= ACCURACY_TOL:
+        return ()
+    return (f"The final exit's test accuracy recomputed from test.npz is "
+            f"{100 * final:.2f} %, but meta.json records {100 * recorded[-1]:.2f} % "
+            f"(test_exit_accuracy): the arrays do not match the build that wrote this "
+            f"cache, so its numbers cannot be trusted.",)
+
+
+def recover(folder: str | os.PathLike[str]) -> None:
+    """Finish an interrupted swap: a build killed between its two renames leaves the
+    previous version complete at ``.NAME.old`` and nothing at NAME; put it back."""
     folder = Path(folder)
+    old = _old_path(folder)
+    if not os.path.lexists(folder) and old.is_dir() and not old.is_symlink():
+        try:
+            os.rename(old, folder)
+        except OSError:  # read-only or raced by another process: leave it to them
+            pass
+
+
+def load_cache(folder: str | os.PathLike[str],
+               max_array_bytes: int = MAX_ARRAY_BYTES) -> Cache:
+    """Load and validate a cache folder; raise :class:`CacheError` on any problem.
+
+    ``max_array_bytes`` caps the unpacked size of all arrays together (checked from the
+    files' declarations before reading). A cache holding a symbolic link is refused."""
+    folder = Path(folder)
+    recover(folder)
     if not folder.is_dir():
         raise CacheError(f"{folder}: not a cache folder (directory does not exist)")
+    _no_symlinks(folder)
     meta = _validate_meta(_read_json(folder / META_FILE), folder / META_FILE)
-    texts = _read_json(folder / TEXTS_FILE) if (folder / TEXTS_FILE).exists() else None
-    if texts is not None and not isinstance(texts, dict):
-        raise _fail(folder / TEXTS_FILE, "top level must be a JSON object")
-    cal = _load_split(folder, "calibration", meta, texts)
-    test = _load_split(folder, "test", meta, texts)
-    return Cache(meta=meta, calibration=cal, test=test, path=folder,
-                 defaults=dict(meta.get("defaults") or {}))
+    texts = None
+    if os.path.lexists(folder / TEXTS_FILE):
+        texts = _read_json(folder / TEXTS_FILE)
+        if not isinstance(texts, dict):
+            raise _fail(folder / TEXTS_FILE, "top level must be a JSON object")
+    cal, used = _load_split(folder, "calibration", meta, texts, max_array_bytes)
+    test, _ = _load_split(folder, "test", meta, texts, max_array_bytes - used)
+    defaults = _validate_defaults(meta, cal.n, folder / META_FILE)
+    return Cache(meta=meta, calibration=cal, test=test, path=folder, defaults=defaults,
+                 warnings=_accuracy_warnings(meta, test))
 
 
 def _read_inside(folder: Path, rel: str, limit: int) -> bytes:
@@ -243,10 +499,7 @@ def _read_inside(folder: Path, rel: str, limit: int) -> bytes:
         path = path / part
         if path.is_symlink():
             raise _fail(path, "is a symbolic link: refused (files must live inside the cache)")
-    if not path.is_file():
-        raise _fail(path, "file is missing")
-    if path.stat().st_size > limit:
-        raise _fail(path, "file is too large")
+    _regular_file(path, limit)
     return path.read_bytes()
 
 
@@ -281,14 +534,39 @@ def load_model_files(cache: Cache) -> ModelFiles:
 
 
 def list_caches(root: str | os.PathLike[str]) -> list[Path]:
-    """Sub-folders of ``root`` that look like caches (have a meta.json), sorted by name."""
+    """Sub-folders of ``root`` that look like caches (have a meta.json), sorted by name.
+    Hidden folders (a build's staging or previous version) are never listed; an
+    interrupted swap is recovered first."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / META_FILE).is_file())
+    for p in root.glob(".*.old"):
+        recover(p.with_name(p.name[1:-4]))
+    return sorted(p for p in root.iterdir()
+                  if not p.name.startswith(".") and (p / META_FILE).is_file())
 
 
 # ---------------------------------------------------------------- writing
+# Cache files are meant to be shared (served by the dashboard, copied by users).
+FILE_MODE, DIR_MODE = 0o644, 0o755
+
+
+def _old_path(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.old")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -296,6 +574,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), FILE_MODE)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -325,27 +604,61 @@ def _model_bytes(model: ModelFiles) -> dict[str, bytes]:
             MODEL_WEIGHTS: save_safetensors(tensors)}
 
 
+def _discard(path: Path) -> None:
+    """Delete a folder so that no half-deleted copy keeps a recognisable name: rename it
+    to a trash name first (a kill mid-delete leaves only trash, removed next time)."""
+    if not os.path.lexists(path):
+        return
+    trash = Path(tempfile.mkdtemp(prefix=f"{path.name}.", suffix=".trash", dir=path.parent))
+    os.rename(path, trash / "x")
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def clean_leftovers(folder: str | os.PathLike[str]) -> None:
+    """Remove what interrupted builds of ``folder`` left beside it: staging folders
+    (``.NAME.*.tmp``), trash (``.NAME.*.trash``) and a previous version (``.NAME.old``)
+    once NAME itself is complete again."""
+    folder = Path(folder)
+    recover(folder)
+    if not folder.parent.is_dir():
+        return
+    for p in folder.parent.iterdir():
+        if p.name.startswith(f".{folder.name}.") and p.name.endswith((".tmp", ".trash")):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+    if (folder / META_FILE).is_file():
+        _discard(_old_path(folder))
+
+
 def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
                 calibration: Split, test: Split, model: ModelFiles | None = None) -> Path:
     """Write a complete cache folder atomically (a new folder swapped into place).
 
     The result is validated by :func:`load_cache` before it replaces anything, so a
-    bad build never overwrites a good cache.
+    bad build never overwrites a good cache. The swap is two renames (NAME -> .NAME.old,
+    staging -> NAME); a process killed between them leaves the old version complete at
+    .NAME.old, which :func:`load_cache`, :func:`list_caches` and the next build put back.
+    So at every instant either the old or the new cache is complete. Leftovers of
+    earlier interrupted builds are removed first. Files are 0644, folders 0755.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(folder)
     meta = dict(meta, schema_version=SCHEMA_VERSION,
                 splits=dict(meta.get("splits") or {}, calibration=calibration.n,
                             test=test.n))
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp",
                                     dir=folder.parent))
     try:
+        os.chmod(staging, DIR_MODE)
         for name, split in (("calibration", calibration), ("test", test)):
             _atomic_write_bytes(staging / f"{name}.npz", _npz_bytes(split))
         if model is not None:
             import hashlib
 
-            (staging / MODEL_DIR).mkdir()
+            (staging / MODEL_DIR).mkdir(mode=DIR_MODE)
             blobs = _model_bytes(model)
             for name, data in blobs.items():
                 _atomic_write_bytes(staging / MODEL_DIR / name, data)
@@ -359,15 +672,15 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
         atomic_write_text(staging / TEXTS_FILE, json.dumps(texts, ensure_ascii=False))
         atomic_write_text(staging / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False))
         load_cache(staging)  # never swap in something we could not read back
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(staging)
+        old = _old_path(folder)
+        if os.path.lexists(folder):
+            os.rename(folder, old)  # old is absent: clean_leftovers discarded it
+        os.rename(staging, folder)
+        _fsync_dir(folder.parent)
+        _discard(old)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        recover(folder)
         raise
     return folder

@@ -80,11 +80,33 @@ class DIMEEConfig:
             return calibration
         return calibration.take(fit_part(calibration, self.fit_fraction, self.random_state)[0])
 
+    def check(self, num_layers: int, n_calibration: int) -> None:
+        """Raise ValueError unless this configuration can be fitted on a cache with
+        ``num_layers`` exits and ``n_calibration`` calibration samples."""
+        self.router().check_params(num_layers, n_calibration)
+
     def router(self, escalate: bool = False) -> DIMEERouter:
         return DIMEERouter(m=self.m, n=self.n, n_clusters=self.k, alpha=self.alpha,
                            features=self.features, policy=self.policy, mu=self.mu,
                            epsilon=self.epsilon, safety=self.safety, escalate=escalate,
                            cost_model=self.costs, random_state=self.random_state)
+
+
+def check_defaults(defaults: dict[str, Any], num_layers: int, n_calibration: int) -> None:
+    """Raise ValueError (or TypeError) unless a cache's stored ``defaults`` make a valid
+    configuration: the known keys with the right types and ranges, costs included.
+    Other keys (notes such as ``chosen_by``) are left alone."""
+    if not isinstance(defaults, dict):
+        raise ValueError("defaults must be an object")
+    known = {f.name for f in fields(DIMEEConfig)}
+    plus = defaults.get("dimee_plus")
+    if plus is not None and not isinstance(plus, dict):
+        raise ValueError("dimee_plus must be an object")
+    for layer in ({}, plus or {}):  # DIMEE's defaults, and DIMEE+'s on top of them
+        d = {k: v for k, v in {**defaults, **layer}.items() if k in known}
+        if "costs" in d and not isinstance(d["costs"], dict):
+            raise ValueError("costs must be an object")
+        DIMEEConfig.from_dict(d).check(num_layers, n_calibration)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,16 @@ class DIMEERouter(BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------ validation
+    def check_params(self, num_layers: int, n_samples: int) -> None:
+        """Raise ValueError unless every parameter is valid for a fit on ``n_samples``
+        calibration samples of a ``num_layers``-exit model (what ``fit`` checks)."""
+        self._validate_solve_params(num_layers)
+        if self.features not in FEATURE_SETS:
+            raise ValueError(f"features must be one of {FEATURE_SETS}, got {self.features!r}")
+        _check_int("n_clusters", self.n_clusters, 1, n_samples)
+        _check_int("max_fit_samples", self.max_fit_samples, self.n_clusters)
+        _check_int("random_state", self.random_state, 0, 2**32 - 1)
+
     def _validate_solve_params(self, num_layers: int) -> None:
         check_split(self.m, self.n, num_layers)
         if self.policy not in POLICIES:
@@ -151,12 +161,8 @@ class DIMEERouter(BaseEstimator):
     def fit(self, calibration: Split, y=None) -> "DIMEERouter":
         """Cluster the calibration split and collect per-cluster statistics."""
         L = calibration.probs.shape[1]
-        self._validate_solve_params(L)
-        if self.features not in FEATURE_SETS:
-            raise ValueError(f"features must be one of {FEATURE_SETS}, got {self.features!r}")
         N = calibration.n
-        _check_int("n_clusters", self.n_clusters, 1, N)
-        _check_int("max_fit_samples", self.max_fit_samples, self.n_clusters)
+        self.check_params(L, N)
         X = routing_features(calibration.probs, calibration.feats, self.m, self.features)
         self.scaler_ = StandardScaler().fit(X)
         widths = block_sizes(self.features, self.m, calibration.feats.shape[2])

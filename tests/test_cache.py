@@ -74,9 +74,9 @@ def test_file_level_errors(cache_dir, mutate, message):
 
 @pytest.mark.parametrize("key, value, message", [
     ("schema_version", 99, "schema_version 99 is not supported"),
-    ("num_layers", "six", "num_layers must be a positive integer"),
+    ("num_layers", "six", r"num_layers must be an integer in \[1, "),
     ("label_names", ["only"], "label_names must be a list"),
-    ("feature_dim", 512, "exceeds 64"),
+    ("feature_dim", 512, r"feature_dim must be an integer in \[1, 64\], got 512"),
     ("name", None, None),
 ])
 def test_meta_errors(cache_dir, key, value, message):
@@ -144,3 +144,199 @@ def test_shipped_caches_load_and_are_real(shipped):
     # the final exit of a fine-tuned model is far better than chance
     acc = (shipped.test.probs[:, -1].argmax(1) == shipped.test.labels).mean()
     assert acc > 1.5 / shipped.num_classes
+
+
+# ---------------------------------------------------------------- hostile caches (issue 10)
+
+from . import hostile  # noqa: E402
+
+
+@pytest.fixture
+def toy(tmp_path):
+    return hostile.small_cache(tmp_path / "toy")
+
+
+@pytest.mark.parametrize("defaults, message", [
+    ({"k": "12"}, "n_clusters must be an integer"),
+    ({"k": 31}, r"n_clusters must be an integer \[1, 30\]"),  # more than calibration
+    ({"m": 4, "n": 3}, "1 <= m < n < L=6"),
+    ({"m": 2.0}, "split points must be integers"),
+    ({"alpha": 2}, r"alpha must be a number in \[0.0, 1.0\]"),
+    ({"features": "magic"}, "features must be one of"),
+    ({"policy": None}, "policy must be one of"),
+    ({"epsilon": True}, "epsilon must be a number"),
+    ({"random_state": -1}, "random_state must be an integer"),
+    ({"costs": {"o_cloud": -1}}, "cost o_cloud must be finite"),
+    ({"costs": {"warp": 1}}, "unexpected keyword"),
+    ({"costs": [1, 2]}, "costs must be an object"),
+])
+def test_hostile_defaults_are_refused_by_the_loader(toy, defaults, message):
+    hostile.edit_meta(toy, defaults=defaults)
+    with pytest.raises(CacheError, match="defaults are not a valid configuration") as err:
+        load_cache(toy)
+    assert message in str(err.value) or __import__("re").search(message, str(err.value))
+
+
+@pytest.mark.parametrize("defaults", [[1, 2], "k=3", 7])
+def test_non_object_defaults_are_refused(toy, defaults):
+    hostile.edit_meta(toy, defaults=defaults)
+    with pytest.raises(CacheError, match="defaults must be an object"):
+        load_cache(toy)
+
+
+def test_valid_defaults_and_notes_survive(toy):
+    c = load_cache(toy)
+    assert c.defaults["k"] == 3 and c.defaults["chosen_by"] == "a note"
+    assert c.warnings == ()
+
+
+def _set_member(folder, split, name, data, method=zipfile.ZIP_DEFLATED):
+    members = hostile.npz_members(folder / f"{split}.npz")
+    members[name] = data
+    (folder / f"{split}.npz").write_bytes(hostile.zip_bytes(members, method))
+
+
+def test_member_without_npy_header(toy):
+    _set_member(toy, "test", "probs.npy", b"no header here")
+    with pytest.raises(CacheError, match="test.npz: not a readable .npz"):
+        load_cache(toy)
+
+
+def test_corrupt_deflate_data(toy):
+    path = toy / "calibration.npz"
+    data = bytearray(path.read_bytes())
+    start = data.find(b"probs.npy") + len("probs.npy")
+    data[start + 40:start + 200] = bytes(160)  # zeroes in the deflate stream
+    path.write_bytes(bytes(data))
+    with pytest.raises(CacheError, match="calibration.npz: not a readable .npz"):
+        load_cache(toy)
+
+
+def test_huge_declared_shape_is_refused_before_allocating(toy):
+    import tracemalloc
+
+    # 2 x 10^9 x 6 x 3 float32 = 134 GiB declared; a few bytes of data follow
+    _set_member(toy, "calibration", "probs.npy",
+                hostile.npy((2 * 10**9, 6, 3), "<f4", b"\0" * 64))
+    tracemalloc.start()
+    with pytest.raises(CacheError, match="'probs' declares 144000000000 bytes"):
+        load_cache(toy)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20
+
+
+@pytest.mark.parametrize("member, descr, message", [
+    ("probs.npy", "|O", "object arrays need pickle"),
+    ("probs.npy", "<c8", "must be a 3-D float array"),
+    ("labels.npy", "<f4", "must be a 1-D integer array"),
+    ("feats.npy", "<f16", "must be a 3-D float array"),
+    ("lengths.npy", "<i4", "header declares"),  # 30 declared, no data
+])
+def test_npy_headers_are_checked(toy, member, descr, message):
+    shape = (30,) if member in ("labels.npy", "lengths.npy") else (30, 6, 3)
+    _set_member(toy, "test", member, hostile.npy(shape, descr))
+    with pytest.raises(CacheError, match=message):
+        load_cache(toy)
+
+
+def test_array_budget_counts_both_splits(toy):
+    c = load_cache(toy)
+    need = sum(a.nbytes for s in (c.calibration, c.test) for a in (s.labels, s.probs, s.feats))
+    load_cache(toy, max_array_bytes=need)
+    with pytest.raises(CacheError, match="test.npz:.*declares"):
+        load_cache(toy, max_array_bytes=need - 1)
+
+
+@pytest.mark.parametrize("patch, message", [
+    (dict(flags=1), "is encrypted"),
+    (dict(method=99), "unsupported compression method"),
+    (dict(crc=0), "not a readable .npz"),
+])
+def test_zip_level_tricks_in_an_npz(toy, patch, message):
+    path = toy / "test.npz"
+    path.write_bytes(hostile.patch_zip(path.read_bytes(), **patch))
+    with pytest.raises(CacheError, match=message):
+        load_cache(toy)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"a": ' + hostile.nested(5000) + '}', "nested too deeply"),
+    ('{"a": ' + hostile.nested(500) + '}', "nested deeper than 32"),
+    ('{"a": ' + "9" * 5000 + '}', "not valid UTF-8 JSON"),
+    ('{"a": NaN}', "NaN is not allowed"),
+    ('{"a": 1e999}', "out of range"),
+    ('{"a": "\\ud800"}', "lone surrogate"),
+], ids=["deep-5000", "deep-500", "huge-int", "nan", "inf", "surrogate"])
+def test_hostile_json(toy, text, message):
+    meta = json.loads((toy / "meta.json").read_text())
+    raw = json.dumps(meta)[:-1] + ", " + text[1:]
+    (toy / "meta.json").write_text(raw)
+    with pytest.raises(CacheError, match=message):
+        load_cache(toy)
+
+
+def test_lone_surrogate_in_title_is_refused(toy):
+    raw = (toy / "meta.json").read_text().replace('"Toy data"', '"Toy \\ud800 data"')
+    (toy / "meta.json").write_text(raw)
+    with pytest.raises(CacheError, match="lone surrogate"):
+        load_cache(toy)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"schema_version": True}, "schema_version True is not supported"),
+    ({"schema_version": 1.0}, "schema_version 1.0 is not supported"),
+    ({"title": 5}, "title must be a non-empty string"),
+    ({"splits": {"test": "30"}}, "splits must be an object of split sizes"),
+    ({"test_exit_accuracy": [2] * 6}, "test_exit_accuracy must list"),
+    ({"model": "yes"}, "model must record"),
+])
+def test_meta_types(toy, change, message):
+    hostile.edit_meta(toy, **change)
+    with pytest.raises(CacheError, match=message):
+        load_cache(toy)
+
+
+def test_texts_null_is_refused(toy):
+    (toy / "texts.json").write_text("null")
+    with pytest.raises(CacheError, match="texts.json: top level must be a JSON object"):
+        load_cache(toy)
+
+
+@pytest.mark.parametrize("name", ["meta.json", "texts.json", "test.npz"])
+def test_symlinked_files_are_refused(toy, tmp_path, name):
+    outside = tmp_path / f"outside-{name}"
+    (toy / name).rename(outside)
+    (toy / name).symlink_to(outside)
+    with pytest.raises(CacheError, match=f"{name}: is a symbolic link: refused"):
+        load_cache(toy)
+
+
+def test_symlink_inside_model_folder_is_refused(toy, tmp_path):
+    (toy / "model").mkdir()
+    (tmp_path / "secret").write_text("x")
+    (toy / "model" / "weights.safetensors").symlink_to(tmp_path / "secret")
+    with pytest.raises(CacheError, match="weights.safetensors: is a symbolic link"):
+        load_cache(toy)
+
+
+def test_lengths_are_validated(toy):
+    _set_member(toy, "test", "lengths.npy", hostile.npy_of(np.zeros(30, np.int32)))
+    with pytest.raises(CacheError, match=r"lengths must be \[30\] integers"):
+        load_cache(toy)
+    _set_member(toy, "test", "lengths.npy", hostile.npy_of(np.full(30, 7, np.int16)))
+    assert load_cache(toy).test.lengths.tolist() == [7] * 30
+
+
+def test_wrong_arrays_give_a_warning(toy):
+    """Shuffled labels keep the cache well-formed; the recorded accuracy catches it."""
+    c = load_cache(toy)
+    recorded = json.loads((toy / "meta.json").read_text())["test_exit_accuracy"][-1]
+    final = float((c.test.probs[:, -1].argmax(1) == c.test.labels).mean())
+    assert final == pytest.approx(recorded, abs=1e-4) and c.warnings == ()
+    probs = np.full_like(c.test.probs, 1 / 3)  # uniform: argmax is always class 0
+    _set_member(toy, "test", "probs.npy", hostile.npy_of(probs))
+    c = load_cache(toy)
+    wrong = float((c.test.labels == 0).mean())
+    assert len(c.warnings) == 1
+    assert f"{100 * wrong:.2f} %" in c.warnings[0] and f"{100 * recorded:.2f} %" in c.warnings[0]
