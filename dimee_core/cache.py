@@ -17,6 +17,8 @@ cache cannot execute code; every problem raises :class:`CacheError` naming the f
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import itertools
 import json
@@ -24,6 +26,7 @@ import math
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -604,6 +607,24 @@ def _model_bytes(model: ModelFiles) -> dict[str, bytes]:
             MODEL_WEIGHTS: save_safetensors(tensors)}
 
 
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the OS or file system cannot, so the caller falls back."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _discard(path: Path) -> None:
     """Delete a folder so that no half-deleted copy keeps a recognisable name: rename it
     to a trash name first (a kill mid-delete leaves only trash, removed next time)."""
@@ -637,11 +658,12 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
     """Write a complete cache folder atomically (a new folder swapped into place).
 
     The result is validated by :func:`load_cache` before it replaces anything, so a
-    bad build never overwrites a good cache. The swap is two renames (NAME -> .NAME.old,
-    staging -> NAME); a process killed between them leaves the old version complete at
-    .NAME.old, which :func:`load_cache`, :func:`list_caches` and the next build put back.
-    So at every instant either the old or the new cache is complete. Leftovers of
-    earlier interrupted builds are removed first. Files are 0644, folders 0755.
+    bad build never overwrites a good cache. On Linux the staged folder and the old one
+    trade places in one atomic exchange, so NAME always holds a complete cache. Elsewhere
+    the swap is two renames (NAME -> .NAME.old, staging -> NAME); a process killed between
+    them leaves the old version complete at .NAME.old, which :func:`load_cache`,
+    :func:`list_caches` and the next build put back. Leftovers of earlier interrupted
+    builds are removed first. Files are 0644, folders 0755.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -673,6 +695,10 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
         atomic_write_text(staging / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False))
         load_cache(staging)  # never swap in something we could not read back
         _fsync_dir(staging)
+        if os.path.lexists(folder) and _rename_exchange(staging, folder):
+            _fsync_dir(folder.parent)
+            _discard(staging)  # now the previous version
+            return folder
         old = _old_path(folder)
         if os.path.lexists(folder):
             os.rename(folder, old)  # old is absent: clean_leftovers discarded it

@@ -68,6 +68,14 @@ def _add_config_flags(p) -> None:
         p.add_argument(flag, dest=name, type=_finite)
 
 
+def _load(path: str):
+    """A validated cache; what makes it suspicious (see load_cache) goes to stderr."""
+    cache = load_cache(path)
+    for warning in cache.warnings:
+        print(f"warning: {path}: {warning}", file=sys.stderr)
+    return cache
+
+
 def _eval_config(args, cache) -> DIMEEConfig:
     base = DIMEEConfig.for_cache(cache)
     costs = PRESETS[args.preset] if args.preset else base.costs
@@ -136,7 +144,7 @@ def _run_report(args) -> int:
     if not dirs:
         raise UsageError("no caches given and none found under cache/")
     start = time.perf_counter()
-    result = run_report([load_cache(d) for d in dirs], args.out, n_boot=args.bootstrap,
+    result = run_report([_load(d) for d in dirs], args.out, n_boot=args.bootstrap,
                         resplits=args.resplits, delta=args.delta, jobs=args.jobs)
     print(open(f"{args.out}/results.md", encoding="utf-8").read())
     print(f"wrote {args.out}/results.md, results.json, frontiers.png"
@@ -166,7 +174,7 @@ def _run_tune(args) -> int:
     from .cache import META_FILE, atomic_write_text
     from .selection import certify, evaluate_candidates
 
-    cache = load_cache(args.cache_dir)
+    cache = _load(args.cache_dir)
     base = DIMEEConfig.for_cache(cache)
     cands = evaluate_candidates(cache.calibration, base)
     recs = {m: certify(cands, args.target, args.delta, m) for m in ("dimee", "dimee_plus")}
@@ -193,7 +201,7 @@ def _run_tune(args) -> int:
 
 
 def _run_evaluate(args) -> int:
-    cache = load_cache(args.cache_dir)
+    cache = _load(args.cache_dir)
     cfg = _eval_config(args, cache)
     knobs = [f.name for f in fields(DIMEEConfig) if f.name != "costs"]
     if any(getattr(args, k, None) is not None for k in knobs):

@@ -1,4 +1,5 @@
 import io
+import os
 import json
 import zipfile
 
@@ -340,3 +341,93 @@ def test_wrong_arrays_give_a_warning(toy):
     wrong = float((c.test.labels == 0).mean())
     assert len(c.warnings) == 1
     assert f"{100 * wrong:.2f} %" in c.warnings[0] and f"{100 * recorded:.2f} %" in c.warnings[0]
+
+
+# ---------------------------------------------------------------- interrupted builds
+
+def _build_killed_at(step: int, target, exchange: bool) -> int:
+    """Fork; the child runs write_cache and SIGKILLs itself at its ``step``-th
+    file-system call (shutil.rmtree and tempfile go through these too). Returns the
+    child's wait status."""
+    import shutil
+    import signal
+
+    from dimee_core import cache
+
+    pid = os.fork()
+    if pid:
+        return os.waitpid(pid, 0)[1]
+    try:  # the child: never returns into pytest
+        calls = [0]
+
+        def killing(fn):
+            def wrapped(*args, **kwargs):
+                calls[0] += 1
+                if calls[0] == step:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return fn(*args, **kwargs)
+            return wrapped
+
+        if not exchange:
+            cache._rename_exchange = lambda a, b: False
+        cache._rename_exchange = killing(cache._rename_exchange)
+        for name in ("rename", "replace", "fsync", "mkdir", "open", "unlink", "rmdir",
+                     "chmod", "fchmod", "write", "close"):
+            setattr(os, name, killing(getattr(os, name)))
+        shutil.rmtree  # noqa: B018  (uses the patched os functions)
+        hostile.small_cache(target, n=20, name="new")
+        os._exit(0)
+    except BaseException:
+        os._exit(3)
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_a_killed_build_leaves_old_or_new_and_the_next_build_cleans_up(tmp_path, exchange):
+    """SIGKILL at every file-system step of write_cache, one run per step, until a run
+    completes: NAME is always a complete cache (old or new), never listed twice, and
+    the next build leaves nothing hidden behind."""
+    import signal
+
+    from dimee_core.cache import list_caches
+
+    target = tmp_path / "toy"
+    outcomes = set()
+    for step in range(1, 1000):
+        hostile.small_cache(target, n=20, name="old")
+        assert os.listdir(tmp_path) == ["toy"]
+        status = _build_killed_at(step, target, exchange)
+        if exchange:  # no recovery needed: the path itself is never empty
+            assert (target / "meta.json").is_file(), step
+        assert [p.name for p in list_caches(tmp_path)] == ["toy"], step
+        name = load_cache(target).name
+        assert name in ("old", "new"), step
+        if os.WIFEXITED(status):
+            assert os.WEXITSTATUS(status) == 0 and name == "new"
+            break
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        outcomes.add(name)
+        hostile.small_cache(target, n=20, name="next")  # cleans up, then swaps again
+        assert os.listdir(tmp_path) == ["toy"], step
+        assert load_cache(target).name == "next"
+    else:
+        pytest.fail("the build never completed")
+    assert outcomes == {"old", "new"}  # kills landed both before and after the swap
+    assert step > 20, step
+
+
+def test_list_caches_skips_hidden_folders(tmp_path):
+    hostile.small_cache(tmp_path / "toy")
+    hostile.small_cache(tmp_path / ".toy.abc.tmp")
+    assert [p.name for p in list_caches_(tmp_path)] == ["toy"]
+
+
+def test_written_files_are_world_readable(tmp_path):
+    folder = hostile.small_cache(tmp_path / "toy")
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o644}
+
+
+def list_caches_(root):
+    from dimee_core.cache import list_caches
+
+    return list_caches(root)

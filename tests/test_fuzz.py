@@ -1,0 +1,225 @@
+"""Fuzz every parser with generated hostile input (hypothesis, fixed seed, time-boxed).
+
+A small valid cache is corrupted by one to three generated mutations (meta.json values,
+stored defaults, raw JSON, texts, .npy headers and payloads, zip fields, flipped or cut
+bytes, symbolic links, missing files). Properties: ``load_cache`` returns a cache or
+raises ``CacheError``, nothing else; the CLI never prints a traceback (run in-process:
+any exception fails the test) and reports a refusal as one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dimee_core import cli
+from dimee_core.cache import CacheError, load_cache
+
+from . import hostile
+
+# Fixed seed (derandomize), no example database, a per-example deadline far above the
+# ~10 ms an example takes so that a hang or a slow allocation fails instead of stalling.
+FUZZ = dict(derandomize=True, database=None, deadline=timedelta(seconds=10),
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                    HealthCheck.function_scoped_fixture])
+FILES = ("meta.json", "texts.json", "calibration.npz", "test.npz")
+MEMBERS = ("labels.npy", "probs.npy", "feats.npy", "lengths.npy", "extra.npy", "probs")
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.just(10**400)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+    | st.just("\ud800"),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12)
+config_values = (st.integers(-3, 40) | st.floats(-1, 3) | st.sampled_from(
+    ["conf", "signals", "embed", "signals+embed", "pools", "reward", "budget", "resume",
+     "12", ""]) | json_values)
+
+
+@st.composite
+def meta_change(draw):
+    key = draw(st.sampled_from(["schema_version", "name", "title", "label_names", "model_id",
+                                "num_layers", "feature_dim", "splits", "test_exit_accuracy",
+                                "model", "defaults", "x"]))
+    return ("meta", key, draw(json_values))
+
+
+@st.composite
+def defaults_change(draw):
+    key = draw(st.sampled_from(["m", "n", "k", "alpha", "features", "policy", "mu",
+                                "epsilon", "safety", "random_state", "costs", "note"]))
+    if key == "costs":
+        value = draw(st.dictionaries(st.sampled_from(
+            ["o_cloud", "o_edge", "lambda_cloud", "mode", "warp"]), config_values,
+            max_size=3) | json_values)
+    else:
+        value = draw(config_values)
+    return ("defaults", key, value)
+
+
+raw_json = st.one_of(
+    st.binary(max_size=64), st.text(max_size=64).map(str.encode),
+    st.integers(1, 3000).map(lambda d: hostile.nested(d).encode()),
+    st.sampled_from([b"null", b"[]", b"{}", b'{"calibration": null}', b"1" * 5000,
+                     b'{"calibration": ["x"], "test": [1]}', b"\xff\xfe"]))
+
+
+@st.composite
+def npy_member(draw):
+    shape = tuple(draw(st.lists(st.integers(0, 2**40) | st.integers(0, 40), max_size=4)))
+    descr = draw(st.sampled_from(["<f4", "<f2", "<f8", "<i8", "<i4", "|u1", "|O", "<c8",
+                                  ">f4", "<f16", "|b1", "<U4", "|V8"]))
+    payload = draw(st.binary(max_size=256))
+    version = draw(st.sampled_from([(1, 0), (2, 0), (3, 0), (9, 9)]))
+    return hostile.npy(shape, descr, payload, version, draw(st.booleans()))
+
+
+@st.composite
+def array_member(draw):
+    dtype = draw(st.sampled_from([np.float32, np.float16, np.int64, np.int8, np.uint16]))
+    shape = tuple(draw(st.lists(st.integers(0, 31), min_size=1, max_size=3)))
+    fill = draw(st.sampled_from([0, 1, -1, 1 / 3, 7, np.nan, np.inf]))
+    with np.errstate(all="ignore"):
+        return hostile.npy_of(np.full(shape, fill).astype(dtype))
+
+
+mutation = st.one_of(
+    meta_change(), defaults_change(),
+    st.tuples(st.just("raw"), st.sampled_from(["meta.json", "texts.json"]), raw_json),
+    st.tuples(st.just("member"), st.sampled_from(["calibration.npz", "test.npz"]),
+              st.sampled_from(MEMBERS), npy_member() | array_member() | st.binary(max_size=99)),
+    st.tuples(st.just("flip"), st.sampled_from(FILES), st.integers(0, 10**6),
+              st.integers(1, 255)),
+    st.tuples(st.just("cut"), st.sampled_from(FILES), st.integers(0, 10**6)),
+    st.tuples(st.just("zip"), st.sampled_from(["calibration.npz", "test.npz"]),
+              st.sampled_from(["flags", "method", "crc", "file_size"]),
+              st.integers(0, 2**16 - 1)),
+    st.tuples(st.just("link"), st.sampled_from(FILES + ("model",)), st.booleans()),
+    st.tuples(st.just("delete"), st.sampled_from(FILES), st.none()),
+)
+
+
+def _apply(folder: Path, change: tuple) -> None:
+    kind, target, *rest = change
+    if kind in ("meta", "defaults"):
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError, RecursionError):
+            return  # an earlier mutation broke or removed it
+        if not isinstance(meta, dict):
+            return
+        if kind == "meta":
+            meta[target] = rest[0]
+        elif isinstance(meta.get("defaults"), dict):
+            meta["defaults"][target] = rest[0]
+        (folder / "meta.json").write_text(json.dumps(meta))
+        return
+    path = folder / target
+    if not path.is_file() or path.is_symlink():
+        return  # an earlier mutation removed or replaced it
+    if kind == "raw":
+        path.write_bytes(rest[0])
+    elif kind == "member":
+        try:
+            members = hostile.npz_members(path)
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+            members = {}
+        members[rest[0]] = rest[1]
+        path.write_bytes(hostile.zip_bytes(members))
+    elif kind in ("flip", "cut"):
+        data = bytearray(path.read_bytes())
+        if data:
+            at = rest[0] % len(data)
+            if kind == "flip":
+                data[at] ^= rest[1]
+            else:
+                del data[at:]
+        path.write_bytes(bytes(data))
+    elif kind == "zip":
+        path.write_bytes(hostile.patch_zip(path.read_bytes(), **{rest[0]: rest[1]}))
+    elif kind == "link":
+        outside = folder.parent / f"outside-{target}"
+        shutil.copy(path, outside) if rest[0] else outside.write_text("{}")
+        path.unlink()
+        path.symlink_to(outside)
+    elif kind == "delete":
+        path.unlink()
+
+
+def _link_model(folder: Path, change: tuple) -> bool:
+    if change[:2] == ("link", "model"):
+        (folder.parent / "elsewhere").mkdir(exist_ok=True)
+        if not os.path.lexists(folder / "model"):
+            (folder / "model").symlink_to(folder.parent / "elsewhere")
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return hostile.small_cache(tmp_path_factory.mktemp("fuzz") / "toy")
+
+
+def _hostile_copy(template: Path, changes: list[tuple], root: str) -> Path:
+    folder = Path(root) / "toy"
+    shutil.copytree(template, folder)
+    for change in changes:
+        if not _link_model(folder, change):
+            _apply(folder, change)
+    return folder
+
+
+@settings(max_examples=500, **FUZZ)
+@given(changes=st.lists(mutation, min_size=1, max_size=3))
+def test_load_cache_raises_only_cache_error(template, changes):
+    with tempfile.TemporaryDirectory() as root:
+        folder = _hostile_copy(template, changes, root)
+        try:
+            cache = load_cache(folder)
+        except CacheError as exc:
+            assert str(exc).strip()
+            return
+        # accepted: then it is coherent
+        assert cache.calibration.probs.shape[1:] == (cache.num_layers, cache.num_classes)
+        assert not any(p.is_symlink() for p in folder.rglob("*"))
+
+
+@settings(max_examples=80, **FUZZ)
+@given(changes=st.lists(mutation, min_size=1, max_size=2),
+       extra=st.sampled_from([[], ["--k", "40"], ["--m", "3", "--n", "3"], ["--json"]]))
+def test_cli_never_prints_a_traceback(template, changes, extra, capsys):
+    with tempfile.TemporaryDirectory() as root:
+        folder = _hostile_copy(template, changes, root)
+        rc = cli.main(["evaluate", str(folder), "--bootstrap", "0", *extra])
+        out, err = capsys.readouterr()
+        assert rc in (0, 2)
+        if rc == 2:
+            assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+        else:
+            assert "dimee" in out.lower() and (not err or err.startswith("warning: "))
+        assert "Traceback" not in err
+
+
+def test_mutations_reach_every_kind():
+    """The generator is not vacuous: every mutation kind is drawn under the fixed seed."""
+    kinds = set()
+
+    @settings(max_examples=300, **FUZZ)
+    @given(mutation)
+    def draw(change):
+        kinds.add(change[0])
+
+    draw()
+    assert kinds == {"meta", "defaults", "raw", "member", "flip", "cut", "zip", "link",
+                     "delete"}
