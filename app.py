@@ -86,8 +86,14 @@ def warm_up() -> None:
 
 @asynccontextmanager
 async def _lifespan(_app):
+    from ui import upload  # light: no scikit-learn
+
+    upload.remove_orphans()  # uploads of servers that were killed
     threading.Thread(target=warm_up, name="dimee-warm-up", daemon=True).start()
-    yield
+    try:
+        yield
+    finally:  # server stop: no upload outlives it
+        upload.remove_all()
 
 
 if __name__ == "__main__":

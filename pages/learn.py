@@ -4,6 +4,7 @@ import streamlit as st
 
 from dimee_core import explore
 from ui import charts, sidebar, state, widgets
+from ui.text import md, md_quote
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -60,7 +61,7 @@ for col, (kind, idx) in zip(cols, examples.items()):
         first = int(explore.first_exit(test, cfg.alpha)[idx])
         text = test.texts[idx][:300] if test.texts else "(no text in this cache)"
         st.markdown(f"**{'An' if kind == 'easy' else 'A'} {kind} sample** (#{idx}, true label "
-                    f"*{cache.label_names[test.labels[idx]]}*)\n\n> {text}")
+                    f"*{md(cache.label_names[test.labels[idx]])}*)\n\n{md_quote(text)}")
         st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha, first),
                         key=f"ln_{kind}")
         sure = traj["confidence"].iloc[first - 1] >= cfg.alpha
@@ -69,7 +70,7 @@ for col, (kind, idx) in zip(cols, examples.items()):
         moral = ("The phone could answer this one alone." if kind == "easy" else
                  "The phone is unsure, so only the full model in the cloud should answer.")
         st.markdown(f"Exit {first} is {when}, answering "
-                    f"*{traj['prediction'].iloc[first - 1]}* ({verdict}). {moral}")
+                    f"*{md(traj['prediction'].iloc[first - 1])}* ({verdict}). {moral}")
 
 st.subheader("5 · One threshold for everyone, or one per cluster? (DIMEE+)")
 res = widgets.results_or_error(cache, cfg)

@@ -5,6 +5,7 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.costs import TIERS
 from ui import charts, sidebar, widgets
+from ui.text import md, md_quote
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -59,10 +60,10 @@ if res is not None:
         sid = st.selectbox("Sample", ids, key="smp_id",
                            format_func=lambda i: f"#{i}: {table.at[i, 'text'][:90]}")
         row = table.loc[sid]
-        st.markdown(f"> {row['text']}")
+        st.markdown(md_quote(row['text']))
         verdict = ":green[**right**]" if row["correct"] else ":red[**wrong**]"
         via = " (via the edge, which escalated it)" if esc is not None and esc[sid] else ""
-        st.markdown(f"True label **{row['label']}** · pool **{row['pool']}** · cluster "
+        st.markdown(f"True label **{md(row['label'])}** · pool **{row['pool']}** · cluster "
                     f"**{row['cluster']}** · sent to **{row['tier']}**{via} · answer from exit "
                     f"{row['exit_layer']}: **{row['prediction']}**, {verdict}")
         traj = explore.trajectory(cache.test, sid, cache.label_names)

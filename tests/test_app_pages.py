@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dimee_core.cache import CacheError
 from ui import state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +135,8 @@ def test_malformed_query_value_falls_back_with_warning(key, bad):
     assert len(at.metric) >= 4  # the app still works
 
 
-def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks():
+def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks(monkeypatch):
+    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")
     at = _app()  # own session: the load error stays on screen until the next load
     at.sidebar.slider(key="oc").set_value(0.0)
     at.sidebar.slider(key="lc").set_value(0.0).run()
@@ -201,30 +199,6 @@ def test_optimiser_refuses_bad_input_plainly(at):
     at.switch_page("pages/overview.py").run()
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
-def test_zip_upload_is_extracted_safely():
-    src = ROOT / "cache" / "rt-snippets"
-    good = _zip({f"mine/{p.name}": p.read_bytes() for p in src.iterdir() if p.is_file()})
-    folder = state.extract_zip(good)
-    assert (folder / "meta.json").is_file()
-    shutil.rmtree(folder.parent)
-    for bad, why in ((_zip({"../evil.json": b"{}"}), "unsafe"),
-                     (_zip({"/abs/meta.json": b"{}"}), "unsafe"),
-                     (b"not a zip", "not a valid"),
-                     (_zip({"a.txt": b"x" * 2000}), "more than")):
-        with pytest.raises(CacheError, match=why):
-            state.extract_zip(bad, max_bytes=1000 if why == "more than" else 10**9)
-    with pytest.raises(CacheError, match="no meta.json"):
-        state.extract_zip(_zip({"x/y.txt": b"1", "z/w.txt": b"2"}))
-
-
 def test_samples_filter_and_drill_down():
     at = _app()
     at.switch_page("pages/samples.py").run()
@@ -275,17 +249,16 @@ def test_overview_shows_the_reports_calibration_tuned_numbers(at):
     assert list(table["drop"]) == pytest.approx([p["test"]["accuracy_drop_pp"] for p in points])
 
 
-def test_loading_a_cache_folder_switches_to_it():
-    src = ROOT / "cache" / "rt-snippets"
-    folder = state.extract_zip(_zip({p.name: p.read_bytes() for p in src.iterdir()
-                                     if p.is_file()}))
+def test_loading_a_cache_folder_switches_to_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")  # opt-in; config binds loopback
+    folder = tmp_path / "mine"
+    shutil.copytree(ROOT / "cache" / "rt-snippets", folder)
     at = _app()
     at.sidebar.text_input(key="user_path").input(str(folder))
     at.sidebar.button(key="user_path_go").click().run()
     _clean(at)
     assert at.sidebar.selectbox(key="ds").value == "rt-snippets (yours)"
     assert len(at.metric) >= 4
-    shutil.rmtree(folder)
 
 
 def test_preset_is_an_action_not_a_mirror():
@@ -332,3 +305,46 @@ def test_risky_setting_is_said_on_the_page():
     _clean(at)
     assert any(w.value.startswith("DIMEE loses") for w in at.warning), \
         [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize("value", ["[Click here to sign in](https://evil.example/)",
+                                   "![x](http://HOST/b.png)", ":red[alarm] <b>x</b>"])
+def test_url_values_are_shown_escaped(value):
+    """Markdown in a shared link must not render as a link, an image or a directive."""
+    at = _app({"ds": value, "oc": value})
+    assert not at.exception
+    shown = [w.value for w in at.warning]
+    assert any("URL parameter ds=" in w for w in shown) and any("URL parameter oc=" in w
+                                                                for w in shown)
+    for w in shown:
+        assert "](" not in w and ":red[" not in w and "<b>" not in w, w
+    assert len(at.metric) >= 4
+
+
+def test_a_reloaded_link_to_a_private_cache_says_why():
+    at = _app({"ds": "mine.zip (uploaded)"})
+    assert any("private to the session" in w.value for w in at.warning)
+    assert at.sidebar.selectbox(key="ds").value == "rt-snippets"
+
+
+def test_switching_data_set_starts_from_its_defaults():
+    """The sidebar then shows what the CLI and a fresh link show for that data set."""
+    trec = state.load(str(ROOT / "cache" / "trec"))
+    at = _app()
+    at.sidebar.slider(key="k").set_value(5).run()
+    at.sidebar.slider(key="alpha").set_value(0.7).run()
+    at.sidebar.selectbox(key="ds").select("trec").run()
+    _clean(at)
+    want = state.defaults(trec)
+    assert {k: at.session_state[k] for k in want} == want
+    fresh = _app({"ds": "trec"})
+    assert _metric(at, "Cost reduction") == _metric(fresh, "Cost reduction")
+    at.sidebar.slider(key="k").set_value(3).run()  # and the reset button
+    at.sidebar.button(key="reset_defaults").click().run()
+    _clean(at)
+    assert {k: at.session_state[k] for k in want} == want
+
+
+def test_server_path_control_is_off_by_default():
+    at = _app()
+    assert not [w for w in at.sidebar.text_input if w.key == "user_path"]

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dimee_core.costs import TIERS
+from ui import text
 
 TIER_COLORS = {"mobile": "#2ca02c", "edge": "#ff7f0e", "cloud": "#1f77b4"}
 POOL_COLORS = {"easy": "#2ca02c", "medium": "#ff7f0e", "hard": "#d62728"}
@@ -238,7 +239,7 @@ def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
         line=dict(color="#444"),
         marker=dict(size=12, color=["#2ca02c" if c else "#d62728" for c in traj["correct"]],
                     symbol=["circle" if c else "x" for c in traj["correct"]]),
-        customdata=traj[["prediction"]].to_numpy(),
+        customdata=traj[["prediction"]].map(text.plotly).to_numpy(),  # label names: HTML
         hovertemplate="exit %{x}: %{customdata[0]} (conf %{y:.3f})<extra></extra>"))
     fig.add_trace(go.Scatter(x=traj["layer"], y=traj["p_true"], mode="lines",
                              name="probability of the true label",

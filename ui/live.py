@@ -9,7 +9,6 @@ runs again for a text it has seen.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -20,18 +19,10 @@ from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
 from ui import state
+from ui.text import md  # noqa: F401  (pages call live.md)
 
 MAX_REMEMBERED = 64  # texts whose outputs a session keeps
 MAX_CSV_ROWS = 5000
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:])")
-
-
-def md(text: str) -> str:
-    """A user- or cache-controlled string made inert inside Markdown (no links, images,
-    emphasis, colour or emoji directives)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
-
-
 @dataclass
 class _Loaded:
     model: LiveModel

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from ui import state
+from ui.text import md
 
 DRAWN = "_drawn_ds"  # the data set the last finished run drew
 
@@ -32,7 +33,7 @@ def start(slot) -> Loading | None:
     want = ss.get("ds")
     if DRAWN in ss and ss[DRAWN] == want:
         return None
-    label = f"“{want}”" if want else "the data set"
+    label = f"“{md(want)}”" if want else "the data set"
     # an element, not a container: a container in the slot would inherit the old page's
     # elements (Streamlit keeps a same-type block's children), an element drops them
     return Loading(slot.progress(0.05, text=f"Loading {label}…"), want)

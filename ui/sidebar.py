@@ -9,8 +9,9 @@ import streamlit as st
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
-from ui import state
+from ui import state, upload
 from ui.state import COSTS, SETTINGS
+from ui.text import md
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,31 @@ def _use(name: str) -> None:
 
 
 def _load_path() -> None:
+    if not state.server_paths_allowed():  # the control is not drawn then; be safe anyway
+        return
     path = (st.session_state.get("user_path") or "").strip()
     try:
         _use(state.register_user_cache(path))
     except CacheError as exc:
-        st.session_state["_load_error"] = f"Could not load that folder: {exc}"
+        st.session_state["_load_error"] = f"Could not load that folder: {md(exc, 400)}"
 
 
 def _load_zip() -> None:
     up = st.session_state.get("user_zip")
     if up is None:
         return
-    try:
-        folder = state.extract_zip(up.getvalue())
+    try:  # a new upload replaces this session's previous one
+        folder = upload.receive(up, up.name, upload.session_folder())
         _use(state.register_user_cache(folder, f"{up.name} (uploaded)"))
     except CacheError as exc:
-        st.session_state["_load_error"] = f"Could not use the uploaded archive: {exc}"
+        st.session_state["_load_error"] = (f"Could not use the uploaded archive: "
+                                           f"{md(exc, 400)}")
+
+
+def _reset() -> None:
+    ctx = st.session_state.get("_ctx")
+    if ctx is not None:
+        state.reset(ctx.cache)
 
 
 def _apply_preset() -> None:
@@ -102,8 +112,12 @@ def _choose_dataset() -> tuple[str | None, list[str]]:
     if "ds" not in ss:
         wanted = st.query_params.get("ds")
         if wanted is not None and wanted not in names:
-            warnings.append(f"URL parameter ds={wanted!r} is not an available dataset; "
-                            f"showing {state.default_dataset(names)!r} instead.")
+            why = ("is a cache loaded in an earlier session: uploads and loaded folders "
+                   "are private to the session that opened them and are deleted when it "
+                   "ends, so load it again" if wanted.endswith(("(yours)", "(uploaded)"))
+                   else "is not an available dataset")
+            warnings.append(f"URL parameter ds={md(repr(wanted))} {why}; showing "
+                            f"{md(repr(state.default_dataset(names)))} instead.")
             wanted = None
         ss["ds"] = wanted or state.default_dataset(names)
     elif ss["ds"] not in names:
@@ -130,10 +144,15 @@ def prepare() -> Setup:
     if ds is None:
         return Setup(None, None, "No dataset found under cache/. Load a cache folder or "
                                  "upload a .zip.")
+    path = state.datasets()[ds]
     try:
-        cache = state.load(state.datasets()[ds])
+        cache = state.load(path)
     except CacheError as exc:
-        return Setup(None, None, f"Dataset {ds!r} cannot be used: {exc}")
+        return Setup(None, None, f"Dataset {md(repr(ds))} cannot be used: "
+                                 f"{state.public_error(exc, path, ds)}")
+    if ss.get("_settings_for") not in (None, ds):  # a switch: start from its defaults
+        state.reset(cache)
+    ss["_settings_for"] = ds
     state.init(cache)
     if warnings:
         ss["_url_warnings"] = warnings + state.url_warnings()
@@ -154,18 +173,25 @@ def draw(setup: Setup) -> None:
             st.selectbox("Dataset", names, key="ds", help="A cache of per-layer exit "
                          "outputs on a calibration and a test split.")
         with st.expander("Load your own cache"):
-            st.text_input("Cache folder on the server", key="user_path",
-                          placeholder="/path/to/cache/my-dataset")
-            st.button("Load folder", on_click=_load_path, key="user_path_go")
-            st.file_uploader("…or upload a .zip of a cache folder", type=["zip"],
-                             key="user_zip", on_change=_load_zip)
+            if state.server_paths_allowed():
+                st.text_input("Cache folder on this machine", key="user_path",
+                              placeholder="/path/to/cache/my-dataset")
+                st.button("Load folder", on_click=_load_path, key="user_path_go")
+            st.file_uploader("Upload a .zip of a cache folder (private to this session, "
+                             "deleted when it ends)", type=["zip"], key="user_zip",
+                             on_change=_load_zip)
         if "_load_error" in ss:
             st.error(ss["_load_error"])
         cache = setup.cache
         if cache is None:
             return
-        st.caption(f"{cache.meta.get('title', cache.name)} · {cache.calibration.n} "
+        st.caption(f"{md(cache.meta.get('title', cache.name))} · {cache.calibration.n} "
                    f"calibration / {cache.test.n} test samples · {cache.num_layers} layers")
+        for warning in cache.warnings:
+            st.warning(md(warning, 400))
+        st.button("Reset to this data set's defaults", key="reset_defaults", on_click=_reset,
+                  help="Split points, clusters, features, policy and costs as stored in "
+                       "this cache (what the CLI and a fresh link use).")
         with st.expander("Where the model is split", expanded=True):
             _slider("m", cache)
             _slider("n", cache)

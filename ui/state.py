@@ -7,12 +7,9 @@ and bounds-checked here; anything malformed falls back to the default with a war
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import tempfile
 import threading
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,7 @@ from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers,
 from dimee_core.features import FEATURE_SETS
 from dimee_core.metrics import MethodResult
 from dimee_core.router import DIMEERouter, POLICIES
+from ui.text import md
 
 APP_DIR = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", APP_DIR / "cache"))  # env: tests, demos
@@ -38,8 +36,8 @@ INTERACTIVE_BOOT = 200  # bootstrap resamples for live KPIs: ~ms, CIs still usab
 SUMMARY_BOOT = 1000  # the Overview's fixed answer per data set: computed once, cached
 MAX_K = 64
 CUSTOM_PRESET = "Custom"
-MAX_ZIP_BYTES = 200 * 1024 * 1024  # uncompressed total of an uploaded archive
-MAX_ZIP_FILES = 16
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SERVER_PATHS_ENV = "DIMEE_SERVER_PATHS"  # "1": allow opening cache folders by path
 
 
 # ---------------------------------------------------------------- settings schema
@@ -121,7 +119,15 @@ def defaults(cache: Cache) -> dict[str, Any]:
          "alpha": cfg.alpha, "policy": cfg.policy, "eps": cfg.epsilon, "mu": cfg.mu,
          "safety": cfg.safety, "fit": cfg.fit_fraction, "mode": cfg.costs.mode}
     d.update({key: float(getattr(cfg.costs, field)) for key, field in COSTS})
+    for key, s in SETTINGS.items():  # stored defaults may lie outside a slider's range
+        if s.kind == "float":
+            d[key] = float(min(max(d[key], s.lo), s.hi))
     return d
+
+
+def reset(cache: Cache) -> None:
+    """Every shared setting back to this data set's defaults."""
+    st.session_state.update(defaults(cache))
 
 
 def parse(cache: Cache, key: str, raw: str, m: int | None = None) -> Any:
@@ -150,8 +156,22 @@ def _fmt(v: Any) -> str:
 def datasets() -> dict[str, str]:
     """Shipped caches under cache/ plus any the user loaded this session (name -> path)."""
     found = {p.name: str(p) for p in list_caches(CACHE_ROOT)}
-    found.update(st.session_state.get("user_caches", {}))
+    found.update({name: path for name, path in st.session_state.get("user_caches", {}).items()
+                  if os.path.isdir(path)})  # a replaced upload is gone
     return found
+
+
+def server_paths_allowed() -> bool:
+    """Opening a server folder by path is opt-in (DIMEE_SERVER_PATHS=1) and only ever
+    offered when the server listens on loopback, i.e. to someone on this machine."""
+    address = st.get_option("server.address") or ""
+    return os.environ.get(SERVER_PATHS_ENV) == "1" and address in LOOPBACK
+
+
+def public_error(exc: Exception, path: str | Path, shown_as: str) -> str:
+    """An error text with a server folder replaced by the name the user knows, escaped
+    for Markdown (never echo server paths)."""
+    return md(str(exc).replace(str(path), shown_as), limit=400)
 
 
 def default_dataset(names: list[str]) -> str | None:
@@ -188,46 +208,6 @@ def register_user_cache(path: str | Path, label: str | None = None) -> str:
     return name
 
 
-def extract_zip(data: bytes, max_bytes: int = MAX_ZIP_BYTES) -> Path:
-    """Safely unpack an uploaded cache archive into a fresh temp dir; return the cache
-    folder (the archive root or its single top-level folder). CacheError on anything
-    unsafe: absolute paths, '..', links, too many files, too large."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise CacheError("the upload is not a valid .zip archive") from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if not infos:
-            raise CacheError("the archive is empty")
-        if len(infos) > MAX_ZIP_FILES:
-            raise CacheError(f"the archive holds {len(infos)} files; a cache has at most "
-                             f"{MAX_ZIP_FILES}")
-        if sum(i.file_size for i in infos) > max_bytes:
-            raise CacheError(f"the archive unpacks to more than {max_bytes // 2**20} MB")
-        for i in infos:
-            parts = Path(i.filename.replace("\\", "/")).parts
-            if i.filename.startswith(("/", "\\")) or ".." in parts or (
-                    parts and ":" in parts[0]):
-                raise CacheError(f"unsafe path in archive: {i.filename!r}")
-            if (i.external_attr >> 16) & 0o170000 == 0o120000:
-                raise CacheError(f"symbolic links are not allowed: {i.filename!r}")
-        dest = Path(tempfile.mkdtemp(prefix="dimee_upload_"))
-        for i in infos:
-            target = (dest / i.filename).resolve()
-            if dest.resolve() not in target.parents:
-                raise CacheError(f"unsafe path in archive: {i.filename!r}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(i) as src, open(target, "wb") as out:
-                out.write(src.read(max_bytes + 1))
-    if (dest / "meta.json").is_file():
-        return dest
-    subdirs = [p for p in dest.iterdir() if p.is_dir()]
-    if len(subdirs) == 1 and (subdirs[0] / "meta.json").is_file():
-        return subdirs[0]
-    raise CacheError("no meta.json at the archive root or in its single top-level folder")
-
-
 # ---------------------------------------------------------------- session state
 
 def init(cache: Cache) -> None:
@@ -241,8 +221,8 @@ def init(cache: Cache) -> None:
             try:
                 ss[key] = parse(cache, key, st.query_params[key], ss.get("m"))
             except ValueError as exc:
-                warnings.append(f"URL parameter {key}={st.query_params[key]!r} {exc}; "
-                                f"using the default {_fmt(dflt[key])}.")
+                warnings.append(f"URL parameter {key}={md(repr(st.query_params[key]))} "
+                                f"{md(exc)}; using the default {md(_fmt(dflt[key]))}.")
                 ss[key] = dflt[key]
         elif key not in ss:
             ss[key] = dflt[key]

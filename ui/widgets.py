@@ -13,6 +13,7 @@ from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
 from ui import charts, state
 from ui.state import Results
+from ui.text import md
 
 KPI_HELP = {
     "accuracy": "Share of held-out test samples answered correctly.",
@@ -88,7 +89,7 @@ def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str) -> None
 
 def show_error(exc: Exception, what: str = "This setting") -> None:
     """A core validation error as a plain message (never a traceback)."""
-    st.error(f"{what} cannot be evaluated: {exc}")
+    st.error(f"{what} cannot be evaluated: {md(exc, 400)}")
 
 
 def results_or_error(cache: Cache, cfg: DIMEEConfig) -> Results | None:
