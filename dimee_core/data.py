@@ -76,16 +76,20 @@ def _package_dir(package: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def _agreeing_unique(keys: list, labels: list[int]) -> list[int]:
+    """Index of the first copy of each key, keeping only keys whose copies agree on the
+    label (a text labelled two ways is dropped entirely)."""
+    first: dict = {}
+    seen: dict = {}
+    for i, (key, label) in enumerate(zip(keys, labels)):
+        first.setdefault(key, i)
+        seen.setdefault(key, set()).add(label)
+    return [i for key, i in first.items() if len(seen[key]) == 1]
+
+
 def _dedupe(rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """Drop repeated texts; drop a text entirely if its copies disagree on the label."""
-    seen: dict[str, set[int]] = {}
-    order: list[str] = []
-    for text, label in rows:
-        if text not in seen:
-            seen[text] = set()
-            order.append(text)
-        seen[text].add(label)
-    return [(t, next(iter(seen[t]))) for t in order if len(seen[t]) == 1]
+    return [rows[i] for i in _agreeing_unique([t for t, _ in rows], [y for _, y in rows])]
 
 
 def _single(name: str, title: str, source: str, licence: str, label_names: tuple[str, ...],
@@ -234,9 +238,9 @@ def load_hf_dataset(spec: str, text_column: str, label_column: str = "label",
             if col and col not in part.column_names:
                 raise DataError(f"{spec}: split '{split}' has no column '{col}' "
                                 f"(columns: {part.column_names})")
-        a += [str(x) for x in part[text_column]]
+        a += ["" if x is None else str(x) for x in part[text_column]]  # empty cells
         if text_pair_column:
-            b += [str(x) for x in part[text_pair_column]]
+            b += ["" if x is None else str(x) for x in part[text_pair_column]]
         raw_labels += list(part[label_column])
     if not a:
         raise DataError(f"{spec}: none of the splits {list(data_splits)} exist")
@@ -247,11 +251,17 @@ def load_hf_dataset(spec: str, text_column: str, label_column: str = "label",
     else:
         label_names = tuple(sorted({str(x) for x in raw_labels}))
         labels = np.array([label_names.index(str(x)) for x in raw_labels], dtype=np.int64)
-    keep = labels >= 0  # GLUE marks unlabelled rows with -1
-    idx = np.flatnonzero(keep)
+    a = [t.strip() for t in a]
+    b = [t.strip() for t in b]
+    # GLUE marks unlabelled rows with -1; empty texts carry nothing
+    idx = np.flatnonzero((labels >= 0) & np.array([bool(t) for t in a], dtype=bool))
+    keys = [(a[i], b[i] if text_pair_column else None) for i in idx]
+    idx = idx[_agreeing_unique(keys, labels[idx].tolist())]  # as the built-in loaders
     a = [a[i] for i in idx]
     b = [b[i] for i in idx] if text_pair_column else []
-    return TextDataset(name or spec.replace("/", "-").replace(":", "-"), spec,
+    local = ":" in spec and spec.split(":", 1)[0] in ("csv", "json", "parquet")
+    default_name = Path(spec.split(":", 1)[1]).stem if local else spec.replace("/", "-")
+    return TextDataset(name or default_name, spec,
                        f"datasets.load_dataset({spec!r})", "see the dataset card",
                        label_names, tuple(a), labels[idx], tuple(a),
                        tuple(b) if text_pair_column else None)

@@ -27,6 +27,9 @@ def test_smoke_build_writes_a_cache_that_loads(smoke_cache_dir):
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["model_weights_sha256"].startswith("53aa5117")
     assert meta["splits"]["train"] == 48 and meta["build_seconds"] > 0
+    assert meta["requested_splits"] == {"calibration": 24, "test": 24}
+    assert folder.stat().st_mode & 0o777 == 0o755  # shareable cache files
+    assert {p.stat().st_mode & 0o777 for p in folder.rglob("*")} == {0o644, 0o755}
 
 
 @pytest.mark.parametrize("rng", [None, np.random.default_rng(0)])

@@ -140,3 +140,90 @@ def test_tune_says_plainly_when_nothing_can_be_certified(tmp_path):
 def test_report_refuses_a_bad_delta():
     p = run("report", str(DEFAULT), "--delta", "1", "--out", "/nonexistent")
     assert p.returncode == 2 and "delta must lie strictly between 0 and 1" in p.stderr
+
+
+# ---------------------------------------------------------------- a new user's workflow (issue 10)
+
+def test_report_on_a_user_cache_never_overwrites_docs(tmp_path, monkeypatch, capsys):
+    from dimee_core import cli, report
+
+    from . import hostile
+
+    hostile.small_cache(tmp_path / "mine", name="../../mine")  # a hostile name, too
+    written = []
+
+    def fake_run_report(caches, out, n_boot):
+        written.append(out)
+        (tmp_path / out).mkdir(parents=True)
+        (tmp_path / out / "results.md").write_text("table")
+        return {"datasets": {c.name: {} for c in caches}}
+
+    monkeypatch.setattr(report, "run_report", fake_run_report)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["report", "mine"]) == 0
+    assert written == ["reports/mine"]
+    assert "wrote reports/mine/results.md" in capsys.readouterr().out
+    assert not (tmp_path / "docs").exists()
+
+
+def test_build_help_shows_defaults(capsys):
+    from dimee_core import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["build", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(the build reports the truncated share) (default: 64)" in out
+    assert "--n-calibration" in out and "(default: 2000)" in out
+    assert "--name NAME" in out and "--title TITLE" in out
+
+
+def test_build_summary_says_what_happened():
+    from dimee_core.cli import build_summary
+
+    meta = {"name": "bbc", "title": "BBC news", "label_names": ["a", "b"], "num_layers": 6,
+            "splits": {"train": 900, "calibration": 450, "test": 450},
+            "requested_splits": {"calibration": 2000, "test": 2000}, "rows": 1500,
+            "test_exit_accuracy": [0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
+            "calibration_exit_accuracy": [0.5, 0.61, 0.7, 0.8, 0.9, 0.951],
+            "truncated_share": 0.25, "build_config": {"max_length": 64},
+            "build_seconds": 12.5, "train_seconds": 9.0, "device": "cpu",
+            "throughput": {"train_samples_per_s": 100.0, "inference_samples_per_s": 400.0}}
+    text = build_summary(meta, "cache/bbc")
+    assert "calibration 450, test 450 (asked for 2000 / 2000: the data has 1500 rows" in text
+    assert "test accuracy per exit (%): 50.0 60.0 70.0 80.0 90.0 95.0" in text
+    assert "calibration accuracy per exit (%): 50.0 61.0 70.0 80.0 90.0 95.1" in text
+    assert "25.0 % of texts were cut at --max-length 64" in text
+    assert "12.5 s in all" in text and "on cpu" in text and "400.0 samples/s inference" in text
+
+
+def test_csv_loader_dedupes_like_the_builtins(tmp_path):
+    from dimee_core.data import load_hf_dataset
+
+    csv = tmp_path / "bbc-news.csv"
+    csv.write_text("text,label\nsame,sport\nsame,sport\nclash,sport\nclash,tech\n"
+                   " lone ,tech\n,tech\nother,sport\n")
+    ds = load_hf_dataset(f"csv:{csv}", "text", "label")
+    assert ds.text_a == ("same", "lone", "other")
+    assert [ds.label_names[y] for y in ds.labels] == ["sport", "tech", "sport"]
+    assert ds.name == "bbc-news"
+
+
+def test_build_flags_reach_the_build_and_its_summary_is_printed(tmp_path, monkeypatch, capsys):
+    from dimee_core import build, cli
+
+    from . import hostile
+
+    seen = {}
+
+    def fake_run_build(cfg, progress):
+        seen.update(name=cfg.name, title=cfg.title, max_length=cfg.max_length)
+        return hostile.small_cache(tmp_path / "mine", name=cfg.name, title=cfg.title,
+                                   splits={"train": 10}, build_config={"max_length": 64})
+
+    monkeypatch.setattr(build, "run_build", fake_run_build)
+    rc = cli.main(["build", "--dataset", "csv:x.csv", "--out", str(tmp_path / "mine"),
+                   "--name", "bbc", "--title", "BBC news", "--no-progress"])
+    assert rc == 0 and seen == {"name": "bbc", "title": "BBC news", "max_length": 64}
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tmp_path / 'mine'}: bbc (BBC news), 3 classes, 6 layers")
+    assert "test accuracy per exit (%):" in out

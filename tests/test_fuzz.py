@@ -1,10 +1,13 @@
-"""Fuzz every parser with generated hostile input (hypothesis, fixed seed, time-boxed).
+"""Fuzz every parser with generated hostile input (hypothesis, fixed seed, time-boxed):
+cache folders, the CLI, uploaded archives and URL values.
 
 A small valid cache is corrupted by one to three generated mutations (meta.json values,
 stored defaults, raw JSON, texts, .npy headers and payloads, zip fields, flipped or cut
 bytes, symbolic links, missing files). Properties: ``load_cache`` returns a cache or
 raises ``CacheError``, nothing else; the CLI never prints a traceback (run in-process:
-any exception fails the test) and reports a refusal as one ``error:`` line.
+any exception fails the test) and reports a refusal as one ``error:`` line; an upload
+is accepted or refused with ``CacheError`` and a refused one leaves nothing on disk; a
+URL value parses or raises ValueError, and shown escaped it holds no live Markdown.
 """
 
 from __future__ import annotations
@@ -223,3 +226,90 @@ def test_mutations_reach_every_kind():
     draw()
     assert kinds == {"meta", "defaults", "raw", "member", "flip", "cut", "zip", "link",
                      "delete"}
+
+
+# ---------------------------------------------------------------- archives
+
+member_names = st.one_of(
+    st.sampled_from(["meta.json", "texts.json", "calibration.npz", "test.npz", "toy/meta.json",
+                     "toy/test.npz", "../x", "/abs", "a", "a/b", "C:/x", "d/", "x\\..\\y",
+                     "a" * 300, "toy/", "toy/model/config.json"]),
+    st.text(min_size=1, max_size=30))
+
+
+@st.composite
+def archives(draw, template: Path):
+    files = {f"toy/{p.name}": p.read_bytes() for p in template.iterdir() if p.is_file()}
+    for _ in range(draw(st.integers(0, 3))):
+        files[draw(member_names)] = draw(st.binary(max_size=64) | st.sampled_from(
+            list(files.values())))
+    if draw(st.booleans()):
+        files.pop(draw(st.sampled_from(sorted(files))), None)
+    data = hostile.zip_bytes(files, draw(st.sampled_from([zipfile.ZIP_DEFLATED,
+                                                          zipfile.ZIP_STORED])))
+    kind = draw(st.sampled_from(["none", "patch", "flip", "cut"]))
+    if kind == "patch":
+        field = draw(st.sampled_from(["flags", "method", "crc", "file_size"]))
+        data = hostile.patch_zip(data, **{field: draw(st.integers(0, 2**16 - 1))})
+    elif kind in ("flip", "cut") and data:
+        at = draw(st.integers(0, len(data) - 1))
+        data = data[:at] + (bytes([data[at] ^ 0x5A]) + data[at + 1:] if kind == "flip" else b"")
+    return data
+
+
+def test_uploads_raise_only_cache_error_and_leave_nothing(template):
+    from ui import upload
+
+    @settings(max_examples=150, **FUZZ)
+    @given(data=archives(template))
+    def check(data):
+        with tempfile.TemporaryDirectory() as root:
+            session = upload.SessionFolder(Path(root) / "session")
+            try:
+                folder = upload.receive(data, "fuzz.zip", session)
+            except CacheError as exc:
+                assert root not in str(exc)  # never a server path
+                assert os.listdir(session.path) == []
+                return
+            assert folder.is_relative_to(session.path)
+            assert not any(p.is_symlink() for p in session.path.rglob("*"))
+
+    check()
+
+
+# ---------------------------------------------------------------- URL values
+
+def test_url_values_parse_or_refuse_and_show_inert(shipped_default):
+    import re
+
+    from ui import state
+    from ui.text import md
+
+    @settings(max_examples=300, **FUZZ)
+    @given(key=st.sampled_from(sorted(state.SETTINGS)),
+           raw=st.text(max_size=40) | st.sampled_from(
+               ["[Click](https://evil.example/)", "![x](http://h/b.png)", ":red[x]", "1e999",
+                "nan", "-0", "9" * 5000, "<img src=x>", "$x$", "\\[x](y)", "0x10"]))
+    def check(key, raw):
+        try:
+            value = state.parse(shipped_default, key, raw)
+        except ValueError:
+            pass
+        else:
+            s = state.SETTINGS[key]
+            if s.kind != "choice":
+                lo, hi = state.bounds(shipped_default, key)
+                assert lo <= value <= hi
+        shown = md(raw)
+        assert "\n" not in shown
+        unescaped = re.sub(r"\\.", "", shown)  # drop every escaped character
+        assert not re.search(r"[\[\]()!<>:`*_$|#\\]", unescaped), shown
+
+    check()
+
+
+@pytest.fixture(scope="module")
+def shipped_default():
+    from .conftest import SHIPPED
+
+    return load_cache(SHIPPED / "rt-snippets")
