@@ -348,3 +348,19 @@ def test_switching_data_set_starts_from_its_defaults():
 def test_server_path_control_is_off_by_default():
     at = _app()
     assert not [w for w in at.sidebar.text_input if w.key == "user_path"]
+
+
+def test_a_hostile_cache_folder_shows_an_error_not_a_broken_session(tmp_path, monkeypatch):
+    """A lone surrogate in the title used to raise UnicodeEncodeError on every run."""
+    from . import hostile
+
+    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")
+    folder = hostile.small_cache(tmp_path / "evil")
+    raw = (folder / "meta.json").read_text().replace('"Toy data"', '"[x](https://e.example) \\ud800"')
+    (folder / "meta.json").write_text(raw)
+    at = _app()
+    at.sidebar.text_input(key="user_path").input(str(folder))
+    at.sidebar.button(key="user_path_go").click().run()
+    assert not at.exception
+    assert any("lone surrogate" in e.value for e in at.error)
+    assert at.sidebar.selectbox(key="ds").value == "rt-snippets" and len(at.metric) >= 4

@@ -226,3 +226,9 @@ def test_shipped_config_binds_loopback():
 
 def teardown_module():
     shutil.rmtree(upload.UPLOAD_ROOT, ignore_errors=True)
+
+
+def test_json_members_are_capped(session, monkeypatch):
+    monkeypatch.setattr(upload, "MAX_JSON_BYTES", 100)
+    with pytest.raises(CacheError, match="'texts.json' unpacks to more than"):
+        upload.receive(_zip({"meta.json": b"{}", "texts.json": b" " * 101}), "t.zip", session)

@@ -31,7 +31,8 @@ from dimee_core.cache import META_FILE, CacheError, check_member, check_zip_dire
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # unpacked total of an archive (declared sizes)
 MAX_ZIP_FILES = 16
 MAX_NAME_CHARS = 200  # a member's full name
-MAX_ARRAY_BYTES = 128 * 1024 * 1024  # unpacked arrays of an uploaded cache
+MAX_JSON_BYTES = 32 * 1024 * 1024  # meta.json / texts.json (parsed JSON costs ~5x)
+MAX_ARRAY_BYTES = 64 * 1024 * 1024  # unpacked arrays of an uploaded cache (~20x vitaminc)
 CHUNK = 1024 * 1024
 ROOT_PREFIX = "dimee-uploads-"
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / f"{ROOT_PREFIX}{os.getpid()}"
@@ -58,6 +59,8 @@ def _members(zf: zipfile.ZipFile, max_bytes: int) -> list[tuple[zipfile.ZipInfo,
         if info.is_dir():
             continue
         check_member(info, Path("archive"), max_bytes)
+        if name.endswith(".json") and info.file_size > MAX_JSON_BYTES:
+            raise CacheError(f"{shown} unpacks to more than {MAX_JSON_BYTES // 2**20} MB")
         if name in seen:
             raise CacheError(f"the archive holds {shown} twice")
         seen.add(name)
