@@ -348,8 +348,9 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, path: Pat
             raise _fail(path, f"refused to load '{key}' (object arrays need pickle)")
         if (dtype.names is not None or dtype.subdtype is not None
                 or dtype.kind not in kinds or dtype.itemsize > 8 or len(shape) != ndim):
-            raise _fail(path, f"'{key}' must be a {ndim}-D {'integer' if kinds == 'iu' else 'float'}"
-                              f" array, got {dtype.str} with {len(shape)} dimensions")
+            kind = "integer" if kinds == "iu" else "float"
+            raise _fail(path, f"'{key}' must be a {ndim}-D {kind} array, got {dtype.str} "
+                              f"with {len(shape)} dimensions")
         count = math.prod(shape)
         nbytes = count * dtype.itemsize
         if nbytes > budget:

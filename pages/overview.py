@@ -9,7 +9,8 @@ from ui.text import md
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("DIMEE Studio — overview")
-st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model {md(cache.meta.get('model_id'))} "
+st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model "
+           f"{md(cache.meta.get('model_id'))} "
            f"with an answer head after each of its {cache.num_layers} layers. The phone "
            f"runs layers 1–{cfg.m}, the edge up to {cfg.n}, the cloud all "
            f"{cache.num_layers}. All numbers are on the {cache.test.n} held-out test samples.")

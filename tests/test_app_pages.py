@@ -356,7 +356,8 @@ def test_a_hostile_cache_folder_shows_an_error_not_a_broken_session(tmp_path, mo
 
     monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")
     folder = hostile.small_cache(tmp_path / "evil")
-    raw = (folder / "meta.json").read_text().replace('"Toy data"', '"[x](https://e.example) \\ud800"')
+    raw = (folder / "meta.json").read_text().replace(
+        '"Toy data"', '"[x](https://e.example) \\ud800"')
     (folder / "meta.json").write_text(raw)
     at = _app()
     at.sidebar.text_input(key="user_path").input(str(folder))

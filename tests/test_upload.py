@@ -114,7 +114,8 @@ def test_hostile_archives_give_one_clear_message_and_leave_nothing(session, kind
 
 def test_hostile_cache_inside_an_archive_names_the_archive_not_the_server(session):
     files = _cache_files(SHIPPED)
-    files["meta.json"] = files["meta.json"].replace(b'"schema_version": 1', b'"schema_version": true')
+    files["meta.json"] = files["meta.json"].replace(b'"schema_version": 1',
+                                                    b'"schema_version": true')
     with pytest.raises(CacheError, match=r"^evil.zip/meta.json: schema_version True") as err:
         upload.receive(_zip(files), "evil.zip", session)
     assert "/tmp" not in str(err.value) and os.listdir(session.path) == []
