@@ -13,7 +13,7 @@ import re
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that
 # start Markdown, GFM, Streamlit directive (:red[...], :material/x:) or LaTeX syntax.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$=^&\"'])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
 MAX_SHOWN = 1000
 
 
