@@ -152,7 +152,7 @@ def test_report_on_a_user_cache_never_overwrites_docs(tmp_path, monkeypatch, cap
     hostile.small_cache(tmp_path / "mine", name="../../mine")  # a hostile name, too
     written = []
 
-    def fake_run_report(caches, out, n_boot):
+    def fake_run_report(caches, out, n_boot, **options):
         written.append(out)
         (tmp_path / out).mkdir(parents=True)
         (tmp_path / out / "results.md").write_text("table")
