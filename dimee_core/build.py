@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .cache import MAX_FEATURE_DIM, ModelFiles, Split, write_cache
-from .data import BUILTIN, DataError, TextDataset, load_hf_dataset, make_splits
+from .data import (BUILTIN, DataError, SplitIndices, TextDataset, load_hf_dataset,
+                   make_splits)
 
 
 @dataclass
@@ -54,8 +55,11 @@ class BuildConfig:
     threads: int | None = None
     name: str | None = None  # cache name (default: the data set's)
     title: str | None = None  # shown in the dashboard (default: the data set's)
+    engine: str = "local"  # local | ray (dimee_core/engines/ray.py)
+    workers: int = 1  # ray: training workers = inference actors
+    gpus_per_worker: float = 0.0  # ray: GPUs each worker and actor asks for
+    ray_storage: str | None = None  # ray: Train's checkpoint storage (shared on a cluster)
     defaults: dict[str, Any] = field(default_factory=lambda: {"m": 2, "n": 4})
-
 
     def __post_init__(self) -> None:
         if self.finetune not in ("lora", "full"):
@@ -66,6 +70,17 @@ class BuildConfig:
             raise ValueError("distill weight must lie in [0, 1]")
         if self.lora_r < 1 or self.lora_alpha < 1:
             raise ValueError("LoRA rank and alpha must be positive")
+        if self.engine not in ("local", "ray"):
+            raise ValueError(f"engine must be local or ray, got {self.engine!r}")
+        if self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        if not self.gpus_per_worker >= 0:
+            raise ValueError(f"--gpus-per-worker must be >= 0, got {self.gpus_per_worker}")
+        if self.engine == "local" and (self.workers != 1 or self.gpus_per_worker):
+            raise ValueError("--workers and --gpus-per-worker need --engine ray")
+        if self.engine == "ray" and self.finetune != "lora":
+            raise ValueError("--engine ray ships the trained model to its inference actors "
+                             "as adapters: use --finetune lora")
         if self.lr is None:
             self.lr = 2e-3 if self.finetune == "lora" else 5e-5
         if self.head_lr is None:
@@ -122,32 +137,72 @@ def pick_device(requested: str) -> str:
     return requested
 
 
-def _encode(tokenizer, ds: TextDataset, idx: np.ndarray, max_length: int):
-    a = [ds.text_a[i] for i in idx]
-    b = [ds.text_b[i] for i in idx] if ds.text_b is not None else None
-    return tokenizer(a, b, padding=True, truncation=True, max_length=max_length,
+def _encode(tokenizer, text_a: list[str], text_b: list[str] | None, max_length: int):
+    return tokenizer(text_a, text_b, padding=True, truncation=True, max_length=max_length,
                      return_tensors="pt")
 
 
+def _texts(ds: TextDataset, idx: np.ndarray) -> tuple[list[str], list[str] | None]:
+    b = [ds.text_b[i] for i in idx] if ds.text_b is not None else None
+    return [ds.text_a[i] for i in idx], b
+
+
+def prepare_data(cfg: BuildConfig) -> tuple[TextDataset, SplitIndices]:
+    """Load the data set and split it (group-aware, seeded): the same for every engine."""
+    ds = load_dataset_for(cfg)
+    n_cal, n_test = _fit_split_sizes(cfg, len(ds))
+    splits = make_splits(ds.groups, n_cal, n_test, cfg.max_train_samples, cfg.random_state)
+    if len(np.unique(ds.labels[splits.train])) < 2:
+        raise DataError("training split holds a single class; use more training samples")
+    return ds, splits
+
+
+def init_model(cfg: BuildConfig, num_classes: int):
+    """(tokenizer, seeded multi-exit model with adapters, base weights' sha256). Every
+    engine and every Ray worker starts from these identical weights."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from .model import MultiExitEncoder, add_lora, resolve_backbone
+
+    torch.manual_seed(cfg.random_state)
+    source, weights_sha = resolve_backbone(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = MultiExitEncoder(AutoModel.from_pretrained(source), num_classes)
+    if cfg.finetune == "lora":
+        add_lora(model, cfg.lora_r, cfg.lora_alpha)
+    return tokenizer, model, weights_sha
+
+
+def train_steps(cfg: BuildConfig, n_train: int) -> int:
+    """Optimizer steps for ``cfg.epochs`` passes over ``n_train`` samples."""
+    return max(1, int(round(cfg.epochs * int(np.ceil(n_train / cfg.batch_size)))))
+
+
 def train_model(cfg: BuildConfig, ds: TextDataset, train_idx: np.ndarray, tokenizer,
-                model, device: str, progress: bool = True) -> list[float]:
-    """Fine-tune every exit jointly; returns the per-step losses."""
+                model, device: str, progress: bool = True, steps: int | None = None,
+                forward=None) -> list[float]:
+    """Fine-tune every exit jointly; returns the per-step losses.
+
+    ``steps`` fixes the step count (data-parallel workers must all take the same number
+    of steps); ``forward`` is what runs the batches (``model`` wrapped for DDP), while
+    the optimizer sees ``model``'s own parameters."""
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     from .model import distill_loss, pabee_loss
 
+    forward = forward if forward is not None else model
     rng = np.random.default_rng(cfg.random_state)
-    steps_per_epoch = int(np.ceil(len(train_idx) / cfg.batch_size))
-    total_steps = max(1, int(round(cfg.epochs * steps_per_epoch)))
+    total_steps = steps if steps is not None else train_steps(cfg, len(train_idx))
     body_params = [p for p in model.backbone.parameters() if p.requires_grad]
     optim = torch.optim.AdamW([
         {"params": body_params, "lr": cfg.lr},
         {"params": model.exits.parameters(), "lr": cfg.head_lr},
     ], weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(optim, int(0.1 * total_steps), total_steps)
-    model.train()
+    forward.train()
     lengths = _char_lengths(ds, train_idx) if cfg.bucket_by_length else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
     step, losses = 0, []
@@ -155,9 +210,9 @@ def train_model(cfg: BuildConfig, ds: TextDataset, train_idx: np.ndarray, tokeni
     while step < total_steps:
         for batch in _batches(len(train_idx), cfg.batch_size, rng, lengths):
             idx = train_idx[batch]
-            enc = _encode(tokenizer, ds, idx, cfg.max_length).to(device)
+            enc = _encode(tokenizer, *_texts(ds, idx), cfg.max_length).to(device)
             with autocast:
-                logits, _ = model(**enc)
+                logits, _ = forward(**enc)
                 logits = [lg.float() for lg in logits]
             loss = pabee_loss(logits, torch.as_tensor(ds.labels[idx], device=device))
             if cfg.distill_weight > 0:
@@ -179,29 +234,52 @@ def train_model(cfg: BuildConfig, ds: TextDataset, train_idx: np.ndarray, tokeni
     return losses
 
 
+INFER_BATCH = 64
+
+
+def plan_batches(ds: TextDataset, idx: np.ndarray, bucket_by_length: bool = True,
+                 batch_size: int = INFER_BATCH) -> list[np.ndarray]:
+    """Inference batches as positions into ``idx``: every engine runs exactly these
+    batches (same padding, so the same numbers)."""
+    sort_by = _char_lengths(ds, idx) if bucket_by_length else None
+    return list(_batches(len(idx), batch_size, None, sort_by))
+
+
+def infer_batch(model, tokenizer, text_a: list[str], text_b: list[str] | None,
+                max_length: int, device: str = "cpu"
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One batch: exit probabilities [B, L, C], pooled states [B, L, H], token counts [B]
+    (fp32: the cache must be reproducible on a CPU)."""
+    import torch
+
+    with torch.inference_mode():
+        enc = _encode(tokenizer, text_a, text_b, max_length)
+        lengths = enc["attention_mask"].sum(1).numpy().astype(np.int32)
+        logits, hidden = model(**enc.to(device))
+        probs = torch.stack([lg.softmax(-1) for lg in logits], 1).float().cpu().numpy()
+        return probs, torch.stack(hidden, 1).float().cpu().numpy(), lengths
+
+
+def reassemble(positions: list[np.ndarray], outputs: list[tuple[np.ndarray, ...]]
+               ) -> tuple[np.ndarray, ...]:
+    """Concatenate per-batch outputs and put every row back at its position."""
+    back = np.argsort(np.concatenate(positions), kind="stable")
+    return tuple(np.concatenate(part)[back] for part in zip(*outputs))
+
+
 def infer_batches(model, tokenizer, ds: TextDataset, idx: np.ndarray, max_length: int,
-                  device: str = "cpu", bucket_by_length: bool = True, batch_size: int = 64,
-                  desc: str = "infer", progress: bool = False
+                  device: str = "cpu", bucket_by_length: bool = True,
+                  batch_size: int = INFER_BATCH, desc: str = "infer", progress: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exit probabilities [N, L, C], pooled hidden states [N, L, H] and token counts [N]
-    for ``idx``, in ``idx``'s order (fp32: the cache must be reproducible on a CPU)."""
-    import torch
+    for ``idx``, in ``idx``'s order."""
     from tqdm.auto import tqdm
 
-    probs, pooled, lengths, order = [], [], [], []
-    sort_by = _char_lengths(ds, idx) if bucket_by_length else None
-    with torch.inference_mode():
-        for batch in tqdm(list(_batches(len(idx), batch_size, None, sort_by)), desc=desc,
-                          disable=not progress):
-            enc = _encode(tokenizer, ds, idx[batch], max_length)
-            lengths.append(enc["attention_mask"].sum(1).numpy())
-            logits, hidden = model(**enc.to(device))
-            probs.append(torch.stack([lg.softmax(-1) for lg in logits], 1).float().cpu().numpy())
-            pooled.append(torch.stack(hidden, 1).float().cpu().numpy())
-            order.append(batch)
-    back = np.argsort(np.concatenate(order))  # undo the length sort
-    return (np.concatenate(probs).astype(np.float32)[back], np.concatenate(pooled)[back],
-            np.concatenate(lengths).astype(np.int32)[back])
+    plan = plan_batches(ds, idx, bucket_by_length, batch_size)
+    outputs = [infer_batch(model, tokenizer, *_texts(ds, idx[b]), max_length, device)
+               for b in tqdm(plan, desc=desc, disable=not progress)]
+    probs, pooled, lengths = reassemble(plan, outputs)
+    return probs.astype(np.float32), pooled, lengths
 
 
 def fit_pca(cal_hidden: np.ndarray, dim: int, random_state: int):
@@ -228,48 +306,92 @@ def model_config(cfg: BuildConfig, ds: TextDataset, L: int, weights_sha: str | N
             "label_names": list(ds.label_names)}
 
 
+# ---------------------------------------------------------------- engines
+
+@dataclass
+class Trained:
+    """What an engine's training step hands to its inference step and to the cache."""
+
+    config: dict  # model_config(...)
+    tensors: dict[str, np.ndarray] | None  # the shipped adapters + heads (LoRA)
+    model: Any  # the trained model itself when nothing is shipped (full fine-tuning)
+    losses: list[float]
+    trained_parameters: int
+    device: str
+
+
+SplitOutputs = tuple[np.ndarray, np.ndarray, np.ndarray]  # probs, pooled, lengths
+
+
+class LocalEngine:
+    """One process on one device (the default)."""
+
+    def __init__(self, cfg: BuildConfig, progress: bool = True):
+        self.cfg, self.progress = cfg, progress
+
+    def __enter__(self) -> "LocalEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def check(self, ds: TextDataset, splits: SplitIndices) -> None:
+        return None
+
+    def train(self, ds: TextDataset, splits: SplitIndices) -> Trained:
+        import torch
+
+        from .model import export_tensors
+
+        cfg = self.cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        device = pick_device(cfg.device)
+        tokenizer, model, weights_sha = init_model(cfg, len(ds.label_names))
+        n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        losses = train_model(cfg, ds, splits.train, tokenizer, model.to(device), device,
+                             self.progress)
+        config = model_config(cfg, ds, model.num_layers, weights_sha)
+        tensors = export_tensors(model.cpu()) if cfg.finetune == "lora" else None
+        self._tokenizer = tokenizer
+        return Trained(config, tensors, None if tensors else model, losses, n_params, device)
+
+    def infer(self, trained: Trained, ds: TextDataset, parts: list[np.ndarray]
+              ) -> list[SplitOutputs]:
+        from .model import model_from_tensors
+
+        # infer with exactly what the cache will ship
+        model = (model_from_tensors(trained.config, trained.tensors)
+                 if trained.tensors is not None else trained.model)
+        model = model.to(trained.device).eval()
+        return [infer_batches(model, self._tokenizer, ds, idx, self.cfg.max_length,
+                              trained.device, self.cfg.bucket_by_length, desc=desc,
+                              progress=self.progress)
+                for idx, desc in zip(parts, ("calibration", "test"))]
+
+
+def make_engine(cfg: BuildConfig, progress: bool = True):
+    if cfg.engine == "ray":
+        from .engines.ray import RayEngine
+
+        return RayEngine(cfg, progress)
+    return LocalEngine(cfg, progress)
+
+
 def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    from .model import MultiExitEncoder, add_lora, export_tensors, model_from_tensors
-    from .model import resolve_backbone
-
+    """Train, infer calibration + test, fit the PCA map, write the cache atomically.
+    Only training and inference differ between engines; nothing is written unless every
+    step succeeded."""
     started = time.perf_counter()
-    torch.manual_seed(cfg.random_state)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
-    ds = load_dataset_for(cfg)
-    n_cal, n_test = _fit_split_sizes(cfg, len(ds))
-    splits = make_splits(ds.groups, n_cal, n_test, cfg.max_train_samples, cfg.random_state)
-    if len(np.unique(ds.labels[splits.train])) < 2:
-        raise DataError("training split holds a single class; use more training samples")
-
-    source, weights_sha = resolve_backbone(cfg.model)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = MultiExitEncoder(AutoModel.from_pretrained(source), len(ds.label_names))
-    if cfg.finetune == "lora":
-        add_lora(model, cfg.lora_r, cfg.lora_alpha)
-    L = model.num_layers
-    trained_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    losses = train_model(cfg, ds, splits.train, tokenizer, model.to(device), device, progress)
-    train_seconds = time.perf_counter() - started
-    config = model_config(cfg, ds, L, weights_sha)
-    tensors = None
-    if cfg.finetune == "lora":  # infer with exactly what the cache will ship
-        tensors = export_tensors(model.cpu())
-        model = model_from_tensors(config, tensors)
-    model = model.to(device).eval()
-
-    infer_started = time.perf_counter()
-    run = dict(max_length=cfg.max_length, device=device, bucket_by_length=cfg.bucket_by_length,
-               progress=progress)
-    cal_probs, cal_hidden, cal_len = infer_batches(model, tokenizer, ds, splits.calibration,
-                                                   desc="calibration", **run)
-    test_probs, test_hidden, test_len = infer_batches(model, tokenizer, ds, splits.test,
-                                                      desc="test", **run)
-    infer_seconds = time.perf_counter() - infer_started
+    with make_engine(cfg, progress) as engine:
+        ds, splits = prepare_data(cfg)
+        engine.check(ds, splits)
+        trained = engine.train(ds, splits)
+        train_seconds = time.perf_counter() - started
+        infer_started = time.perf_counter()
+        (cal_probs, cal_hidden, cal_len), (test_probs, test_hidden, test_len) = engine.infer(
+            trained, ds, [splits.calibration, splits.test])
+        infer_seconds = time.perf_counter() - infer_started
     pca_mean, pca_components = fit_pca(cal_hidden, cfg.feature_dim, cfg.random_state)
     d = pca_components.shape[1]
 
@@ -280,13 +402,13 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
     cal = split(splits.calibration, cal_probs, cal_hidden, cal_len)
     test = split(splits.test, test_probs, test_hidden, test_len)
     files = None
-    if tensors is not None:
-        files = ModelFiles(dict(config, feature_dim=int(d)),
-                           dict(tensors, **{"pca.mean": pca_mean,
-                                            "pca.components": pca_components}))
+    if trained.tensors is not None:
+        files = ModelFiles(dict(trained.config, feature_dim=int(d)),
+                           dict(trained.tensors, **{"pca.mean": pca_mean,
+                                                    "pca.components": pca_components}))
     exit_acc = (test.probs.argmax(2) == test.labels[:, None]).mean(0)
     cal_acc = (cal.probs.argmax(2) == cal.labels[:, None]).mean(0)
-    n_steps = len(losses)
+    losses = trained.losses
     meta = {
         "name": cfg.name or ds.name,
         "title": cfg.title or ds.title,
@@ -295,8 +417,8 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
         "task": "pair" if ds.text_b is not None else "single",
         "label_names": list(ds.label_names),
         "model_id": cfg.model,
-        "model_weights_sha256": weights_sha,
-        "num_layers": L,
+        "model_weights_sha256": trained.config["base_model_sha256"],
+        "num_layers": int(trained.config["num_layers"]),
         "hidden_size": int(cal_hidden.shape[2]),
         "feature_dim": int(d),
         "feature_note": "mean-pooled hidden state per layer, PCA (fit on calibration)",
@@ -308,20 +430,28 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
         "calibration_exit_accuracy": [round(float(a), 4) for a in cal_acc],
         "final_train_loss": round(float(np.mean(losses[-20:])), 4),
         "finetune": cfg.finetune,
-        "trained_parameters": int(trained_params),
+        "trained_parameters": int(trained.trained_parameters),
         "truncated_share": round(float(np.mean(np.concatenate([cal_len, test_len])
                                                >= cfg.max_length)), 4),
         "build_command": "python -m dimee_core build " + " ".join(
             shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["build"] else None,
         "build_config": asdict(cfg),
-        "device": device,
+        "engine": cfg.engine,
+        "device": trained.device,
         "throughput": {
-            "train_samples_per_s": round(n_steps * cfg.batch_size / max(train_seconds, 1e-9), 1),
+            "train_samples_per_s": round(len(losses) * cfg.batch_size * cfg.workers
+                                         / max(train_seconds, 1e-9), 1),
             "inference_samples_per_s": round((cal.n + test.n) / max(infer_seconds, 1e-9), 1)},
         "build_seconds": round(time.perf_counter() - started, 1),
         "train_seconds": round(train_seconds, 1),
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "torch_version": torch.__version__,
+        "torch_version": _torch_version(),
         "defaults": cfg.defaults,
     }
     return write_cache(cfg.out, meta, cal, test, files)
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__

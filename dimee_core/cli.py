@@ -247,10 +247,12 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def _add_build(sub) -> None:
     p = sub.add_parser("build", help="fine-tune a multi-exit encoder and write a cache",
                        formatter_class=_DefaultsFormatter)
-    p.add_argument("--dataset", required=True,
+    p.add_argument("--dataset",
                    help="rt-snippets | trec | sms-spam | vitaminc, or a datasets spec "
                         "(glue/sst2, rotten_tomatoes, csv:path, json:path, parquet:path)")
-    p.add_argument("--out", required=True, help="cache folder to write")
+    p.add_argument("--out", help="cache folder to write")
+    p.add_argument("--config", help="a sweep: JSON list of build configs, run as Ray tasks "
+                                    "(each writes its own cache); replaces --dataset/--out")
     p.add_argument("--name", help="cache name (default: the data set's; for a file, its "
                                   "name without extension)")
     p.add_argument("--title", help="title shown in the dashboard (default: the data set's)")
@@ -290,6 +292,16 @@ def _add_build(sub) -> None:
                    help="PCA dimensions of the routing embedding (at most 64)")
     p.add_argument("--random-state", type=int, default=0, help="seed of splits and training")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="ray: Ray Train (DDP) + Ray Data inference on the cluster at "
+                        "RAY_ADDRESS, or on an embedded local Ray (requirements-scale.txt)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="ray: training workers and inference actors (with --config: "
+                        "builds at once on the embedded Ray)")
+    p.add_argument("--gpus-per-worker", type=float, default=0.0,
+                   help="ray: GPUs for each training worker and inference actor")
+    p.add_argument("--ray-storage", help="ray: Train's checkpoint storage, shared by every "
+                                         "node of a multi-node cluster (NFS path, s3://...)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -324,10 +336,26 @@ def build_summary(meta: dict, folder: str) -> str:
 def _run_build(args) -> int:
     from .build import run_build
 
+    if args.config:
+        return _run_sweep(args)
+    if not (args.dataset and args.out):
+        raise UsageError("build needs --dataset and --out (or --config sweep.json)")
     fields = set(BuildConfig.__dataclass_fields__)
     cfg = BuildConfig(**{k: v for k, v in vars(args).items() if k in fields})
     out = run_build(cfg, progress=not args.no_progress)
     print(build_summary(load_cache(out).meta, str(out)))
+    return 0
+
+
+def _run_sweep(args) -> int:
+    from .engines.ray import load_sweep, run_sweep
+
+    if args.dataset or args.out or args.engine != "local":
+        raise UsageError("--config names every build itself: drop --dataset, --out, --engine")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    for out in run_sweep(load_sweep(args.config), args.workers, not args.no_progress):
+        print(f"wrote {out}")
     return 0
 
 
