@@ -174,6 +174,15 @@ def init_model(cfg: BuildConfig, num_classes: int):
     return tokenizer, model, weights_sha
 
 
+def load_tokenizer(config: dict):
+    """The tokenizer of a model config's base model."""
+    from transformers import AutoTokenizer
+
+    from .model import resolve_backbone
+
+    return AutoTokenizer.from_pretrained(resolve_backbone(config["base_model"])[0])
+
+
 def train_steps(cfg: BuildConfig, n_train: int) -> int:
     """Optimizer steps for ``cfg.epochs`` passes over ``n_train`` samples."""
     return max(1, int(round(cfg.epochs * int(np.ceil(n_train / cfg.batch_size)))))
@@ -353,7 +362,6 @@ class LocalEngine:
                              self.progress)
         config = model_config(cfg, ds, model.num_layers, weights_sha)
         tensors = export_tensors(model.cpu()) if cfg.finetune == "lora" else None
-        self._tokenizer = tokenizer
         return Trained(config, tensors, None if tensors else model, losses, n_params, device)
 
     def infer(self, trained: Trained, ds: TextDataset, parts: list[np.ndarray]
@@ -364,7 +372,8 @@ class LocalEngine:
         model = (model_from_tensors(trained.config, trained.tensors)
                  if trained.tensors is not None else trained.model)
         model = model.to(trained.device).eval()
-        return [infer_batches(model, self._tokenizer, ds, idx, self.cfg.max_length,
+        tokenizer = load_tokenizer(trained.config)
+        return [infer_batches(model, tokenizer, ds, idx, self.cfg.max_length,
                               trained.device, self.cfg.bucket_by_length, desc=desc,
                               progress=self.progress)
                 for idx, desc in zip(parts, ("calibration", "test"))]

@@ -34,8 +34,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..build import (BuildConfig, Trained, init_model, infer_batch, model_config,
-                     plan_batches, reassemble, run_build, train_model, train_steps)
+from ..build import (BuildConfig, Trained, infer_batch, init_model, load_tokenizer,
+                     model_config, plan_batches, reassemble, run_build, train_model,
+                     train_steps)
 from ..data import SplitIndices, TextDataset
 
 SCALE_REQUIREMENTS = "requirements-scale.txt"
@@ -169,15 +170,14 @@ class _InferActor:
                  fail_once: str | None = None):
         import torch
         from safetensors.numpy import load
-        from transformers import AutoTokenizer
 
-        from ..model import model_from_tensors, resolve_backbone
+        from ..model import model_from_tensors
 
         if threads:
             torch.set_num_threads(threads)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = model_from_tensors(config, load(weights)).to(self.device)
-        self.tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(config["base_model"])[0])
+        self.tokenizer = load_tokenizer(config)
         self.max_length, self.fail_once = max_length, fail_once
 
     def _maybe_fail(self) -> None:
@@ -365,10 +365,13 @@ def load_sweep(path: str | os.PathLike[str]) -> list[BuildConfig]:
             raise EngineError(f"sweep entry {n}: each sweep build runs the local engine "
                               f"inside one Ray task; drop its engine field")
         try:
-            configs.append(BuildConfig(**item))
+            cfg = BuildConfig(**item)
         except (TypeError, ValueError) as exc:
             raise EngineError(f"sweep entry {n}: {exc}") from None
-    outs = [str(Path(c.out).resolve()) for c in configs]
+        # tasks may run in another folder: paths are the driver's, made absolute
+        configs.append(replace(cfg, out=str(Path(cfg.out).resolve()), data_file=(
+            str(Path(cfg.data_file).resolve()) if cfg.data_file else None)))
+    outs = [c.out for c in configs]
     if len(set(outs)) < len(outs):
         raise EngineError("two sweep entries write the same cache folder (out)")
     return configs
@@ -380,27 +383,29 @@ def _sweep_task(cfg: dict) -> str:
 
 def run_sweep(configs: list[BuildConfig], concurrency: int = 2, progress: bool = True
               ) -> list[Path]:
-    """Run many builds as Ray tasks (each writes its own cache), one progress bar.
-    Every build runs to its end; failures are reported together afterwards."""
+    """Run many builds as Ray tasks (each writes its own cache), one progress bar; the
+    caches come back in ``configs``' order. Every build runs to its end; failures are
+    reported together afterwards."""
     from tqdm.auto import tqdm
 
     configs = [replace(c, threads=c.threads or 1) for c in configs]
     with ray_session(max(1, concurrency)) as ray:
         task = ray.remote(_sweep_task)
-        pending = {task.options(num_cpus=c.threads, max_retries=0).remote(asdict(c)): c
-                   for c in configs}
-        done, failed = [], []
+        pending = {task.options(num_cpus=c.threads, max_retries=0).remote(asdict(c)): k
+                   for k, c in enumerate(configs)}
+        done: dict[int, Path] = {}
+        failed = []
         with tqdm(total=len(configs), desc="builds", disable=not progress) as bar:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
-                cfg = pending.pop(ready[0])
+                k = pending.pop(ready[0])
                 try:
-                    done.append(Path(ray.get(ready[0])))
+                    done[k] = Path(ray.get(ready[0]))
                 except ray.exceptions.RayError as exc:
-                    failed.append(f"{cfg.out}: {_first_line(getattr(exc, 'cause', exc))}")
+                    failed.append(f"{configs[k].out}: {_first_line(getattr(exc, 'cause', exc))}")
                 bar.update(1)
-                bar.set_postfix_str(Path(cfg.out).name)
+                bar.set_postfix_str(Path(configs[k].out).name)
     if failed:
         raise EngineError(f"{len(failed)} of {len(configs)} builds failed: "
                           + "; ".join(failed))
-    return done
+    return [done[k] for k in range(len(configs))]
