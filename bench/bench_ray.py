@@ -1,6 +1,6 @@
 """Inference throughput of the Ray engine against the local engine, in one run.
 
-    python bench/bench_ray.py [--n 2000] [--simulate 1 2 4]
+    python bench/bench_ray.py [--n 2000] [--repeat 2] [--simulate 1 2 4]
 
 Both engines run the same fixed weights (a freshly initialised MiniLM with adapters and
 exit heads) over the same ``n`` rt-snippets samples, split in two like calibration and
@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="samples (calibration + test)")
     ap.add_argument("--simulate", type=int, nargs="*", default=[1, 2, 4],
                     help="worker counts for the simulated cluster")
+    ap.add_argument("--repeat", type=int, default=2, help="alternating local/Ray runs")
     args = ap.parse_args()
 
     half = args.n // 2
@@ -62,11 +63,15 @@ def main() -> None:
     n = sum(len(p) for p in parts)
     trained = fixed_weights(cfg, ds)
 
-    local_s = timed_infer(LocalEngine(cfg, progress=False), trained, ds, parts)
-    with RayEngine(BuildConfig(**base, engine="ray", workers=2, threads=1),
-                   progress=False) as engine:
-        ray_s = timed_infer(engine, trained, ds, parts)
-    print(f"inference of {n} samples, model load included")
+    # alternate the two engines so the machine's changing load hits both alike
+    local_runs, ray_runs = [], []
+    for _ in range(args.repeat):
+        local_runs.append(timed_infer(LocalEngine(cfg, progress=False), trained, ds, parts))
+        with RayEngine(BuildConfig(**base, engine="ray", workers=2, threads=1),
+                       progress=False) as engine:
+            ray_runs.append(timed_infer(engine, trained, ds, parts))
+    local_s, ray_s = np.median(local_runs), np.median(ray_runs)
+    print(f"inference of {n} samples, model load included, median of {args.repeat}")
     print(f"  local engine (1 process, 2 threads): {n / local_s:7.1f} samples/s")
     print(f"  Ray Data, 2 actors x 1 thread:       {n / ray_s:7.1f} samples/s  "
           f"ratio {local_s / ray_s:.2f}x (target >= 0.8x)")

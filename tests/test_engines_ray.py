@@ -2,7 +2,7 @@
 
 One Ray session serves the module. The local-engine reference build runs through the
 sweep (each sweep entry is ``run_build`` with the local engine inside one Ray task), so
-the module pays for two local builds (in parallel) and one Ray build.
+the module pays for two local builds (in parallel) and two Ray builds (1 and 2 workers).
 """
 
 import json
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 import ray
 
-from dimee_core.build import (BuildConfig, LocalEngine, Trained, load_tokenizer,
-                              prepare_data, run_build)
+from dimee_core.build import BuildConfig, load_tokenizer, prepare_data, run_build
 from dimee_core.cache import load_cache, load_model_files
 from dimee_core.cli import main
-from dimee_core.engines.ray import (FAIL_ONCE_ENV, EngineError, RayEngine, check_reachable,
-                                    import_ray, load_sweep, ray_session, run_sweep)
+from dimee_core.engines.ray import (FAIL_ONCE_ENV, EngineError, check_reachable, import_ray,
+                                    load_sweep, ray_session, run_sweep)
 
 SMOKE = dict(dataset="rt-snippets", n_calibration=24, n_test=24, max_train_samples=48,
              epochs=1, batch_size=16, feature_dim=16, threads=1)
@@ -100,25 +99,19 @@ def test_a_killed_inference_actor_is_retried_and_the_cache_is_complete(ray_build
         assert np.abs(got.probs - probs).max() <= 1e-5
 
 
-def test_ray_inference_reproduces_single_process_probabilities(session, local_cache):
-    """Fixed weights (the local build's shipped model), two actors: Ray Data returns the
-    single-process numbers, row by row."""
-    files = load_model_files(local_cache)
-    tensors = {k: v for k, v in files.tensors.items() if not k.startswith("pca.")}
-    trained = Trained(files.config, tensors, None, [0.0], 0, "cpu")
-    cfg = BuildConfig(out="unused", engine="ray", workers=2, **SMOKE)
-    ds, splits = prepare_data(cfg)
-    parts = [splits.calibration, splits.test]
-    with RayEngine(cfg, progress=False) as engine:
-        got = engine.infer(trained, ds, parts)
-    want = LocalEngine(BuildConfig(out="unused", **SMOKE), progress=False).infer(
-        trained, ds, parts)
-    for (p, h, n), (wp, wh, wn) in zip(got, want):
-        np.testing.assert_array_equal(n, wn)  # token counts: the sample order
-        assert np.abs(p - wp).max() <= 1e-5
-        assert np.abs(h - wh).max() <= 1e-4
-    # and those are the numbers the local build shipped
-    assert np.abs(got[1][0] - local_cache.test.probs).max() <= 1e-5
+def test_two_worker_build_ships_weights_whose_probabilities_ray_reproduces(session,
+                                                                           tmp_path):
+    """DDP training on 2 workers, inference on 2 actors. For the fixed weights the cache
+    ships, Ray Data returned the single-process numbers, row by row."""
+    cfg = BuildConfig(out=str(tmp_path / "rt-2"), engine="ray", workers=2, **SMOKE)
+    cache = load_cache(run_build(cfg, progress=False))
+    assert cache.meta["build_config"]["workers"] == 2
+    assert np.isfinite(cache.meta["final_train_loss"])
+    ds, splits, (cal, test) = _single_process(cache, cfg)
+    assert cache.test.texts == tuple(ds.display_text(i) for i in splits.test)
+    for got, (probs, _, lengths) in ((cache.calibration, cal), (cache.test, test)):
+        np.testing.assert_array_equal(got.lengths, lengths)  # token counts: sample order
+        assert np.abs(got.probs - probs).max() <= 1e-5
 
 
 # ---------------------------------------------------------------- bad input

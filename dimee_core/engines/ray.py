@@ -161,6 +161,17 @@ def _train_worker(config: dict) -> None:
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
 
 
+def _gloo_env(ray) -> dict[str, str]:
+    """Gloo (DDP on CPUs) binds to the address its hostname resolves to; where that is
+    loopback while Ray advertises the node's other address (containers), the first
+    broadcast hangs. On a one-node cluster every worker is local: pin gloo to loopback."""
+    if "GLOO_SOCKET_IFNAME" in os.environ or sum(n["Alive"] for n in ray.nodes()) != 1:
+        return {}
+    names = {name for _, name in socket.if_nameindex()}
+    loopback = next((n for n in ("lo", "lo0") if n in names), None)
+    return {"GLOO_SOCKET_IFNAME": loopback} if loopback else {}
+
+
 # ---------------------------------------------------------------- inference
 
 class _InferActor:
@@ -285,7 +296,8 @@ class RayEngine:
                                          use_gpu=cfg.gpus_per_worker > 0,
                                          resources_per_worker=resources),
             run_config=RunConfig(name=f"dimee-build-{uuid.uuid4().hex[:8]}",
-                                 storage_path=storage),
+                                 storage_path=storage,
+                                 worker_runtime_env={"env_vars": _gloo_env(ray)}),
             datasets={"train": train_data})
         try:
             result = trainer.fit()
