@@ -19,8 +19,9 @@ from dimee_core.cli import main
 from dimee_core.engines.ray import (FAIL_ONCE_ENV, EngineError, check_reachable, import_ray,
                                     load_sweep, ray_session, run_sweep)
 
-SMOKE = dict(dataset="rt-snippets", n_calibration=24, n_test=24, max_train_samples=48,
-             epochs=1, batch_size=16, feature_dim=16, threads=1)
+from .conftest import SMOKE_BUILD
+
+SMOKE = dict(SMOKE_BUILD, threads=1)  # one CPU per Ray worker: 2 workers fit on 2 cores
 
 
 @pytest.fixture(scope="module")
