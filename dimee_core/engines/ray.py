@@ -65,7 +65,7 @@ def import_ray():
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
     """Fail fast (one line) when nothing listens at ``address`` (host:port or
-    ray://host:port); Ray's own connect would retry for minutes."""
+    ray://host:port): Ray's own connect keeps retrying far longer."""
     if address in ("auto", "local"):
         return
     host, _, port = address.split("://", 1)[-1].rpartition(":")
