@@ -259,17 +259,23 @@ def projection(router: DIMEERouter, split: Split, random_state: int = 0,
     """
     X = routing_features(split.probs, split.feats, router.m, router.features)
     Z = router.scaler_.transform(X) * router.block_weights_
-    pca = PCA(n_components=2, random_state=random_state).fit(Z)
+    # One routing feature (m = 1, "conf") leaves one axis: draw it as a strip (y = 0).
+    pca = PCA(n_components=min(2, Z.shape[1]), random_state=random_state).fit(Z)
+
+    def plane(A: np.ndarray) -> np.ndarray:
+        xy = pca.transform(A)
+        return np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
+
     idx = np.arange(split.n)
     if split.n > max_samples:
         idx = np.sort(np.random.default_rng(random_state).choice(split.n, max_samples,
                                                                  replace=False))
-    xy = pca.transform(Z[idx])
+    xy = plane(Z[idx])
     pool = pools(confidences(split.probs[idx]), router.alpha, router.m, router.n)
     pts = pd.DataFrame({"id": idx, "x": xy[:, 0], "y": xy[:, 1],
                         "pool": np.array(POOLS)[pool],
                         "cluster": router.kmeans_.predict(Z[idx])})
-    c = pca.transform(router.kmeans_.cluster_centers_)
+    c = plane(router.kmeans_.cluster_centers_)
     centres = pd.DataFrame({"cluster": np.arange(len(c)), "x": c[:, 0], "y": c[:, 1],
                             "tier": [tier_name(o, router.beta_) for o in router.cluster_tiers_]})
     return pts, centres

@@ -26,7 +26,9 @@ def cache():
 
 @pytest.fixture(scope="module")
 def cfg(cache):
-    return DIMEEConfig.for_cache(cache, k=min(6, cache.calibration.n))
+    # every calibration sample fits (the stored defaults may name a fit part only)
+    return replace(DIMEEConfig.for_cache(cache, k=min(6, cache.calibration.n)),
+                   fit_fraction=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +193,16 @@ def test_cluster_table_phone_gate_matches_routing(cache, cfg, routers):
             assert not on_phone.any()
         else:
             np.testing.assert_array_equal(on_phone, conf_m[rows] >= gate)
+
+
+def test_projection_of_a_single_routing_feature_is_a_strip(cache):
+    """m = 1 with "conf" features gives one column (the defaults a guaranteed selection
+    can store): the projection must not ask PCA for two components."""
+    one = replace(DIMEEConfig.for_cache(cache, k=3), m=1, n=2, features="conf")
+    router = fit_routers(cache, one)[0]
+    pts, centres = explore.projection(router, cache.calibration, random_state=0)
+    assert (pts["y"] == 0).all() and (centres["y"] == 0).all()
+    conf1 = cache.calibration.probs[:, 0].max(1)
+    order = np.argsort(conf1[pts["id"]])  # one axis: PCA keeps the order (up to sign)
+    x = pts["x"].to_numpy()[order]
+    assert (np.diff(x) >= -1e-9).all() or (np.diff(x) <= 1e-9).all()
