@@ -1,9 +1,10 @@
-"""UI latency numbers: `python bench/bench_ui.py [--presses 12]`.
+"""UI latency numbers: `python bench/bench_ui.py [--presses 12] [--units]`.
 
 1. core path in-process: re-solve + evaluate (no k-means refit) after a cost change;
 2. real browser (Debian Chromium + `streamlit run`) on the default cache: cold start of
    the app to its first chart, and cost-slider change → updated KPI (median, p90).
-Targets: slider → KPI <= 300 ms, cold start <= 5 s.
+Targets: slider → KPI <= 300 ms, cold start <= 5 s. ``--units`` times the same slider
+with the dashboard in real units (``unit=ms``): the 'Mean latency' KPI (LTE preset).
 """
 
 from __future__ import annotations
@@ -85,6 +86,25 @@ def expected_kpis(o_clouds: list[float]) -> list[str]:
     return out
 
 
+def expected_latency_kpis(o_clouds: list[float]) -> list[str]:
+    """DIMEE's mean latency KPI at each o_cloud in units mode (ui.state.unit_kpis)."""
+    from dimee_core.profiles import DEFAULT_PROFILE, PRESETS, summarise
+    from dimee_core.tokens import with_lengths
+
+    cache = with_lengths(load_cache(CACHE))[0]
+    cfg = DIMEEConfig.for_cache(cache)
+    dimee = fit_routers(load_cache(CACHE), cfg)[0]
+    clusters = dimee.predict_cluster(cache.test)
+    out = []
+    for oc in o_clouds:
+        c = replace(cfg, costs=replace(cfg.costs, o_cloud=oc))
+        r = resolve(dimee, c).route(cache.test, clusters)
+        s = summarise(PRESETS[DEFAULT_PROFILE], r.tier, r.escalated, cache.test.lengths,
+                      c.m, c.n, cache.num_layers, c.costs.mode, c.hidden_size)
+        out.append(f"{s.latency_ms['mean']:.1f} ms")  # ui.units.UNITS["ms"].fmt
+    return out
+
+
 def bench_cold_start(browser) -> None:
     """The browser is already running (a user's is); the clock starts at server spawn."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -103,7 +123,8 @@ def bench_cold_start(browser) -> None:
     page.close()
 
 
-def bench_slider(browser, presses: int) -> None:
+def bench_slider(browser, presses: int, label: str = KPI_LABEL, expected=expected_kpis,
+                 extra: dict[str, str] | None = None) -> None:
     """Cost slider → KPI. Every press raises o_cloud by one step; a press is timed only
     when the displayed KPI must change (rounding to 0.1 % can hide a change: waiting for
     a change then would hang), and every press waits until its run has finished (URL
@@ -117,12 +138,13 @@ def bench_slider(browser, presses: int) -> None:
         # exploring costs would.
         for path, start in (("", None), ("whatif", 0.5)):
             ocs = [(start or o_cloud) + i * STEP for i in range(n + 1)]
-            want = expected_kpis(ocs)
-            query = f"?oc={start:g}" if start is not None else ""
+            want = expected(ocs)
+            params = {**({"oc": f"{start:g}"} if start is not None else {}), **(extra or {})}
+            query = ("?" + "&".join(f"{k}={v}" for k, v in params.items())) if params else ""
             page.goto(f"{url}/{path}{query}")  # a new session: default settings but oc
-            value = kpi_value(page, KPI_LABEL)
+            value = kpi_value(page, label)
             value.wait_for(timeout=120000)
-            wait_kpi_text(page, KPI_LABEL, want[0], timeout_ms=60000)
+            wait_kpi_text(page, label, want[0], timeout_ms=60000)
             wait_idle(page)
             thumb = slider_thumb(page, SLIDER)
             times, untimed, i = [], 0, 0
@@ -135,7 +157,7 @@ def bench_slider(browser, presses: int) -> None:
                 thumb.press("ArrowRight")
                 if want[i] != want[i - 1]:
                     try:
-                        wait_kpi_text(page, KPI_LABEL, want[i])
+                        wait_kpi_text(page, label, want[i])
                     except Exception:
                         raise RuntimeError(
                             f"press {i} (o_cloud {ocs[i]:g}): KPI shows "
@@ -147,13 +169,17 @@ def bench_slider(browser, presses: int) -> None:
                     untimed += 1
                 wait_url_param(page, "oc", f"{ocs[i]:g}")  # this press's run got to its end
                 wait_idle(page)
-            print(f"ui    {path or 'overview'}: cost slider → '{KPI_LABEL}' KPI updated: "
+            print(f"ui    {path or 'overview'}: cost slider → '{label}' KPI updated: "
                   f"{_ms(times)}; {untimed} press(es) not timed (KPI unchanged by rounding)")
     page.close()
 
 
-def bench_browser(presses: int) -> None:
+def bench_browser(presses: int, units: bool = False) -> None:
     with chromium_browser() as browser:
+        if units:  # real units: the same slider, the latency KPI
+            bench_slider(browser, presses, "Mean latency", expected_latency_kpis,
+                         {"unit": "ms"})
+            return
         bench_cold_start(browser)
         bench_slider(browser, presses)
 
@@ -162,10 +188,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presses", type=int, default=12)
     ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--units", action="store_true", help="time the KPI in real units")
     args = ap.parse_args()
-    bench_core()
+    if not args.units:
+        bench_core()
     if not args.skip_browser:
-        bench_browser(args.presses)
+        bench_browser(args.presses, args.units)
 
 
 if __name__ == "__main__":

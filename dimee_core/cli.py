@@ -15,7 +15,9 @@ from .build import BuildConfig
 from .cache import CacheError, load_cache
 from .costs import PRESETS
 from .data import DataError
-from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate, fit_routers
+from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate, fit_routers, unit_results
+from .profiles import PRESETS as PROFILES
+from .profiles import ProfileError, load_profile
 
 COST_FLAGS = {"lambda_mobile": "--lambda-mobile", "lambda_edge": "--lambda-edge",
               "lambda_cloud": "--lambda-cloud", "o_edge": "--o-edge", "o_cloud": "--o-cloud",
@@ -67,6 +69,12 @@ def _add_config_flags(p) -> None:
     p.add_argument("--mode", choices=("resume", "recompute"))
     for name, flag in COST_FLAGS.items():
         p.add_argument(flag, dest=name, type=_finite)
+    p.add_argument("--profile", help="device-and-network profile for real units: a preset "
+                                     f"({', '.join(PROFILES)}) or a profile JSON file")
+    p.add_argument("--objective", choices=("abstract", "latency_ms", "energy_mj", "usd"),
+                   help="what DIMEE minimises (units need --profile; default abstract)")
+    p.add_argument("--sla-p95-ms", dest="latency_sla_ms", type=_finite,
+                   help="budget policy: also keep calibration p95 latency within this (ms)")
 
 
 def _load(path: str):
@@ -84,8 +92,10 @@ def _eval_config(args, cache) -> DIMEEConfig:
     if args.mode:
         cost_over["mode"] = args.mode
     over = {f.name: getattr(args, f.name) for f in fields(DIMEEConfig)
-            if f.name != "costs" and getattr(args, f.name, None) is not None}
+            if f.name not in ("costs", "profile") and getattr(args, f.name, None) is not None}
     d = {**base.to_dict(), **over, "costs": {**costs.to_dict(), **cost_over}}
+    if args.profile:
+        d["profile"] = load_profile(args.profile).to_dict()
     cfg = DIMEEConfig.from_dict(d)
     L, N = cache.num_layers, cache.calibration.n
     if not 1 <= cfg.m < cfg.n < L:
@@ -95,15 +105,22 @@ def _eval_config(args, cache) -> DIMEEConfig:
     return cfg
 
 
-def _table(ev) -> str:
+def _table(ev, units=None) -> str:
+    unit_head = (f"{'ms mean':>9}{'p95':>8}{'p99':>8}{'mJ':>9}{'$/M req':>9}{'kB up':>8}"
+                 if units else "")
     rows = [f"{'method':<24}{'acc %':>8}{'F1':>7}{'cost':>8}{'saved %':>9}{'drop pp':>9}"
-            f"  {'mobile/edge/cloud %':>20}"]
+            f"{unit_head}  {'mobile/edge/cloud %':>20}"]
     for name, r in ev.methods.items():
         sh = "/".join(f"{100 * r.tier_shares[t]:.0f}" for t in ("mobile", "edge", "cloud"))
         ci = f"  drop CI [{r.drop_ci95[0]:+.2f}, {r.drop_ci95[1]:+.2f}]" if r.drop_ci95 else ""
+        u = units[name] if units else None
+        unit_cells = (f"{u.latency_ms['mean']:9.1f}{u.latency_ms['p95']:8.1f}"
+                      f"{u.latency_ms['p99']:8.1f}{u.phone_energy_mj['mean']:9.1f}"
+                      f"{u.money_per_million:9.3f}{u.bytes_uplink['mean'] / 1e3:8.2f}"
+                      if u else "")
         rows.append(f"{METHOD_LABELS[name]:<24}{100 * r.accuracy:8.2f}{r.macro_f1:7.3f}"
                     f"{r.mean_cost:8.2f}{r.cost_reduction_pct:9.1f}{r.accuracy_drop_pp:9.2f}"
-                    f"  {sh:>20}{ci}")
+                    f"{unit_cells}  {sh:>20}{ci}")
     return "\n".join(rows)
 
 
@@ -213,23 +230,45 @@ def _run_tune(args) -> int:
 
 def _run_evaluate(args) -> int:
     cache = _load(args.cache_dir)
-    cfg = _eval_config(args, cache)
-    knobs = [f.name for f in fields(DIMEEConfig) if f.name != "costs"]
+    cfg = _eval_config(args, cache)  # a bad profile fails here, before any work
+    if cfg.profile is not None:
+        from .tokens import with_lengths
+
+        cache, note = with_lengths(cache)
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+    unit_knobs = ("costs", "profile", "objective", "latency_sla_ms", "hidden_size")
+    knobs = [f.name for f in fields(DIMEEConfig) if f.name not in unit_knobs]
     if any(getattr(args, k, None) is not None for k in knobs):
         plus = cfg  # the user set the knobs: both methods run at them
-    else:  # DIMEE+ at its own certified defaults, under the same costs
-        plus = DIMEEConfig.for_cache(cache, "dimee_plus", costs=cfg.costs)
+    else:  # DIMEE+ at its own certified defaults, under the same costs and units
+        plus = DIMEEConfig.for_cache(cache, "dimee_plus", costs=cfg.costs,
+                                     objective=cfg.objective, profile=cfg.profile,
+                                     latency_sla_ms=cfg.latency_sla_ms)
     ev = evaluate(cache, cfg, n_boot=max(0, args.bootstrap), plus_config=plus)
+    units = (unit_results(ev, cfg.profile, cache.test.lengths, cfg.hidden_size)
+             if cfg.profile is not None else None)
     if args.json:
-        print(json.dumps(ev.to_json()))
+        print(json.dumps(ev.to_json(units)))
     else:
         c = cfg.costs
         print(f"{cache.meta.get('title', cache.name)}: L={cache.num_layers}, "
               f"calibration {cache.calibration.n}, test {cache.test.n}")
         print(f"m={cfg.m} n={cfg.n} k={cfg.k} alpha={cfg.alpha} features={cfg.features} "
               f"policy={cfg.policy} epsilon={cfg.epsilon}pp mu={cfg.mu} | costs: "
-              + " ".join(f"{k}={v}" for k, v in c.to_dict().items()))
-        print(_table(ev))
+              + " ".join(f"{k}={v}" for k, v in c.to_dict().items())
+              + f" | minimising {cfg.objective}"
+              + (f", p95 <= {cfg.latency_sla_ms:g} ms" if cfg.latency_sla_ms else ""))
+        if units:
+            print(f"real units: profile {cfg.profile.name} ({cfg.hidden_size}-wide hidden "
+                  f"state, {cfg.costs.mode} mode)")
+        print(_table(ev, units))
+        lost = [METHOD_LABELS[k] for k, kept in (ev.sla_kept_budget().items()
+                                                 if cfg.latency_sla_ms else ()) if not kept]
+        if lost:
+            print(f"note: {' and '.join(lost)} could not keep both p95 <= "
+                  f"{cfg.latency_sla_ms:g} ms and the {cfg.epsilon} pp budget on calibration; "
+                  f"the SLA was kept and the accuracy drop minimised under it")
     return 0
 
 
@@ -470,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"evaluate": _run_evaluate, "build": _run_build, "report": _run_report,
                 "tune": _run_tune, "predict": _run_predict}[args.command](args)
-    except (CacheError, DataError, UsageError, ValueError) as exc:
+    except (CacheError, DataError, UsageError, ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

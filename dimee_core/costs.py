@@ -18,6 +18,52 @@ MAX_COST = 1e6  # anything larger is a typo, not a scenario
 
 
 @dataclass(frozen=True)
+class RoutePolynomials:
+    """Per-sample cost of every route as a polynomial in the sample's token count T.
+
+    Each row holds the coefficients of (1, T, T^2). The abstract cost model has constant
+    rows; a device-and-network profile (``profiles.UnitCosts``) fills all three. Because
+    every cost is linear in (1, T, T^2), per-cluster sums of those three moments are
+    sufficient statistics for any cost model: a re-solve never touches the samples.
+    """
+
+    tier: np.ndarray  # [3, 3] answer on mobile / edge / cloud (phone runs 1..m first)
+    escalation: np.ndarray  # [3] extra when the edge (layers up to n) hands on to the cloud
+    reference: np.ndarray  # [3] all in cloud: the input goes straight to the cloud
+
+    def per_sample(self, tier: np.ndarray, escalated: np.ndarray | None,
+                   lengths: np.ndarray) -> np.ndarray:
+        """[N] cost of each sample answered on ``tier``; an ``escalated`` sample (tier
+        cloud, reached via the edge) pays the edge route plus the escalation."""
+        return self.on_moments(tier, escalated, moments(lengths))
+
+    def on_moments(self, tier: np.ndarray, escalated: np.ndarray | None,
+                   phi: np.ndarray) -> np.ndarray:
+        """:meth:`per_sample` from precomputed ``moments(lengths)`` (shared by metrics)."""
+        tier = np.asarray(tier)
+        if escalated is None:
+            return np.einsum("ij,ij->i", phi, self.tier[tier])
+        route = np.where(escalated, 1, tier)
+        return (np.einsum("ij,ij->i", phi, self.tier[route])
+                + np.where(escalated, phi @ self.escalation, 0.0))
+
+    def reference_per_sample(self, lengths: np.ndarray) -> np.ndarray:
+        return moments(lengths) @ self.reference
+
+
+def moments(lengths: np.ndarray) -> np.ndarray:
+    """[N, 3] (1, T, T^2) of each sample's token count T."""
+    t = np.asarray(lengths, dtype=np.float64)
+    return np.stack([np.ones_like(t), t, t * t], 1)
+
+
+def constant_polynomials(tier: np.ndarray, escalation: float, reference: float
+                         ) -> RoutePolynomials:
+    z = lambda v: np.array([v, 0.0, 0.0])
+    return RoutePolynomials(np.stack([z(v) for v in tier]), z(escalation), z(reference))
+
+
+@dataclass(frozen=True)
 class CostModel:
     lambda_mobile: float = 1.0
     lambda_edge: float = 1.0
@@ -62,6 +108,12 @@ class CostModel:
         """Extra cost when the edge (having run layers up to n) hands a sample to the cloud."""
         layers = num_layers - n if self.mode == "resume" else num_layers
         return self.o_edge_cloud + layers * self.lambda_cloud
+
+    def route_polynomials(self, m: int, n: int, num_layers: int) -> RoutePolynomials:
+        """The same costs as constant polynomials (abstract units do not depend on T)."""
+        return constant_polynomials(self.tier_costs(m, n, num_layers),
+                                    self.escalation_cost(n, num_layers),
+                                    self.reference_cost(num_layers))
 
     def cascade_costs(self, m: int, n: int, num_layers: int) -> np.ndarray:
         """Cost of exiting a cascade at mobile, at edge, or in the cloud via the edge."""

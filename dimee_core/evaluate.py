@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -13,6 +14,8 @@ from .cache import Cache, Split
 from .costs import CostModel
 from .features import correct_matrix
 from .metrics import MethodResult, score, tier_shares
+from .profiles import (FALLBACK_TOKENS, LatencySLA, Profile, UnitCosts, UnitSummary, profile_from_dict,
+                       sample_lengths, summarise)
 from .router import DIMEERouter, Routing
 from .splits import fit_part
 
@@ -23,6 +26,7 @@ METHOD_LABELS = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "all_in_cloud": "All 
                  "random": "Random (DIMEE shares)", "cascade": "Confidence cascade",
                  "oracle": "Oracle (bound)"}
 CLUSTER_PARAMS = ("m", "k", "features", "random_state")  # a change here refits k-means
+OBJECTIVES = ("abstract", "latency_ms", "energy_mj", "usd")  # what the router minimises
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,40 @@ class DIMEEConfig:
     # share of the calibration split the routers are fitted on (a seeded, stratified
     # part); the rest is what a guaranteed recommendation was certified on. 1: all of it
     fit_fraction: float = 1.0
+    # Real units: minimise mean latency / phone energy / money under ``profile`` instead
+    # of the abstract cost, optionally with "p95 latency <= latency_sla_ms".
+    objective: str = "abstract"
+    profile: Profile | None = None
+    latency_sla_ms: float | None = None
+    hidden_size: int = 384  # width of the shipped hidden state (the cache's meta)
+
+    def __post_init__(self) -> None:
+        if self.profile is not None and not isinstance(self.profile, Profile):
+            raise ValueError("profile must be a profiles.Profile")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.profile is None and (self.objective != "abstract"
+                                     or self.latency_sla_ms is not None):
+            raise ValueError("minimising latency, energy or money, or a latency SLA, needs a "
+                             "device-and-network profile")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["costs"] = self.costs.to_dict()
+        d["profile"] = self.profile.to_dict() if self.profile is not None else None
         return d
+
+    def cost_objective(self):
+        """What the routers minimise: the abstract costs or a profile's unit."""
+        if self.objective == "abstract":
+            return self.costs
+        return UnitCosts(self.profile, self.objective, self.costs.mode, self.hidden_size)
+
+    def sla(self) -> LatencySLA | None:
+        if self.latency_sla_ms is None:
+            return None
+        return LatencySLA(UnitCosts(self.profile, "latency_ms", self.costs.mode,
+                                    self.hidden_size), self.latency_sla_ms)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DIMEEConfig":
@@ -58,6 +91,8 @@ class DIMEEConfig:
         d = dict(d)
         if isinstance(d.get("costs"), dict):
             d["costs"] = CostModel(**d["costs"])
+        if isinstance(d.get("profile"), dict):
+            d["profile"] = profile_from_dict(d["profile"])
         return cls(**d)
 
     @classmethod
@@ -70,6 +105,7 @@ class DIMEEConfig:
         if method == "dimee_plus" and isinstance(plus, dict) and plus.get("method") == method:
             d.update(plus)
         base = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+        base["hidden_size"] = int(cache.meta.get("hidden_size") or 384)
         return cls.from_dict({**base, **overrides})
 
     def fit_split(self, calibration: Split) -> Split:
@@ -89,7 +125,8 @@ class DIMEEConfig:
         return DIMEERouter(m=self.m, n=self.n, n_clusters=self.k, alpha=self.alpha,
                            features=self.features, policy=self.policy, mu=self.mu,
                            epsilon=self.epsilon, safety=self.safety, escalate=escalate,
-                           cost_model=self.costs, random_state=self.random_state)
+                           cost_model=self.cost_objective(), latency_sla=self.sla(),
+                           random_state=self.random_state)
 
 
 def check_defaults(defaults: dict[str, Any], num_layers: int, n_calibration: int) -> None:
@@ -119,10 +156,34 @@ class Evaluation:
     dimee: DIMEERouter
     dimee_plus: DIMEERouter
 
-    def to_json(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "L": self.num_layers, "config": self.config.to_dict(),
-                "dimee_plus_beta": self.dimee_plus.beta_,
-                "methods": {k: v.to_dict() for k, v in self.methods.items()}}
+    def to_json(self, units: dict[str, UnitSummary] | None = None) -> dict[str, Any]:
+        """The evaluation as JSON; ``units`` (from :func:`unit_results`) add each
+        method's latency_ms, phone_energy_mj, money_per_million and bytes_uplink."""
+        methods = {k: {**v.to_dict(), **(units[k].to_dict() if units else {})}
+                   for k, v in self.methods.items()}
+        out = {"dataset": self.dataset, "L": self.num_layers, "config": self.config.to_dict(),
+               "dimee_plus_beta": self.dimee_plus.beta_, "methods": methods}
+        if self.config.latency_sla_ms is not None:
+            out["sla_kept_accuracy_budget"] = self.sla_kept_budget()
+        return out
+
+    def sla_kept_budget(self) -> dict[str, bool]:
+        """Per router: did meeting the p95 SLA on calibration leave the accuracy budget
+        (epsilon) intact? False: the SLA won and the drop was minimised under it."""
+        return {"dimee": bool(self.dimee.sla_kept_budget_),
+                "dimee_plus": bool(self.dimee_plus.sla_kept_budget_)}
+
+
+def unit_results(ev: Evaluation, profile: Profile, lengths: np.ndarray,
+                 hidden_size: int = 384) -> dict[str, UnitSummary]:
+    """Every method's test routing in real units under ``profile``. Routings do not
+    change with the profile, so a profile change costs only this (no re-solve)."""
+    c = ev.config
+    if lengths.shape != ev.routings["dimee"].tier.shape:
+        raise ValueError(f"need one token count per test sample, got {lengths.shape}")
+    return {name: summarise(profile, r.tier, r.escalated, lengths, c.m, c.n, ev.num_layers,
+                            c.costs.mode, hidden_size, reference=name == "all_in_cloud")
+            for name, r in ev.routings.items()}
 
 
 def same_clusters(a: DIMEEConfig, b: DIMEEConfig) -> bool:
@@ -152,7 +213,8 @@ def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:
         if have != getattr(config, p):
             raise ValueError(f"router was fitted with {p}={have!r}; refit for {getattr(config, p)!r}")
     router.set_params(n=config.n, alpha=config.alpha, policy=config.policy, mu=config.mu,
-                      epsilon=config.epsilon, safety=config.safety, cost_model=config.costs)
+                      epsilon=config.epsilon, safety=config.safety,
+                      cost_model=config.cost_objective(), latency_sla=config.sla())
     return router.solve()
 
 
@@ -163,13 +225,14 @@ def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
     N, m, n = test.n, config.m, config.n
     if test_clusters is None:
         test_clusters = dimee.predict_cluster(test)
-    r_dimee = dimee.route(test, test_clusters)
+    r_dimee = _abstract(dimee.route(test, test_clusters), test, c, dimee)
     shared = dimee_plus.kmeans_ is dimee.kmeans_ or (  # a deep copy of DIMEE's fit
         dimee_plus.n_clusters == dimee.n_clusters and np.array_equal(
             dimee_plus.kmeans_.cluster_centers_, dimee.kmeans_.cluster_centers_))
     return {
         "dimee": r_dimee,
-        "dimee_plus": dimee_plus.route(test, test_clusters if shared else None),
+        "dimee_plus": _abstract(dimee_plus.route(test, test_clusters if shared else None),
+                                test, c, dimee_plus),
         "all_in_cloud": baselines.all_in_cloud(N, L, c),
         "mobile_only": baselines.fixed_tier(N, 0, m, n, L, c),
         "edge_only": baselines.fixed_tier(N, 1, m, n, L, c),
@@ -178,6 +241,16 @@ def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
         "cascade": baselines.cascade(test.probs, config.alpha, m, n, c),
         "oracle": baselines.oracle(test.probs, test.labels, m, n, c),
     }
+
+
+def _abstract(r: Routing, split, costs: CostModel, router: DIMEERouter) -> Routing:
+    """A router's routing with its costs in the abstract unit (what every method is
+    scored in), whatever unit the router minimised."""
+    if router.cost_model is None or isinstance(router.cost_model, CostModel):
+        return r
+    polys = costs.route_polynomials(router.m, router.n, split.probs.shape[1])
+    return replace(r, cost=polys.per_sample(r.tier, r.escalated,
+                                            sample_lengths(split.lengths, split.n)))
 
 
 def score_routing(cache: Cache, config: DIMEEConfig, routing: Routing,
@@ -203,6 +276,10 @@ def evaluate(cache: Cache, config: DIMEEConfig | None = None,
     for c in (config, plus_config):
         if c.k > cache.calibration.n:
             raise ValueError(f"k={c.k} exceeds the {cache.calibration.n} calibration samples")
+    if config.profile is not None and any(s.lengths is None for s in (cache.calibration,
+                                                                       cache.test)):
+        warnings.warn(f"{cache.name}: no token counts; real units assume {FALLBACK_TOKENS} "
+                      f"tokens per sample (tokens.with_lengths recomputes them)")
     dimee, plus = routers if routers is not None else fit_routers(cache, config, plus_config)
     if routers is not None:
         resolve(dimee, config)

@@ -15,9 +15,10 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from .cache import Split
-from .costs import CostModel, check_split
+from .costs import CostModel, RoutePolynomials, check_split, moments
 from .features import FEATURE_SETS, block_sizes, confidences, pools, reaches, routing_features
-from .solver import least_loss, pareto_front
+from .profiles import LatencySLA, sample_lengths
+from .solver import least_loss, pareto_front, solve_min_cost
 from .stats import BETA_GRID, GATE_GRID, cluster_stats
 
 POLICIES = ("pools", "reward", "budget")
@@ -48,7 +49,7 @@ class Routing:
 
     tier: np.ndarray  # [N] 0 mobile, 1 edge, 2 cloud (where the answer came from)
     exit_layer: np.ndarray  # [N] 1-based exit that produced the answer
-    cost: np.ndarray  # [N] per-sample cost
+    cost: np.ndarray  # [N] per-sample cost (in the router's objective's unit)
     cluster: np.ndarray | None = None  # [N] DIMEE cluster, when there is one
     escalated: np.ndarray | None = None  # [N] bool: reached the cloud via the edge
 
@@ -100,7 +101,14 @@ class DIMEERouter(BaseEstimator):
         also choose a mobile gate gamma: "mobile when c_m >= gamma, else that edge".
         All clusters at gamma = beta form the confidence cascade at alpha = beta, so
         DIMEE+ never needs to be worse than the cascade on calibration.
-    cost_model : CostModel
+    cost_model : CostModel or profiles.UnitCosts
+        What is minimised: anything with ``route_polynomials(m, n, L)``. The abstract
+        ``CostModel`` (the paper's layer-equivalents, the default) or ``UnitCosts`` (mean
+        latency, phone energy or money under a device-and-network profile).
+    latency_sla : profiles.LatencySLA or None
+        ``budget`` policy only: also require the calibration latency quantile (p95) to
+        stay within the SLA. DIMEE+ gate options count at their slowest route (the edge,
+        or the cloud via the edge), which is conservative.
     max_fit_samples : int
         k-means is fitted on at most this many calibration samples (a seeded subsample);
         statistics always use all of them.
@@ -110,8 +118,8 @@ class DIMEERouter(BaseEstimator):
     def __init__(self, m: int = 2, n: int = 4, n_clusters: int = 6, alpha: float = 0.9,
                  features: str = "signals", policy: str = "budget", mu: float = 1.0,
                  epsilon: float = 0.3, safety: float = 1.0, escalate: bool = False,
-                 cost_model: CostModel | None = None, max_fit_samples: int = 50_000,
-                 random_state: int = 0):
+                 cost_model: CostModel | None = None, latency_sla: LatencySLA | None = None,
+                 max_fit_samples: int = 50_000, random_state: int = 0):
         self.m = m
         self.n = n
         self.n_clusters = n_clusters
@@ -123,6 +131,7 @@ class DIMEERouter(BaseEstimator):
         self.safety = safety
         self.escalate = escalate
         self.cost_model = cost_model
+        self.latency_sla = latency_sla
         self.max_fit_samples = max_fit_samples
         self.random_state = random_state
 
@@ -145,12 +154,26 @@ class DIMEERouter(BaseEstimator):
         _check_float("mu", self.mu, 0.0, 1e6)
         _check_float("epsilon", self.epsilon, 0.0, 100.0)
         _check_float("safety", self.safety, 0.0, 10.0)
-        if self.cost_model is not None and not isinstance(self.cost_model, CostModel):
-            raise ValueError("cost_model must be a CostModel")
+        if self.cost_model is not None and not hasattr(self.cost_model, "route_polynomials"):
+            raise ValueError("cost_model must be a CostModel or profiles.UnitCosts")
+        if self.latency_sla is not None:
+            if not isinstance(self.latency_sla, LatencySLA):
+                raise ValueError("latency_sla must be a profiles.LatencySLA")
+            if self.policy != "budget":
+                raise ValueError("a latency SLA needs the budget policy")
 
     @property
-    def costs_(self) -> CostModel:
+    def costs_(self):
         return self.cost_model if self.cost_model is not None else CostModel()
+
+    def _polys(self, costs=None) -> RoutePolynomials:
+        return (costs or self.costs_).route_polynomials(self.m, self.n, self.num_layers_)
+
+    def _reference_mean(self) -> float:
+        """All-in-cloud cost per calibration sample (the scale of the reward policy)."""
+        ref = float(self.stats_.moments.sum(0) @ self._polys().reference) / max(
+            self.n_calibration_, 1)
+        return ref if ref > 0 else 1.0
 
     # ------------------------------------------------------------ fitting
     def _features(self, split: Split) -> np.ndarray:
@@ -192,20 +215,19 @@ class DIMEERouter(BaseEstimator):
 
     def _option_table(self, beta_index: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per cluster and option: total cost, loss vs all-in-cloud, loss std-error."""
-        s, L = self.stats_, self.num_layers_
-        t = self.costs_.tier_costs(self.m, self.n, L)
+        s, P = self.stats_, self._polys()
         m, n = self.m - 1, self.n - 1
         worse = [s.worse[:, m], s.worse[:, n], np.zeros_like(s.size)]
         better = [s.better[:, m], s.better[:, n], np.zeros_like(s.size)]
-        cost = [s.size * t[0], s.size * t[1], s.size * t[2]]
-        worse, better, cost = (np.stack(a, 1) for a in (worse, better, cost))
+        worse, better = (np.stack(a, 1) for a in (worse, better))
+        cost = s.moments @ P.tier.T  # [k, 3]: sum over each cluster of cost(T)
         if beta_index is not None:  # gate options: [k, G] each
             at = (self.n, beta_index)
-            up_cost = self.costs_.escalation_cost(self.n, L)
             worse = np.concatenate([worse, s.gated_worse[at].T], 1)
             better = np.concatenate([better, s.gated_better[at].T], 1)
-            cost = np.concatenate([cost, s.size[:, None] * t[0] + s.gated_to_edge[at].T * (
-                t[1] - t[0]) + s.gated_escalated[at].T * up_cost], 1)
+            cost = np.concatenate([cost, (s.moments @ P.tier[0])[:, None]
+                                   + (s.gated_to_edge_moments[at] @ (P.tier[1] - P.tier[0])).T
+                                   + (s.gated_escalated_moments[at] @ P.escalation).T], 1)
         return cost, worse - better, np.sqrt(worse + better)
 
     def solve(self) -> "DIMEERouter":
@@ -217,6 +239,9 @@ class DIMEERouter(BaseEstimator):
         self._validate_solve_params(self.num_layers_)
         if self.m != self.fitted_m_:
             raise ValueError(f"router was fitted with m={self.fitted_m_}; refit for m={self.m}")
+        self.sla_kept_budget_ = None
+        if self.latency_sla is not None:
+            self._check_sla_reachable()
         betas = [None] if not self.escalate else range(len(BETA_GRID))
         if self.policy == "pools":
             betas = [None] if not self.escalate else [int(np.searchsorted(
@@ -232,13 +257,17 @@ class DIMEERouter(BaseEstimator):
             if best is None or (total, b) < (best[1] - 1e-12, best[2]):
                 best = (choice, total, b)
         self.cluster_tiers_, self.beta_index_ = best[0], best[2]
+        if self.latency_sla is not None:  # did the SLA leave the accuracy budget intact?
+            _, loss, stderr = self._table(best[2])
+            kept = (loss + self.safety * stderr)[np.arange(len(best[0])), best[0]].sum()
+            self.sla_kept_budget_ = bool(kept <= self._budget() + 1e-9)
         self.beta_ = None if best[2] is None else float(BETA_GRID[best[2]])
         return self
 
     def _cost_lower_bounds(self, betas) -> np.ndarray:
         """Lagrangian lower bound on the budget problem's cost for each beta: for any
         lam >= 0, sum_j min_t (cost + lam * loss) - lam * budget <= the optimum."""
-        scale = self.costs_.reference_cost(self.num_layers_)
+        scale = self._reference_mean()
         lam = np.concatenate([[0.0], scale * np.geomspace(1e-2, 1e4, 49)])[:, None]
 
         def relaxed_sums():  # [lam, B]: independent of the budget, so an epsilon sweep
@@ -280,7 +309,7 @@ class DIMEERouter(BaseEstimator):
             if beta_index is not None:
                 choice = np.where(choice == EDGE, EDGE_ESCALATE, choice)
         elif self.policy == "reward":
-            ref = self.costs_.reference_cost(self.num_layers_)
+            ref = self._reference_mean()
             n = np.maximum(size, 1)[:, None]
             acc_gap = -loss / n  # accuracy relative to the final exit
             reward = acc_gap - self.mu * (cost / n) / ref
@@ -295,6 +324,8 @@ class DIMEERouter(BaseEstimator):
                 valid=lambda f: f.max_budget >= budget)
             sol = front.solve(budget) or least_loss(cost, penalised)
             choice = sol.choice
+            if self.latency_sla is not None:
+                choice = self._meet_sla(choice, cost, penalised, beta_index)
         choice = np.where(size == 0, CLOUD, choice)  # no evidence: stay safe
         # objective for picking beta: budget -> cost (feasible first); reward -> -reward
         rows = np.arange(len(choice))
@@ -304,6 +335,68 @@ class DIMEERouter(BaseEstimator):
             over = max(0.0, penalised[rows, choice].sum() - self._budget())
             total = float(cost[rows, choice].sum()) + 1e9 * over
         return choice, total
+
+    # ------------------------------------------------------------ latency SLA
+    def _sla_tables(self, beta_index: int | None):
+        """Per-sample latency of each option on the token grid (for quantiles) and, per
+        cluster and option, the calibration samples over the SLA's target."""
+        def make():
+            sla, hist = self.latency_sla, self.stats_.token_hist
+            P = self._polys(sla.latency)
+            phi = moments(np.arange(hist.shape[1]))
+            lat = phi @ P.tier.T  # [T, 3]
+            if beta_index is not None:  # a gate option's slowest route
+                slowest = lat[:, EDGE] + (phi @ P.escalation if BETA_GRID[beta_index] > 0
+                                          else 0.0)
+                lat = np.concatenate([lat, np.repeat(slowest[:, None], len(GATE_GRID), 1)], 1)
+            return lat, hist @ (lat > sla.max_ms)  # [T, options], [k, options]
+        return self._memo(("sla", self.n, beta_index, self.latency_sla), make)
+
+    def _sla_allowance(self) -> float:
+        """Calibration samples allowed over the target: (1 - quantile) of them."""
+        return (1 - self.latency_sla.quantile) * self.n_calibration_
+
+    def _check_sla_reachable(self) -> None:
+        """Answering on the phone is the fastest route; if even that misses the SLA, no
+        routing can meet it: say so, with the best quantile there is."""
+        lat, over = self._sla_tables(None)
+        if over[:, MOBILE].sum() <= self._sla_allowance() + 1e-9:
+            return
+        hist = self.stats_.token_hist.sum(0)
+        q = self.latency_sla.quantile
+        order = np.argsort(lat[:, MOBILE], kind="stable")
+        cum = np.cumsum(hist[order])
+        best = lat[order, MOBILE][np.searchsorted(cum, q * cum[-1] - 1e-9)]
+        raise ValueError(f"no routing can meet p{100 * q:g} latency <= "
+                         f"{self.latency_sla.max_ms:g} ms: even answering every sample on "
+                         f"the phone gives p{100 * q:g} = {best:.1f} ms on the calibration "
+                         f"split")
+
+    def _meet_sla(self, choice: np.ndarray, cost: np.ndarray, penalised: np.ndarray,
+                  beta_index: int | None) -> np.ndarray:
+        """Cheapest assignment within the loss budget whose samples over the latency
+        target stay within the SLA's allowance. Two constraints: the allowance is priced
+        in by a Lagrange multiplier (bisection over a grid), each price solved exactly.
+        If no price keeps both, the SLA wins and the loss is minimised under it."""
+        _, over = self._sla_tables(beta_index)
+        rows, allow, budget = np.arange(len(choice)), self._sla_allowance(), self._budget()
+        fits = lambda c: over[rows, c].sum() <= allow + 1e-9
+        if fits(choice):
+            return choice
+        scale = max(abs(cost).max(), 1e-12)
+        prices = np.concatenate([scale * np.geomspace(1e-4, 1e3, 22), [scale * 1e6]])
+        lo, hi, best = 0, len(prices) - 1, None
+        while lo <= hi:  # smallest price whose solution fits (fewer overs as it grows)
+            mid = (lo + hi) // 2
+            sol = solve_min_cost(cost + prices[mid] * over, penalised, budget)
+            if sol.feasible and fits(sol.choice):
+                best, hi = sol.choice, mid - 1
+            else:
+                lo = mid + 1
+        if best is not None:
+            return best
+        sol = solve_min_cost(penalised, over.astype(float), allow)  # least loss under SLA
+        return sol.choice
 
     # ------------------------------------------------------------ inference
     def predict_cluster(self, split: Split) -> np.ndarray:
@@ -329,7 +422,6 @@ class DIMEERouter(BaseEstimator):
                                  f"[0, {self.n_clusters - 1}]")
         option = self.cluster_tiers_[cluster]
         L = self.num_layers_
-        t = self.costs_.tier_costs(self.m, self.n, L)
         tier = option.copy()
         up = np.zeros(split.n, dtype=bool)
         if self.beta_ is not None:
@@ -341,7 +433,7 @@ class DIMEERouter(BaseEstimator):
             up = at_edge & ~reaches(conf[:, 1], self.beta_)
             tier = np.where(gated_mobile, MOBILE, np.where(up, CLOUD, np.where(
                 at_edge, EDGE, option)))
-        cost = np.where(up, t[EDGE] + self.costs_.escalation_cost(self.n, L), t[tier])
+        cost = self._polys().per_sample(tier, up, sample_lengths(split.lengths, split.n))
         exit_layer = np.array([self.m, self.n, L])[tier]
         return Routing(tier=tier, exit_layer=exit_layer, cost=cost, cluster=cluster,
                        escalated=up)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import Split
+from .costs import moments
 from .features import confidences, correct_matrix
+from .profiles import sample_lengths
 
 # thresholds tried (0: never escalate; > 1: always): the cascade's alpha grid, plus 0.
 BETA_GRID = (0.0, *np.round(np.linspace(0.5, 0.95, 19), 4), 0.96, 0.97, 0.98, 0.99, 0.995,
@@ -35,6 +37,13 @@ class ClusterStats:
     gated_better: np.ndarray
     gated_to_edge: np.ndarray
     gated_escalated: np.ndarray
+    # Real units: every per-sample cost is a polynomial in the token count T, so sums of
+    # (1, T, T^2) per cluster (and per DIMEE+ subset) give any cost model's totals, and a
+    # per-cluster histogram of T gives any latency quantile.
+    moments: np.ndarray  # [k, 3]
+    gated_to_edge_moments: np.ndarray  # [L, B, G, k, 3]
+    gated_escalated_moments: np.ndarray  # [L, B, G, k, 3]
+    token_hist: np.ndarray  # [k, T_max + 1] samples per token count
 
 
 def cluster_stats(split: Split, labels: np.ndarray, k: int, m: int) -> ClusterStats:
@@ -55,7 +64,10 @@ def cluster_stats(split: Split, labels: np.ndarray, k: int, m: int) -> ClusterSt
     on_mobile = lambda h: h.sum(2).sum(1, keepdims=True) - off_mobile(h).sum(2)  # [k, G]
     out = {f: np.zeros((L, B, G, k)) for f in (
         "gated_worse", "gated_better", "gated_to_edge", "gated_escalated")}
-    ones = np.ones(split.n)
+    out.update({f: np.zeros((L, B, G, k, 3)) for f in (
+        "gated_to_edge_moments", "gated_escalated_moments")})
+    tokens = np.asarray(sample_lengths(split.lengths, split.n), dtype=np.int64)
+    phi = moments(tokens)
 
     def edge_answers(w, b_pos):  # off the mobile and not escalated: [B, G, k]
         h = off_mobile(hist(w, b_pos))
@@ -74,9 +86,17 @@ def cluster_stats(split: Split, labels: np.ndarray, k: int, m: int) -> ClusterSt
                                  + edge_answers(cf * (1 - cn), b_pos))
         out["gated_better"][n] = (mobile_answers((1 - cf) * cm, b_pos)
                                   + edge_answers((1 - cf) * cn, b_pos))
-        off = off_mobile(hist(ones, b_pos))
-        out["gated_to_edge"][n] = np.broadcast_to(off.sum(2).T[None], (B, G, k))
-        out["gated_escalated"][n] = off.cumsum(2)[:, :, :B].transpose(2, 1, 0)
+        for i in range(3):  # moments 1, T, T^2 (moment 0 is the plain count)
+            off = off_mobile(hist(phi[:, i], b_pos))
+            out["gated_to_edge_moments"][n, ..., i] = np.broadcast_to(
+                off.sum(2).T[None], (B, G, k))
+            out["gated_escalated_moments"][n, ..., i] = off.cumsum(2)[:, :, :B].transpose(
+                2, 1, 0)
+        out["gated_to_edge"][n] = out["gated_to_edge_moments"][n, ..., 0]
+        out["gated_escalated"][n] = out["gated_escalated_moments"][n, ..., 0]
+    width = int(tokens.max(initial=0)) + 1
+    token_hist = np.bincount(labels * width + tokens, minlength=k * width).reshape(k, width)
     return ClusterStats(size=np.bincount(labels, minlength=k).astype(float),
                         correct=count(corr), worse=count(cf[:, None].astype(bool) & ~corr),
-                        better=count(~cf[:, None].astype(bool) & corr), **out)
+                        better=count(~cf[:, None].astype(bool) & corr),
+                        moments=count(phi), token_hist=token_hist.astype(float), **out)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, sidebar, state, widgets
+from ui import charts, sidebar, state, units, widgets
 from ui.text import md
 
 ctx = sidebar.current()
@@ -29,7 +29,9 @@ res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, Tru
 if res is not None:
     ev = res.evaluation
     st.subheader("DIMEE+")
-    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
+    real, latencies = widgets.unit_summaries(cache, cfg)
+    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
+                    real=widgets.real_pair(real, "dimee_plus"))
     widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+")
     widgets.risk_warnings(ev)
 
@@ -48,11 +50,12 @@ if res is not None:
                    "the edge hand a sample on to the cloud when its own answer is unsure.")
 
     st.subheader("DIMEE beside every baseline")
-    table = explore.methods_table(ev)
+    table = units.table_in_unit(explore.methods_table(ev), real)
     widgets.methods_dataframe(table)
     st.caption("All in cloud is the reference (0 pp, 0 %). The oracle knows the answers and "
                "is only a bound; random uses DIMEE's tier shares without its judgement.")
-    st.plotly_chart(charts.methods_scatter(table), key="ov_methods")
+    st.plotly_chart(charts.methods_scatter(table, units.reduction_title(
+        units.unit() if real else units.UNITS["abstract"])), key="ov_methods")
     st.caption("Each method at the current settings: further right is cheaper, lower is "
                "more accurate than the full model in the cloud. The table above holds the "
                "same numbers.")

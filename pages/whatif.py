@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, optimiser, sidebar, state, widgets
+from ui import charts, optimiser, sidebar, state, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -18,7 +18,9 @@ res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg) els
 if res is not None:
     ev = res.evaluation
     st.subheader("DIMEE+ now")
-    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ")
+    real, latencies = widgets.unit_summaries(cache, cfg)
+    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
+                    real=widgets.real_pair(real, "dimee_plus"))
     with st.expander("How DIMEE+ routes each cluster (a confidence gate on the phone; the "
                      "edge may escalate)"):
         st.caption("DIMEE+ keeps DIMEE's clusters but may give a cluster a confidence gate: "
@@ -65,6 +67,8 @@ if res is not None:
         "acc_edge": cc("Acc. on edge", format="percent"),
         "acc_cloud": cc("Acc. in cloud", format="percent"),
         "size": "Calibration size", "test_size": "Test size", "tier": "Chosen tier"})
+
+    units.network_section(cache, cfg, latencies)
 
     optimiser.section(cache, cfg)
     widgets.config_panel(cache, cfg, res, key="wi")

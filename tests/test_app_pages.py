@@ -60,7 +60,7 @@ def test_key_widgets_exist(at):
     assert at.sidebar.radio(key="policy").options == ["pools", "reward", "budget"]
     labels = [m.label for m in at.metric]
     assert {"Accuracy", "Accuracy drop vs cloud", "Mean cost", "Cost reduction"} <= set(labels)
-    assert len(at.get("download_button")) == 2
+    assert len(at.main.get("download_button")) == 2  # + the sidebar's profile download
     at.switch_page("pages/whatif.py").run()
     assert at.number_input(key="opt_target") is not None
     k = at.sidebar.slider(key="k").value

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from .conftest import ROOT, SHIPPED
@@ -227,3 +228,49 @@ def test_build_flags_reach_the_build_and_its_summary_is_printed(tmp_path, monkey
     out = capsys.readouterr().out
     assert out.startswith(f"wrote {tmp_path / 'mine'}: bbc (BBC news), 3 classes, 6 layers")
     assert "test accuracy per exit (%):" in out
+
+
+def test_evaluate_profile_json_matches_an_independent_computation():
+    from dimee_core.cache import load_cache
+    from dimee_core.evaluate import DIMEEConfig, evaluate
+    from dimee_core.profiles import PRESETS
+    from dimee_core.tokens import with_lengths
+
+    from .test_profiles import by_hand
+
+    trec = SHIPPED / "trec"
+    p = run("evaluate", str(trec), "--json", "--bootstrap", "0", "--profile", "5G")
+    assert p.returncode == 0, p.stderr
+    methods = json.loads(p.stdout)["methods"]
+    cache, _ = with_lengths(load_cache(trec))
+    cfg = DIMEEConfig.for_cache(cache)
+    ev = evaluate(cache, cfg, n_boot=0)
+    for name in ("dimee", "dimee_plus", "all_in_cloud", "cascade"):
+        r, out = ev.routings[name], methods[name]
+        esc = r.escalated if r.escalated is not None else np.zeros(len(r.tier), bool)
+        rows = [by_hand(PRESETS["5G"], 1 if e else int(t), bool(e), int(x), cfg.m, cfg.n, 6,
+                        "resume", 384, reference=name == "all_in_cloud")
+                for t, e, x in zip(r.tier, esc, cache.test.lengths)]
+        lat = np.array([row["latency_ms"] for row in rows])
+        assert out["latency_ms"]["mean"] == pytest.approx(lat.mean(), rel=1e-9)
+        assert out["latency_ms"]["p95"] == pytest.approx(np.percentile(lat, 95), rel=1e-9)
+        assert out["latency_ms"]["p99"] == pytest.approx(np.percentile(lat, 99), rel=1e-9)
+        assert out["phone_energy_mj"]["mean"] == pytest.approx(
+            np.mean([row["energy_mj"] for row in rows]), rel=1e-9)
+        assert out["money_per_million"] == pytest.approx(
+            1e6 * np.mean([row["usd"] for row in rows]), rel=1e-9)
+        assert out["bytes_uplink"]["mean"] == pytest.approx(
+            np.mean([row["bytes_uplink"] for row in rows]), rel=1e-9)
+    assert methods["dimee"]["accuracy"] == ev.methods["dimee"].accuracy
+
+
+def test_evaluate_profile_table_and_bad_profile(tmp_path):
+    p = run("evaluate", str(SHIPPED / "trec"), "--bootstrap", "0", "--profile",
+            "Congested uplink")
+    assert p.returncode == 0, p.stderr
+    assert "p95" in p.stdout and "$/M req" in p.stdout and "profile Congested uplink" in p.stdout
+    bad = tmp_path / "p.json"
+    bad.write_text('{"name": "mine", "phone": {"watts": -3}}')
+    p = run("evaluate", str(SHIPPED / "trec"), "--profile", str(bad))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "phone" in p.stderr

@@ -134,7 +134,8 @@ def sankey_summary(name: str, shares: Mapping[str, float], escalated: float = 0.
             f"{pct(shares['cloud'])} in the cloud{on}.")
 
 
-def methods_scatter(table: pd.DataFrame) -> go.Figure:
+def methods_scatter(table: pd.DataFrame,
+                    x_title: str = "cost reduction vs all-in-cloud (%)") -> go.Figure:
     """Every method as one point: cost reduction (x) vs accuracy drop (y, lower is better).
     DIMEE and DIMEE+ are labelled first and drawn last, so their stars are never hidden
     under a baseline that lands on the same spot (random routing uses DIMEE's shares)."""
@@ -153,7 +154,7 @@ def methods_scatter(table: pd.DataFrame) -> go.Figure:
             marker=dict(size=18 if big else 10, color=METHOD_COLORS.get(r["key"]),
                         symbol="star" if big else "circle",
                         line=dict(width=1, color="white") if big else None)))
-    fig.update_xaxes(title="cost reduction vs all-in-cloud (%) →  better")
+    fig.update_xaxes(title=f"{x_title} →  better")
     fig.update_yaxes(title="accuracy drop (pp) ↓ better", zeroline=True)
     return _layout(fig, showlegend=False, height=380)
 
@@ -351,3 +352,49 @@ def warm_up() -> None:
     small ones at server start (app.py's warm-up thread) instead of in a visitor's run."""
     sankey({"mobile": 0.5, "edge": 0.25, "cloud": 0.25}).to_json()
     tier_shares_bar({"x": {"mobile": 1.0, "edge": 0.0, "cloud": 0.0}}).to_json()
+
+
+def latency_distribution(latencies: Mapping[str, "np.ndarray"], labels: Mapping[str, str],
+                         sla_ms: float | None = None, quantile: float = 0.95) -> go.Figure:
+    """Per method, the share of requests answered within x ms (an ECDF drawn through 201
+    quantiles, so the figure stays small at any N), with the SLA as a vertical line."""
+    import numpy as np
+
+    qs = np.linspace(0, 1, 201)
+    fig = go.Figure()
+    for key, lat in latencies.items():
+        fig.add_trace(go.Scatter(x=np.quantile(lat, qs), y=100 * qs, mode="lines",
+                                 name=labels.get(key, key),
+                                 line=dict(color=METHOD_COLORS.get(key), width=3 if key in
+                                           FOCUS else 1.5),
+                                 hovertemplate="%{y:.0f} % within %{x:.1f} ms<extra></extra>"))
+    if sla_ms is not None:
+        fig.add_vline(x=sla_ms, line_dash="dash", line_color="#d62728",
+                      annotation_text=f"SLA: p{100 * quantile:g} ≤ {sla_ms:g} ms")
+        fig.add_hline(y=100 * quantile, line_dash="dot", line_color="#999999")
+    fig.update_xaxes(title="latency per request (ms)", rangemode="tozero")
+    fig.update_yaxes(title="requests answered within (%)", range=[0, 101])
+    return _layout(fig, height=380)
+
+
+def split_heatmap(cells: pd.DataFrame, value_title: str, texts: Sequence[str],
+                  best: tuple[int, int] | None = None) -> go.Figure:
+    """One cell per split (m rows, n columns): ``cells`` has m, n, value; ``texts`` the
+    formatted values; the picked cell is outlined."""
+    ms, ns = sorted(cells["m"].unique()), sorted(cells["n"].unique())
+    z = [[None] * len(ns) for _ in ms]
+    t = [[""] * len(ns) for _ in ms]
+    for (_, r), text in zip(cells.iterrows(), texts):
+        z[ms.index(r["m"])][ns.index(r["n"])] = r["value"]
+        t[ms.index(r["m"])][ns.index(r["n"])] = text
+    fig = go.Figure(go.Heatmap(z=z, x=[str(n) for n in ns], y=[str(m) for m in ms], text=t,
+                               texttemplate="%{text}", colorscale="Viridis_r",
+                               colorbar=dict(title=value_title),
+                               hovertemplate="m=%{y}, n=%{x}: %{text}<extra></extra>"))
+    if best is not None:
+        fig.add_shape(type="rect", x0=ns.index(best[1]) - 0.5, x1=ns.index(best[1]) + 0.5,
+                      y0=ms.index(best[0]) - 0.5, y1=ms.index(best[0]) + 0.5,
+                      line=dict(color="#d62728", width=3))
+    fig.update_xaxes(title="edge split n", type="category")
+    fig.update_yaxes(title="mobile split m", type="category")
+    return _layout(fig, height=320)

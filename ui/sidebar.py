@@ -9,7 +9,7 @@ import streamlit as st
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
-from ui import state, upload
+from ui import state, units, upload
 from ui.state import COSTS, SETTINGS
 from ui.text import md
 
@@ -217,5 +217,6 @@ def draw(setup: Setup) -> None:
             _choice("mode", horizontal=True)
             for key, _ in COSTS:
                 _slider(key, cache, fmt="%.2f")
+        units.sidebar_section()
     if setup.ctx is not None:
         state.sync_url(setup.ctx.dataset)

@@ -11,7 +11,7 @@ import math
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -22,10 +22,12 @@ from dimee_core import explore, report, selection, summary
 from dimee_core.cache import Cache, CacheError, list_caches, load_cache
 from dimee_core.costs import MODES, PRESETS, CostModel
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
-                                  score_routing)
+                                  score_routing, unit_results)
 from dimee_core.features import FEATURE_SETS
 from dimee_core.metrics import MethodResult
+from dimee_core.profiles import Profile, UnitSummary, route_polynomials, summarise
 from dimee_core.router import DIMEERouter, POLICIES
+from dimee_core.tokens import with_lengths
 from ui.text import md
 
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -91,12 +93,25 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("mode", "Offload mode", "choice", options=MODES,
             help="resume: ship the layer-m hidden state, remote continues; recompute: "
                  "ship the raw input, remote starts from layer 1."),
-    Setting("lm", "λ mobile (cost per layer on the phone)", "float", 0.0, 5.0, 0.05),
-    Setting("le", "λ edge (cost per layer on the edge)", "float", 0.0, 5.0, 0.05),
-    Setting("lc", "λ cloud (cost per layer in the cloud)", "float", 0.0, 5.0, 0.05),
-    Setting("oe", "Offload phone → edge", "float", 0.0, 30.0, 0.25),
-    Setting("oc", "Offload phone → cloud", "float", 0.0, 30.0, 0.25),
-    Setting("oec", "Offload edge → cloud", "float", 0.0, 30.0, 0.25),
+    Setting("lm", "λ mobile (cost per layer on the phone)", "float", 0.0, 5.0, 0.05,
+            help="Abstract cost of running one layer on the phone. 1 = the unit every "
+                 "other cost is measured in; raise it for a slow or battery-starved phone."),
+    Setting("le", "λ edge (cost per layer on the edge)", "float", 0.0, 5.0, 0.05,
+            help="Abstract cost of one layer on the edge server, relative to a phone layer."),
+    Setting("lc", "λ cloud (cost per layer in the cloud)", "float", 0.0, 5.0, 0.05,
+            help="Abstract cost of one layer in the cloud, relative to a phone layer."),
+    Setting("oe", "Offload phone → edge", "float", 0.0, 30.0, 0.25,
+            help="Abstract cost of sending one request from the phone to the edge "
+                 "(network time and radio energy), in phone layers."),
+    Setting("oc", "Offload phone → cloud", "float", 0.0, 30.0, 0.25,
+            help="Abstract cost of sending one request from the phone to the cloud, in "
+                 "phone layers. All-in-cloud pays this once per request."),
+    Setting("oec", "Offload edge → cloud", "float", 0.0, 30.0, 0.25,
+            help="Abstract cost of the edge handing a request on to the cloud (cascade, "
+                 "DIMEE+ escalation), in phone layers."),
+    Setting("unit", "Show costs in", "choice", options=("abstract", "ms", "mJ", "$"),
+            help="abstract: the paper's layer-equivalents; ms / mJ / $ from the "
+                 "device-and-network profile."),
 )}
 
 
@@ -117,7 +132,7 @@ def defaults(cache: Cache) -> dict[str, Any]:
     cfg = DIMEEConfig.for_cache(cache)
     d = {"m": cfg.m, "n": cfg.n, "k": min(cfg.k, cache.calibration.n), "feat": cfg.features,
          "alpha": cfg.alpha, "policy": cfg.policy, "eps": cfg.epsilon, "mu": cfg.mu,
-         "safety": cfg.safety, "fit": cfg.fit_fraction, "mode": cfg.costs.mode}
+         "safety": cfg.safety, "fit": cfg.fit_fraction, "mode": cfg.costs.mode, "unit": "abstract"}
     d.update({key: float(getattr(cfg.costs, field)) for key, field in COSTS})
     for key, s in SETTINGS.items():  # stored defaults may lie outside a slider's range
         if s.kind == "float":
@@ -381,6 +396,63 @@ def results(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> R
     return _results(path, _stamp(path), repr(cfg), n_boot, cfg, cache)
 
 
+# ---------------------------------------------------------------- real units
+
+@st.cache_resource(show_spinner="Counting tokens per sample…", max_entries=8)
+def _tokens(path: str, stamp: float, _cache: Cache) -> tuple[Cache, str | None]:
+    return with_lengths(_cache)
+
+
+def with_tokens(cache: Cache) -> tuple[Cache, str | None]:
+    """The cache with per-sample token counts (stored, or recomputed for old caches, with
+    a note saying how)."""
+    path = str(cache.path)
+    return _tokens(path, _stamp(path), cache)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _unit_kpis(path: str, stamp: float, cfg_key: str, profile_key: str, _profile: Profile,
+               _cfg: DIMEEConfig, _cache: Cache) -> tuple[UnitSummary, UnitSummary]:
+    profile = _profile
+    pair = _pair(_cache, _cfg)
+    with pair.lock:
+        routing = resolve(pair.dimee, _cfg).route(_cache.test, pair.test_clusters)
+    lengths = with_tokens(_cache)[0].test.lengths
+    args = (_cfg.m, _cfg.n, _cache.num_layers, _cfg.costs.mode, _cfg.hidden_size)
+    return (summarise(profile, routing.tier, routing.escalated, lengths, *args),
+            summarise(profile, routing.tier, None, lengths, *args, reference=True))
+
+
+def unit_kpis(cache: Cache, cfg: DIMEEConfig, profile: Profile
+              ) -> tuple[UnitSummary, UnitSummary]:
+    """DIMEE's and all-in-cloud's figures in real units (the KPI fast path)."""
+    path = str(cache.path)
+    return _unit_kpis(path, _stamp(path), repr(cfg), repr(profile), profile, cfg, cache)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _unit_view(path: str, stamp: float, cfg_key: str, profile_key: str, _profile: Profile,
+               _cfg: DIMEEConfig, _cache: Cache
+               ) -> tuple[dict[str, UnitSummary], dict[str, Any]]:
+    profile = _profile
+    ev = results(_cache, _cfg).evaluation
+    lengths = with_tokens(_cache)[0].test.lengths
+    summaries = unit_results(ev, profile, lengths, _cfg.hidden_size)
+    polys = route_polynomials(profile, "latency_ms", _cfg.m, _cfg.n, _cache.num_layers,
+                              _cfg.costs.mode, _cfg.hidden_size)
+    latencies = {name: (polys.reference_per_sample(lengths) if name == "all_in_cloud" else
+                        polys.per_sample(r.tier, r.escalated, lengths))
+                 for name, r in ev.routings.items()}
+    return summaries, latencies
+
+
+def unit_view(cache: Cache, cfg: DIMEEConfig, profile: Profile
+              ) -> tuple[dict[str, UnitSummary], dict[str, Any]]:
+    """Every method in real units, and its per-sample latencies (for distributions)."""
+    path = str(cache.path)
+    return _unit_view(path, _stamp(path), repr(cfg), repr(profile), profile, cfg, cache)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _headline(path: str, stamp: float, results_stamp: float,
               _cache: Cache) -> pd.DataFrame | None:
@@ -465,3 +537,28 @@ def warm_up() -> None:
     results(cache, cfg)
     recommendation(cache)
     shipped_recommendations()  # last: the summary table further down the Overview
+
+
+@st.cache_data(show_spinner="Sweeping every split and k on the calibration split…",
+               max_entries=16)
+def _network(path: str, stamp: float, cfg_key: str, ks: tuple[int, ...], _cfg: DIMEEConfig,
+             _cache: Cache) -> tuple[pd.DataFrame, Any]:
+    from dimee_core.network import cheapest, split_grid
+
+    cache = with_tokens(_cache)[0]
+    grid = split_grid(cache, _cfg, ks)
+    best = cheapest(grid)
+    test = None
+    if best is not None:
+        picked = replace(_cfg, m=int(best["m"]), n=int(best["n"]), k=int(best["k"]))
+        ev = evaluate(cache, picked, n_boot=INTERACTIVE_BOOT)
+        test = (picked, ev, unit_results(ev, _cfg.profile, cache.test.lengths,
+                                         _cfg.hidden_size))
+    return grid, test
+
+
+def network(cache: Cache, cfg: DIMEEConfig, ks: tuple[int, ...]):
+    """Every (m, n, k) for cfg's profile and objective, compared on calibration; the
+    calibration-cheapest cell's test evaluation (None when no cell qualifies)."""
+    path = str(cache.path)
+    return _network(path, _stamp(path), repr(cfg), ks, cfg, cache)

@@ -11,7 +11,7 @@ from dimee_core import explore, summary
 from dimee_core.cache import Cache
 from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import charts, state
+from ui import charts, state, units
 from ui.state import Results
 from ui.text import md
 
@@ -30,16 +30,21 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return f"95 % interval {ci[0]:+.2f} to {ci[1]:+.2f}" if ci else ""
 
 
-def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4) -> None:
-    """Four headline numbers of one method (``per_row=2`` for half-width columns)."""
+def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
+            real: tuple | None = None) -> None:
+    """Four headline numbers of one method (``per_row=2`` for half-width columns).
+    ``real``: (own, all-in-cloud) real-unit summaries: the cost KPIs then show the
+    sidebar's unit (through ui.units, like every cost on every page)."""
     cells = [st.columns(per_row) for _ in range(4 // per_row)]
     c = [col for row in cells for col in row]
     c[0].metric(f"{prefix}Accuracy", f"{100 * r.accuracy:.2f} %", help=KPI_HELP["accuracy"])
     c[1].metric(f"{prefix}Accuracy drop vs cloud", f"{r.accuracy_drop_pp:+.2f} pp",
                 help=KPI_HELP["drop"], delta_description=_ci(r.drop_ci95) or None)
-    c[2].metric(f"{prefix}Mean cost", f"{r.mean_cost:.2f}", help=KPI_HELP["cost"])
-    c[3].metric(f"{prefix}Cost reduction", f"{r.cost_reduction_pct:.1f} %",
-                help=KPI_HELP["reduction"], delta_description=_ci(r.reduction_ci95) or None)
+    label, value, red_label, red, help_text = units.cost_cells(r, *(real or (None, None)))
+    abstract = real is None or not units.in_units()
+    c[2].metric(f"{prefix}{label}", value, help=help_text)
+    c[3].metric(f"{prefix}{red_label}", red, help=KPI_HELP["reduction"],
+                delta_description=(_ci(r.reduction_ci95) if abstract else None) or None)
 
 
 def kpi_caption(r: MethodResult, name: str = "DIMEE") -> None:
@@ -53,7 +58,9 @@ def kpi_caption(r: MethodResult, name: str = "DIMEE") -> None:
 
 
 def methods_dataframe(table: pd.DataFrame) -> None:
-    """The all-methods table with readable column names and formats."""
+    """The all-methods table with readable column names and formats (costs in the
+    sidebar's unit when ``table`` went through ``units.table_in_unit``)."""
+    u = units.unit() if "p95_latency_ms" in table else units.UNITS["abstract"]
     show = table.drop(columns=["key"]).copy()
     for col in ("accuracy", "macro_f1", "share_mobile", "share_edge", "share_cloud"):
         show[col] = 100 * show[col]
@@ -62,9 +69,10 @@ def methods_dataframe(table: pd.DataFrame) -> None:
         "method": "Method", "accuracy": cc("Accuracy %", format="%.2f"),
         "macro_f1": cc("Macro-F1 %", format="%.2f"),
         "accuracy_drop_pp": cc("Drop (pp)", format="%+.2f", help=KPI_HELP["drop"]),
-        "mean_cost": cc("Mean cost", format="%.2f", help=KPI_HELP["cost"]),
-        "cost_reduction_pct": cc("Cost reduction %", format="%.1f",
+        "mean_cost": cc(units.axis_title(u).capitalize(), format="%.2f", help=u.help),
+        "cost_reduction_pct": cc(units.reduction_title(u).capitalize(), format="%.1f",
                                  help=KPI_HELP["reduction"]),
+        "p95_latency_ms": cc("p95 latency (ms)", format="%.1f"),
         "share_mobile": cc("Phone %", format="%.0f"), "share_edge": cc("Edge %", format="%.0f"),
         "share_cloud": cc("Cloud %", format="%.0f")})
 
@@ -106,10 +114,11 @@ def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
     """DIMEE's KPI row via the fast path (drawn before anything slower); False on error."""
     try:
         r = state.kpis(cache, cfg)
+        real = state.unit_kpis(cache, cfg, units.profile()) if units.in_units() else None
     except ValueError as exc:
         show_error(exc)
         return False
-    kpi_row(r, per_row=per_row)
+    kpi_row(r, per_row=per_row, real=real)
     if caption:
         kpi_caption(r)
     return True
@@ -199,3 +208,19 @@ def sankey_panel(res: Results, n_samples: int, default: str, key: str) -> None:
     st.plotly_chart(charts.sankey(r.tier_shares, escalated, n_samples=n_samples),
                     key=f"{key}_chart")
     st.caption(charts.sankey_summary(SANKEY_METHODS[method], r.tier_shares, escalated))
+
+
+def unit_summaries(cache: Cache, cfg: DIMEEConfig) -> tuple[dict | None, dict | None]:
+    """Every method's real-unit summary and per-sample latencies in units mode, else
+    (None, None)."""
+    if not units.in_units():
+        return None, None
+    try:
+        return state.unit_view(cache, cfg, units.profile())
+    except ValueError as exc:
+        show_error(exc, "The real-unit figures")
+        return None, None
+
+
+def real_pair(summaries: dict | None, method: str) -> tuple | None:
+    return None if summaries is None else (summaries[method], summaries["all_in_cloud"])
