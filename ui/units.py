@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from dimee_core.metrics import MethodResult
-from ui.text import md
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
                                  Profile, ProfileError, UnitSummary, check_profile,
                                  parse_profile, profile_json)
+from ui.text import md
 
 
 @dataclass(frozen=True)
