@@ -36,7 +36,7 @@ def split_grid(cache: Cache, config: DIMEEConfig, ks: Sequence[int]) -> pd.DataF
         for k in sorted({min(int(k), cal.n) for k in ks}):
             cfg = replace(config, m=m, n=m + 1, k=k)
             dimee, _ = fit_routers(cache, replace(cfg, latency_sla_ms=None))
-            clusters = dimee.labels_
+            clusters = dimee.predict_cluster(cal)  # the fit may use part of calibration
             for n in range(m + 1, L):
                 row = {"m": m, "n": n, "k": k}
                 try:
