@@ -208,17 +208,16 @@ class Route:
 
 def _policy_reason(router: DIMEERouter, cluster: int, option: int) -> str:
     """Why a cluster got a plain tier, from the policy that chose it on calibration."""
-    tier = TIERS[option]
     if router.stats_.size[cluster] == 0:
         return "no calibration sample fell in this cluster, so it stays in the cloud"
     if router.policy == "budget":
-        return (f"{tier} is part of the cheapest choice per cluster that keeps the calibration "
-                f"accuracy drop within ε = {router.epsilon:g} pp")
+        return (f"the cheapest choice per cluster whose calibration accuracy drop stays "
+                f"within ε = {router.epsilon:g} pp")
     if router.policy == "reward":
-        return (f"{tier} gives this cluster the best calibration accuracy minus "
-                f"μ = {router.mu:g} × relative cost")
+        return (f"the best calibration accuracy minus μ = {router.mu:g} × relative cost for "
+                f"this cluster")
     return (f"most of its calibration samples are {POOL_OF_TIER[option]} (their first exit "
-            f"with confidence ≥ α = {router.alpha:g} is on the {tier})")
+            f"with confidence ≥ α = {router.alpha:g} is on the {TIERS[option]})")
 
 
 def _edge_rule(router: DIMEERouter, conf_n: float, escalated: bool) -> str:

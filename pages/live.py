@@ -58,7 +58,9 @@ def _phone_view(out, cluster: int, res) -> None:
 
 def _route_panel(col, title: str, r, ref: float) -> None:
     with col:
-        st.metric(title, r.tier, f"cost {r.cost:g} of {ref:g}", delta_color="off")
+        st.metric(title, r.tier, f"cost {r.cost:g} of {ref:g}", delta_color="off",
+                  delta_arrow="off", help="Its cost against all in cloud (the raw text "
+                                          "sent to the cloud, which runs every layer)")
         via = " (the edge handed it on)" if r.escalated else ""
         st.markdown(f"Answer **{live.md(r.label)}** from exit {r.exit_layer}{via}.  \n"
                     f"Rule: {live.md(r.rule)}.")
@@ -87,7 +89,7 @@ def _one_text(task: str, res) -> None:
     probs = out.probs[0]
     c1, c2, c3 = st.columns(3)
     c1.metric("The final exit says", names[int(probs[-1].argmax())],
-              f"confidence {probs[-1].max():.2f}", delta_color="off")
+              f"confidence {probs[-1].max():.2f}", delta_color="off", delta_arrow="off")
     _route_panel(c2, "DIMEE sends it to", routes["dimee"][0], ref)
     _route_panel(c3, "DIMEE+ sends it to", routes["dimee_plus"][0], ref)
     st.plotly_chart(charts.exit_probs_chart(probs, names, cfg.m, cfg.n, cfg.alpha, {

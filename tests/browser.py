@@ -29,11 +29,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(timeout: float = 60.0, log_path: str | os.PathLike | None = None
+def streamlit_server(timeout: float = 60.0, log_path: str | os.PathLike | None = None,
+                     cache_root: str | os.PathLike | None = None
                      ) -> Iterator[tuple[str, float]]:
     """Start `streamlit run app.py` on a free loopback port; yield (base URL, spawn time
     as time.perf_counter()) once /_stcore/health answers. Stopped by its own PID:
-    terminate, then kill. ``log_path``: keep the server's output there."""
+    terminate, then kill. ``log_path``: keep the server's output there. ``cache_root``:
+    serve the caches of that folder instead of cache/ (DIMEE_CACHE_ROOT)."""
     port = free_port()
     log = open(log_path or os.devnull, "wb")
     started = time.perf_counter()
@@ -41,7 +43,8 @@ def streamlit_server(timeout: float = 60.0, log_path: str | os.PathLike | None =
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=log)
+        cwd=ROOT, stdout=log, stderr=log,
+        env=dict(os.environ, **({"DIMEE_CACHE_ROOT": str(cache_root)} if cache_root else {})))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -84,6 +87,14 @@ def chromium_browser():
 def chromium_page(width: int = 1400, height: int = 1000):
     with chromium_browser() as browser:
         yield browser.new_page(viewport={"width": width, "height": height})
+
+
+def type_text(page, text: str, box: str = '[data-testid="stTextArea"] textarea') -> None:
+    """Type into a Streamlit text area and submit it (Ctrl+Enter), as a user would."""
+    area = page.locator(box).first
+    area.click()
+    area.fill(text)
+    area.press("Control+Enter")
 
 
 def first_chart(page):

@@ -341,7 +341,7 @@ def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float
     for i, (method, layer) in enumerate(answers.items()):
         fig.add_vline(x=layer + (0.06 if i else -0.06), line_color=METHOD_COLORS[method],
                       line_width=3, annotation_text=f"{SHORT_NAMES[method]} answers here",
-                      annotation_position="bottom left" if i else "top right")
+                      annotation_position="bottom right" if i else "bottom left")
     fig.update_xaxes(title="exit (layer)", dtick=1, range=[0.5, L + 0.5])
     fig.update_yaxes(title="probability", range=[0, 1.05])
     return _layout(fig, height=360)
