@@ -72,20 +72,24 @@ def test_deep_link_applies_url_settings(page):
     _no_exception(page)
 
 
-def test_live_page_type_a_sentence_see_the_route(smoke_cache_dir):
+def test_live_page_type_a_sentence_see_the_route(page, smoke_cache_dir):
     """The real model in a real browser: a typed sentence comes back routed. Its own
-    server, on a smoke build that ships its model (DIMEE_CACHE_ROOT)."""
-    with streamlit_server(cache_root=smoke_cache_dir.parent) as (url, _), \
-            chromium_page() as pg:
-        pg.goto(f"{url}/live")
-        pg.get_by_role("heading", name="Live: type a text, watch it exit and get routed"
-                       ).first.wait_for(timeout=90000)
-        pg.locator('[data-testid="stTextArea"] textarea').first.wait_for(timeout=90000)
-        type_text(pg, "An utterly charming, funny and moving film.")
-        for method in ("DIMEE", "DIMEE+"):
-            tier = kpi_value(pg, f"{method} sends it to")
-            tier.wait_for(timeout=90000)
-            assert tier.text_content() in ("mobile", "edge", "cloud")
-        first_chart(pg).wait_for(timeout=60000)
-        assert pg.get_by_text("Rule: cluster").count() == 2
-        _no_exception(pg)
+    server, on a smoke build that ships its model (DIMEE_CACHE_ROOT); a new tab of the
+    module's browser (one Playwright per process)."""
+    with streamlit_server(cache_root=smoke_cache_dir.parent) as (url, _):
+        pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            pg.goto(f"{url}/live")
+            pg.get_by_role("heading", name="Live: type a text, watch it exit and get routed"
+                           ).first.wait_for(timeout=90000)
+            pg.locator('[data-testid="stTextArea"] textarea').first.wait_for(timeout=90000)
+            type_text(pg, "An utterly charming, funny and moving film.")
+            for method in ("DIMEE", "DIMEE+"):
+                tier = kpi_value(pg, f"{method} sends it to")
+                tier.wait_for(timeout=90000)
+                assert tier.text_content() in ("mobile", "edge", "cloud")
+            first_chart(pg).wait_for(timeout=60000)
+            assert pg.get_by_text("Rule: cluster").count() == 2
+            _no_exception(pg)
+        finally:
+            pg.close()
