@@ -333,7 +333,7 @@ def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float
     layers = list(range(1, L + 1))
     fig = go.Figure()
     _tiers_and_alpha(fig, m, n, L, alpha)
-    for c, name in enumerate(label_names):
+    for c, name in enumerate(map(text.plotly, label_names)):  # label names: HTML
         fig.add_trace(go.Scatter(
             x=layers, y=[float(p[c]) for p in probs], mode="lines+markers", name=name,
             line=dict(color=QUALITATIVE[c % len(QUALITATIVE)]),
