@@ -265,7 +265,7 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
         sweep_cfg = replace(cfg, objective=objective, profile=p, latency_sla_ms=sla_ms,
                             policy="budget")
     except ValueError as exc:
-        st.error(f"The sweep cannot run: {exc}")
+        st.error(f"The sweep cannot run: {md(exc)}")
         return
     ks = tuple(sorted({*SWEEP_KS, cfg.k}))
     if not st.toggle(f"Find the best split and k for this network (DIMEE minimising "
@@ -275,11 +275,11 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
     try:
         grid, test = state.network(cache, sweep_cfg, ks)
     except ValueError as exc:
-        st.error(f"The sweep cannot run: {exc}")
+        st.error(f"The sweep cannot run: {md(exc)}")
         return
     ok = grid[grid["feasible"]]
     if ok.empty:
-        st.error(f"No split can meet the latency target: {grid['why'].iloc[0]}")
+        st.error(f"No split can meet the latency target: {md(grid['why'].iloc[0])}")
         return
     cells = (ok.sort_values("objective").groupby(["m", "n"], as_index=False).first()
              .rename(columns={"objective": "value"}))
