@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import io
 import itertools
 import json
@@ -115,6 +116,18 @@ class Cache:
     @property
     def num_classes(self) -> int:
         return len(self.meta["label_names"])
+
+    @property
+    def build_id(self) -> str:
+        """Short fingerprint of this build: its provenance (meta.json without the
+        re-tunable ``defaults``) and both splits' labels and exit probabilities. A rebuild
+        changes it; re-running ``tune`` does not."""
+        h = hashlib.sha256(json.dumps({k: v for k, v in self.meta.items() if k != "defaults"},
+                                      sort_keys=True, default=str).encode("utf-8"))
+        for split in (self.calibration, self.test):
+            h.update(np.ascontiguousarray(split.labels).tobytes())
+            h.update(np.ascontiguousarray(split.probs).tobytes())
+        return h.hexdigest()[:16]
 
     @property
     def model_status(self) -> str | None:

@@ -183,6 +183,19 @@ def sample_table(cache: Cache, config: DIMEEConfig, routing: Routing,
     return df
 
 
+def assignments_table(cache: Cache, config: DIMEEConfig, evaluation: Evaluation
+                      ) -> pd.DataFrame:
+    """The per-sample download: DIMEE's row per test sample plus DIMEE+'s tier, exit,
+    correctness, cost and whether the edge escalated it (columns ending in ``_plus``)."""
+    df = sample_table(cache, config, evaluation.routings["dimee"])
+    plus = evaluation.routings["dimee_plus"]
+    pred = plus.predictions(cache.test.probs)
+    return df.assign(tier_plus=np.array(TIERS)[plus.tier], exit_layer_plus=plus.exit_layer,
+                     prediction_plus=np.array(cache.label_names)[pred],
+                     correct_plus=pred == cache.test.labels, cost_plus=plus.cost,
+                     escalated_plus=via_edge(plus))
+
+
 def trajectory(split: Split, index: int, label_names: Sequence[str]) -> pd.DataFrame:
     """Per layer: confidence, predicted class and whether that exit is right."""
     if not 0 <= index < split.n:

@@ -7,6 +7,7 @@ and bounds-checked here; anything malformed falls back to the default with a war
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -373,8 +374,22 @@ class Results:
     escalated: Any  # [N] bool, DIMEE+ samples the edge handed to the cloud
     beta_plus: float | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {**self.evaluation.to_json(), "dimee_plus_beta": self.beta_plus}
+    def to_json(self, cache: Cache | None = None) -> dict[str, Any]:
+        """Configuration, every method's results, both routers' per-cluster decisions
+        and (given the cache) which build of which cache produced them."""
+        out = {**self.evaluation.to_json(), "dimee_plus_beta": self.beta_plus,
+               "clusters": {"dimee": _records(self.clusters),
+                            "dimee_plus": _records(self.clusters_plus)}}
+        if cache is not None:
+            out["cache"] = {"name": cache.name, "build_id": cache.build_id,
+                            "built_at": cache.meta.get("built_at"),
+                            "model_id": cache.meta.get("model_id")}
+        return out
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe rows (NaN -> null: a DIMEE+ cluster the phone never answers)."""
+    return json.loads(df.to_json(orient="records"))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -82,15 +82,14 @@ def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str) -> None
     with st.expander("Exact configuration and downloads"):
         st.json(cfg.to_dict(), expanded=False)
         # callables: the files are built on click, not on every rerun
-        routing = res.evaluation.routings["dimee"]
         c1, c2 = st.columns(2)
-        c1.download_button("Per-sample assignments (CSV)",
-                           lambda: explore.sample_table(cache, cfg, routing).to_csv(
-                               index=False).encode("utf-8"),
+        c1.download_button("Per-sample assignments, DIMEE and DIMEE+ (CSV)",
+                           lambda: explore.assignments_table(cache, cfg, res.evaluation)
+                           .to_csv(index=False).encode("utf-8"),
                            file_name=f"dimee_{cache.name}_assignments.csv", mime="text/csv",
                            key=f"{key}_csv", on_click="ignore")
-        c2.download_button("Configuration + results (JSON)",
-                           lambda: json.dumps(res.to_json(), indent=2).encode("utf-8"),
+        c2.download_button("Configuration, results and cluster decisions (JSON)",
+                           lambda: json.dumps(res.to_json(cache), indent=2).encode("utf-8"),
                            file_name=f"dimee_{cache.name}_results.json",
                            mime="application/json", key=f"{key}_json", on_click="ignore")
 
