@@ -28,12 +28,24 @@ PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.s
     ("pages/live.py", "Live", ":material/bolt:"),
 ]
 
+# Contrast (axe, WCAG AA 4.5:1 for small text), light and dark themes alike:
+# - captions and block quotes: Streamlit fades the text colour to 60 % (#828180 on white,
+#   3.9:1); 85 % keeps them lighter than body text;
+# - slider values: drawn in the primary colour, which cannot reach 4.5:1 both against the
+#   dark background and under the white text of selected chips; use the text colour
+#   (selected segmented-control buttons likewise: their border and tint still show it).
+STYLE = ("<style>.stApp [data-testid='stCaptionContainer'], .stApp blockquote "
+         "{color: inherit; opacity: 0.85} "
+         ".stApp [data-testid='stSliderThumbValue'] {color: inherit} "
+         ".stApp button[data-selected='true'] {color: inherit !important}</style>")
+
 
 def main() -> None:
     st.set_page_config(page_title="DIMEE Studio", page_icon=":material/hub:", layout="wide")
     head = st.container()  # always present, so the page body keeps its place every run
     with head:
         _preload_plotly()
+        st.markdown(STYLE, unsafe_allow_html=True)  # a style-only st.html vanishes
     from ui import progress, sidebar  # after the preload: may wait for the warm-up's imports
 
     page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0,

@@ -32,7 +32,7 @@ if all(r is not None for r in results):
     dimee = [r.evaluation.methods["dimee"] for r in results]
     for col, (name, c), r in zip(cols, picked, dimee):
         with col:
-            st.subheader(name)
+            st.header(name)
             widgets.kpi_row(r, per_row=2)
             st.caption(f"o_edge {c.costs.o_edge:g}, o_cloud {c.costs.o_cloud:g}, o_edge→cloud "
                        f"{c.costs.o_edge_cloud:g}, λ mobile/edge/cloud {c.costs.lambda_mobile:g}"
@@ -40,13 +40,13 @@ if all(r is not None for r in results):
     names = tuple(n for n, _ in picked)
     if names[0] == names[1]:
         names = (f"{names[0]} (A)", f"{names[1]} (B)")
-    st.subheader("Where the samples go")
+    st.header("Where the samples go")
     st.plotly_chart(charts.tier_shares_bar(
         {f"{n} · {label}": res.evaluation.methods[key].tier_shares
          for n, res in zip(names, results)
          for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))}, height=260),
         key="cmp_tiers")
-    st.subheader(f"Difference ({names[1]} − {names[0]})")
+    st.header(f"Difference ({names[1]} − {names[0]})")
     diff = explore.compare_results(*dimee).rename(columns={"a": names[0], "b": names[1]})
     st.dataframe(diff, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in (*names, "difference")})

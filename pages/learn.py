@@ -18,7 +18,7 @@ st.markdown(
     f"phone holds layers 1–{cfg.m}, the edge server up to {cfg.n}, the cloud all {L} — and "
     "learns from what the phone sees which requests it can answer itself.")
 
-st.subheader("1 · Later exits are usually more accurate — and more sure")
+st.header("1 · Later exits are usually more accurate — and more sure")
 st.plotly_chart(charts.layer_accuracy_chart(explore.layer_accuracy(test), cfg.m, cfg.n),
                 key="ln_acc")
 st.plotly_chart(charts.confidence_boxes(explore.confidence_long(test, random_state=0),
@@ -27,14 +27,14 @@ st.caption("Box plots of confidence per exit, separately for samples that exit g
            "and wrong. When right answers are much more confident than wrong ones, "
            "confidence is a good signal of when to stop.")
 
-st.subheader("2 · The threshold α sorts samples into easy, medium, hard")
+st.header("2 · The threshold α sorts samples into easy, medium, hard")
 st.plotly_chart(charts.pool_shares_chart(explore.pool_shares(test, cfg.m, cfg.n), cfg.alpha),
                 key="ln_pools")
 st.caption(f"A sample is **easy** if some exit on the phone (≤ {cfg.m}) reaches α, "
            f"**medium** if an edge exit (≤ {cfg.n}) does, **hard** otherwise. Raising α "
            "demands more certainty, so samples move from easy to hard.")
 
-st.subheader("3 · What the phone sees, in two dimensions")
+st.header("3 · What the phone sees, in two dimensions")
 try:
     with state.routers(cache, cfg) as (dimee, _):
         pts, centres = explore.projection(dimee, cache.calibration, random_state=0)
@@ -49,7 +49,7 @@ else:
                "(which needs all layers to know); right: by DIMEE's cluster (which the phone "
                "knows). Clusters that line up with pools are what makes DIMEE work.")
 
-st.subheader("4 · Two samples, step by step")
+st.header("4 · Two samples, step by step")
 examples = explore.example_samples(test, cfg.alpha, cfg.m, cfg.n)
 cols = st.columns(2)
 for col, (kind, idx) in zip(cols, examples.items()):
@@ -72,7 +72,7 @@ for col, (kind, idx) in zip(cols, examples.items()):
         st.markdown(f"Exit {first} is {when}, answering "
                     f"*{md(traj['prediction'].iloc[first - 1])}* ({verdict}). {moral}")
 
-st.subheader("5 · One threshold for everyone, or one per cluster? (DIMEE+)")
+st.header("5 · One threshold for everyone, or one per cluster? (DIMEE+)")
 res = widgets.results_or_error(cache, cfg)
 if res is not None:
     ev = res.evaluation

@@ -81,7 +81,7 @@ if res is not None:
         parts = explore.cost_breakdown(cfg.costs, cfg.m, cfg.n, cache.num_layers,
                                        TIERS.index(row["tier"]), bool(esc[sid]) if esc
                                        is not None else False)
-        st.subheader("What this sample cost")
+        st.header("What this sample cost")
         ref = cfg.costs.reference_cost(cache.num_layers)
         st.plotly_chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
         st.caption(" · ".join(f"{k}: {v:g}" for k, v in parts.items())

@@ -13,11 +13,11 @@ st.caption("Every knob is in the sidebar (costs and presets, offload mode, split
            "tier choice of every cluster and rescores the test split instantly (k-means "
            "only reruns when m, k or the features change).")
 
-st.subheader("DIMEE now")
+st.header("DIMEE now")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg) else None
 if res is not None:
     ev = res.evaluation
-    st.subheader("DIMEE+ now")
+    st.header("DIMEE+ now")
     real, latencies = widgets.unit_summaries(cache, cfg)
     widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
                     real=widgets.real_pair(real, "dimee_plus"))
@@ -36,7 +36,7 @@ if res is not None:
                          "tier": "DIMEE+ option"}, key="wi_plus_clusters")
 
     param = "μ" if cfg.policy == "reward" else "ε"
-    st.subheader("Accuracy vs cost")
+    st.header("Accuracy vs cost")
     try:
         front = state.frontiers(cache, cfg)
     except ValueError as exc:
@@ -50,13 +50,13 @@ if res is not None:
 
     left, right = st.columns(2)
     with left:
-        st.subheader("Tier distribution")
+        st.header("Tier distribution")
         st.plotly_chart(charts.tier_shares_bar(
             {label: ev.methods[k].tier_shares
              for k, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"),
                           ("cascade", "Cascade"), ("oracle", "Oracle"))}), key="wi_tiers")
     with right:
-        st.subheader("Clusters")
+        st.header("Clusters")
         st.plotly_chart(charts.cluster_chart(res.clusters), key="wi_clusters")
     st.caption("Clusters are groups of calibration samples that looked alike to the phone "
                "after layer m. Bars show how many of each are easy (the phone's exit is "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import ROOT, chromium_page, first_chart, kpi_value, slider_thumb, type_text, \
-    streamlit_server, wait_idle, wait_kpi_change
+from tests.browser import ROOT, chromium_browser, first_chart, kpi_value, slider_thumb, \
+    type_text, streamlit_server, wait_idle, wait_kpi_change
 
 PAGES = {"": "DIMEE Studio — overview",  # the default page lives at "/"
          "whatif": "What-if: change the costs, see the routing",
@@ -15,10 +15,18 @@ SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 
 @pytest.fixture(scope="module")
-def page():
-    with streamlit_server() as (url, _), chromium_page() as pg:
-        pg.base_url = url
-        yield pg
+def server():
+    with streamlit_server() as (url, _), chromium_browser() as browser:
+        yield url, browser
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    url, browser = server
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.base_url = url
+    yield pg
+    pg.close()
 
 
 def _no_exception(pg) -> None:
@@ -93,3 +101,25 @@ def test_live_page_type_a_sentence_see_the_route(page, smoke_cache_dir):
             _no_exception(pg)
         finally:
             pg.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations(server, scheme):
+    """axe-core on every page, in the user's light and dark system theme (the app follows
+    it): no serious or critical violation (contrast, names, roles...)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    url, browser = server
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+    axe, found = Axe(), []
+    for path, title in PAGES.items():
+        pg.goto(f"{url}/{path}")
+        pg.get_by_role("heading", name=title).first.wait_for(timeout=60000)
+        first_chart(pg).wait_for(timeout=60000)
+        wait_idle(pg)
+        pg.wait_for_timeout(500)  # the sidebar's widgets settle
+        for v in axe.run(pg).response["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                found.append((path or "overview", v["id"], [n["target"] for n in v["nodes"]]))
+    pg.close()
+    assert not found, found

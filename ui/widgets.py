@@ -160,7 +160,7 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ")
     c = rec.config
     st.caption(f"Setting stored with this data set (chosen on its calibration split by "
-               f"`python -m dimee_core tune`): m = {c.m}, n = {c.n}, k = {c.k}, features "
+               f"python -m dimee_core tune): m = {c.m}, n = {c.n}, k = {c.k}, features "
                f"{c.features}, policy {c.policy}, ε = {c.epsilon:g} pp, safety "
                f"{c.safety:g}, default costs. {summary.why(rec)}")
     if cfg != rec.config:
