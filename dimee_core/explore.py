@@ -8,7 +8,7 @@ so a caller holding routers in a cache sees the same state before and after.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -294,21 +294,66 @@ def projection(router: DIMEERouter, split: Split, random_state: int = 0,
     return pts, centres
 
 
-def example_samples(split: Split, alpha: float, m: int, n: int) -> dict[str, int | None]:
+def example_samples(split: Split, alpha: float, m: int, n: int) -> dict[str, int]:
     """A clear easy sample (most confident at exit m among easy ones the mobile gets
     right) and a clear hard one (least confident at m among hard ones the final exit
-    gets right). None when the pool is empty."""
+    gets right). Never empty: when α leaves a pool empty, the sample closest to it (the
+    most / least confident at exit m overall) stands in; the caller can tell by its
+    pool."""
     conf = confidences(split.probs)
     corr = correct_matrix(split.probs, split.labels)
     pool = pools(conf, alpha, m, n)
-    out: dict[str, int | None] = {}
+    out: dict[str, int] = {}
     for name, mask, pick in (("easy", (pool == 0) & corr[:, m - 1], np.argmax),
                              ("hard", (pool == 2) & corr[:, -1], np.argmin)):
-        if not mask.any():
-            mask = pool == (0 if name == "easy" else 2)
-        idx = np.flatnonzero(mask)
-        out[name] = int(idx[pick(conf[idx, m - 1])]) if idx.size else None
+        for candidates in (mask, pool == (0 if name == "easy" else 2),
+                           np.ones(split.n, dtype=bool)):
+            idx = np.flatnonzero(candidates)
+            if idx.size:
+                out[name] = int(idx[pick(conf[idx, m - 1])])
+                break
     return out
+
+
+def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DIMEEConfig,
+             n_calibration: int) -> str:
+    """Why DIMEE sent a cluster to its tier, from the numbers its policy used: the
+    cluster's calibration accuracy on each tier and each tier's cost per sample.
+    ``cluster`` is a row of :func:`cluster_table` (a plain-tier DIMEE router)."""
+    acc = {t: float(cluster[f"acc_{t}"]) for t in TIERS}
+    size, tier = int(cluster["size"]), str(cluster["tier"])
+    facts = (f"Cluster #{int(cluster['cluster'])} holds {size} calibration samples that "
+             f"looked alike to the phone. On them the phone's exit is right "
+             f"{100 * acc['mobile']:.0f} % of the time, the edge's {100 * acc['edge']:.0f} % "
+             f"and the cloud's {100 * acc['cloud']:.0f} %; an answer costs "
+             f"{tier_costs[0]:.3g} on the phone, {tier_costs[1]:.3g} on the edge and "
+             f"{tier_costs[2]:.3g} in the cloud. ")
+    if config.policy == "pools":
+        counts = {p: int(cluster[p]) for p in POOLS}
+        return facts + (f"The pools policy follows the majority: {max(counts, key=counts.get)}"
+                        f" ({', '.join(f'{v} {p}' for p, v in counts.items())} at α = "
+                        f"{config.alpha:g}), so {tier}.")
+    if config.policy == "reward":
+        ref = tier_costs[2] if tier_costs[2] > 0 else 1.0
+        score = {t: acc[t] - config.mu * c / ref for t, c in zip(TIERS, tier_costs)}
+        return facts + ("The reward policy scores accuracy − μ·cost/cloud cost (μ = "
+                        f"{config.mu:g}): " + ", ".join(f"{t} {v:.3f}" for t, v in
+                                                        score.items())
+                        + f"; the highest wins: {tier}.")
+    cheaper = [t for t, c in zip(TIERS, tier_costs) if c < tier_costs[TIERS.index(tier)]]
+    loss = {t: 100 * (acc["cloud"] - acc[t]) * size / max(n_calibration, 1)
+            for t in cheaper}
+    if not cheaper:
+        return facts + f"The {tier} is the cheapest tier at these costs, so: {tier}."
+    first, *rest = cheaper
+    tail = (f"Sending it to the {first} instead would lose {loss[first]:.2f} pp of the "
+            f"whole calibration accuracy" + "".join(f", to the {t} {loss[t]:.2f} pp"
+                                                   for t in rest)
+            + f". The budget policy picks, for all clusters together, the cheapest tiers "
+            f"whose total loss (plus a safety margin of {config.safety:g} standard errors "
+            f"per cluster) stays within ε = {config.epsilon:g} pp; a cheaper tier for this "
+            f"cluster did not fit, so: {tier}.")
+    return facts + tail
 
 
 def first_exit(split: Split, alpha: float) -> np.ndarray:

@@ -287,7 +287,8 @@ def test_overview_leads_with_the_recommended_method(at):
     assert [h.value for h in at.header][0] == "The answer for this data set"
     cache = state.load(str(ROOT / "cache" / "rt-snippets"))
     rec = summary.recommend(cache, n_boot=state.SUMMARY_BOOT)
-    assert at.markdown[0].value == summary.headline(rec)  # first thing after the heading
+    page_md = [md.value for md in at.markdown if not md.value.startswith("<style>")]
+    assert page_md[0] == summary.headline(rec)  # the first thing after the heading
     assert _metric(at, f"{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'} Cost "
                        f"reduction") == pytest.approx(rec.chosen.cost_reduction_pct, abs=0.05)
     table = at.table[0].value
@@ -365,3 +366,19 @@ def test_a_hostile_cache_folder_shows_an_error_not_a_broken_session(tmp_path, mo
     assert not at.exception
     assert any("lone surrogate" in e.value for e in at.error)
     assert at.sidebar.selectbox(key="ds").value == "rt-snippets" and len(at.metric) >= 4
+def test_learn_fills_every_slot_and_explains_the_cloud():
+    """trec at α = 0.9 has no easy test sample: the slot is still filled, and says so;
+    one request per tier; the cloud one's explanation names its own cluster."""
+    at = _app({"ds": "trec"})
+    at.switch_page("pages/learn.py").run()
+    _clean(at)
+    subs = [s.value for s in at.subheader]
+    assert {"An easy sample", "A hard sample", "Answered on the phone", "Answered on the edge",
+            "Answered in the cloud", "Why did this one go to the cloud?"} <= set(subs)
+    assert any(i.value.startswith("No test sample is easy at α = 0.9") for i in at.info)
+    tiers = [md.value for md in at.markdown if "· DIMEE sends it to the **" in md.value]
+    assert [t.split("sends it to the **")[1].split("**")[0] for t in tiers] == \
+        ["mobile", "edge", "cloud"]
+    cloud_cluster = tiers[2].split("cluster **#")[1].split("**")[0]
+    why = next(md.value for md in at.markdown if md.value.startswith("Request #"))
+    assert f"Cluster #{cloud_cluster} holds" in why and why.endswith("so: cloud.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -306,23 +307,53 @@ def pool_shares_chart(shares: pd.DataFrame, alpha: float) -> go.Figure:
     return _layout(fig, height=320)
 
 
+def distinct_colors(k: int) -> list[str]:
+    """k different colours: the ten qualitative ones, then each next one the farthest
+    (in RGB) from all chosen so far, among hues in 5° steps at four lightness levels
+    (deterministic; distinct for 64 clusters and beyond)."""
+    import colorsys
+
+    chosen = list(QUALITATIVE[:k])
+    if k <= len(chosen):
+        return chosen
+    cands = np.array([colorsys.hls_to_rgb(h / 360, lum, sat) for h in range(0, 360, 5)
+                      for lum in (0.3, 0.45, 0.6, 0.72) for sat in (0.55, 0.85)]) * 255
+    have = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in chosen], float)
+    dist = np.linalg.norm(cands[:, None] - have[None], axis=-1).min(1)
+    while len(chosen) < k:
+        i = int(np.argmax(dist))
+        chosen.append("#{:02x}{:02x}{:02x}".format(*(int(round(v)) for v in cands[i])))
+        dist = np.minimum(dist, np.linalg.norm(cands - cands[i], axis=1))
+    return chosen
+
+
 def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) -> go.Figure:
-    """2-D PCA of routing features (Scattergl: thousands of points stay fluid)."""
+    """2-D PCA of routing features (Scattergl: thousands of points stay fluid). Clusters
+    get distinct colours; centre labels are placed so they do not overprint; hovering a
+    point names its cluster, and a legend click hides or isolates one."""
     fig = go.Figure()
     groups = sorted(pts[color_by].unique(), key=lambda g: (str(type(g)), g))
-    for i, g in enumerate(groups):
+    colors = distinct_colors(len(groups))
+    for g, color in zip(groups, colors):
         part = pts[pts[color_by] == g]
-        color = POOL_COLORS.get(g) if color_by == "pool" else QUALITATIVE[i % len(QUALITATIVE)]
+        color = POOL_COLORS.get(g) if color_by == "pool" else color
         fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers",
                                    name=f"{color_by} {g}", marker=dict(size=5, color=color,
-                                                                      opacity=0.6)))
+                                                                      opacity=0.6),
+                                   hovertemplate=f"{color_by} {g}<extra></extra>"))
+    spots = label_positions(centres["x"].tolist(), centres["y"].tolist(),
+                            [f"#{c}" for c in centres["cluster"]], width_px=520,
+                            height_px=330)
     fig.add_trace(go.Scatter(x=centres["x"], y=centres["y"], mode="markers+text",
                              name="cluster centres", text=[f"#{c}" for c in centres["cluster"]],
-                             textposition="top center",
-                             marker=dict(symbol="x", size=12, color="black")))
+                             textposition=spots, customdata=centres[["tier"]].to_numpy(),
+                             hovertemplate="centre of cluster %{text} → %{customdata[0]}"
+                                           "<extra></extra>",
+                             marker=dict(symbol="x", size=11, color="#888",
+                                         line=dict(width=1, color="#888"))))
     fig.update_xaxes(title="principal component 1")
     fig.update_yaxes(title="principal component 2")
-    return _layout(fig, height=400)
+    return _layout(fig, height=400, showlegend=len(groups) <= 16)
 
 
 def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float,

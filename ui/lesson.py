@@ -1,0 +1,90 @@
+"""The Learn page's worked examples (drawing only; the picks come from the core)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dimee_core import explore
+from dimee_core.cache import Cache
+from dimee_core.costs import TIERS
+from dimee_core.evaluate import DIMEEConfig
+from ui import charts
+from ui.state import Results
+
+TIER_OF = {"easy": "mobile", "medium": "edge", "hard": "cloud"}
+WHERE = {"mobile": "on the phone", "edge": "on the edge", "cloud": "in the cloud"}
+
+
+def _quote(cache: Cache, idx: int) -> str:
+    text = cache.test.texts[idx][:300] if cache.test.texts else "(no text in this cache)"
+    return "> " + escape_md(text)
+
+
+def escape_md(text: str) -> str:
+    """A data set's text shown as Markdown without being read as Markdown."""
+    out = text.replace("\\", "\\\\")
+    for ch in "`*_{}[]<>()#+-.!|$~":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+def alpha_examples(cache: Cache, cfg: DIMEEConfig) -> None:
+    """An easy and a hard sample by the α rule, always both; says so when α leaves a
+    pool empty and the closest sample stands in."""
+    test = cache.test
+    first = explore.first_exit(test, cfg.alpha)
+    cols = st.columns(2)
+    for col, (kind, idx) in zip(cols, explore.example_samples(test, cfg.alpha, cfg.m,
+                                                              cfg.n).items()):
+        with col:
+            st.subheader(f"{'An' if kind == 'easy' else 'A'} {kind} sample")
+            e = int(first[idx])
+            in_pool = e <= cfg.m if kind == "easy" else e > cfg.n
+            if not in_pool:
+                st.info(f"No test sample is {kind} at α = {cfg.alpha:g}: this is the "
+                        f"{'most' if kind == 'easy' else 'least'} confident one on the phone. "
+                        f"Move α {'down' if kind == 'easy' else 'up'} to see a {kind} one.")
+            st.markdown(f"#{idx}, true label *{escape_md(cache.label_names[test.labels[idx]])}*"
+                        f"\n\n{_quote(cache, idx)}")
+            traj = explore.trajectory(test, idx, cache.label_names)
+            st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha, e),
+                            key=f"ln_{kind}")
+            sure = traj["confidence"].iloc[e - 1] >= cfg.alpha
+            when = "the first to be sure (≥ α)" if sure else "the last one: no exit reaches α"
+            verdict = "right" if traj["correct"].iloc[e - 1] else "wrong"
+            st.caption(f"Confidence per exit: " + ", ".join(
+                f"{c:.2f}" for c in traj["confidence"]) + f". Exit {e} is {when}, answering "
+                f"*{escape_md(traj['prediction'].iloc[e - 1])}* ({verdict}).")
+
+
+def tier_examples(cache: Cache, cfg: DIMEEConfig, res: Results,
+                  examples: dict[str, int | None]) -> None:
+    """One test request per tier with its cluster, its tier and the answer it got."""
+    table = explore.sample_table(cache, cfg, res.evaluation.routings["dimee"])
+    for kind, idx in examples.items():
+        tier = TIER_OF[kind]
+        st.subheader(f"Answered {WHERE[tier]}")
+        if idx is None:
+            st.info(f"Neither DIMEE nor DIMEE+ sends any test request to the {tier} at this "
+                    "setting.")
+            continue
+        row = table.loc[idx]
+        verdict = "right" if row["correct"] else "wrong"
+        st.markdown(f"{_quote(cache, idx)}\n\nRequest #{idx} · cluster **#{row['cluster']}** "
+                    f"· DIMEE sends it to the **{row['tier']}** · answer from exit "
+                    f"{row['exit_layer']}: *{escape_md(row['prediction'])}* ({verdict}; true "
+                    f"label *{escape_md(row['label'])}*).")
+
+
+def why_cloud(cache: Cache, cfg: DIMEEConfig, res: Results, idx: int | None,
+              tier_costs) -> None:
+    """'Why did this one go to the cloud?' from its cluster's calibration numbers."""
+    st.subheader("Why did this one go to the cloud?")
+    routing = res.evaluation.routings["dimee"]
+    if idx is None or routing.tier[idx] != TIERS.index("cloud"):
+        st.info("DIMEE sends no test request to the cloud at this setting: every cluster "
+                "is answered more cheaply within the accuracy budget.")
+        return
+    cluster = res.clusters.iloc[int(routing.cluster[idx])]
+    st.markdown(f"Request #{idx} (quoted above). "
+                + explore.why_tier(cluster, tier_costs, cfg, cache.calibration.n))
