@@ -81,17 +81,22 @@ def _overlap(a: tuple, b: tuple) -> float:
 
 def label_positions(xs: Sequence[float], ys: Sequence[float], texts: Sequence[str],
                     width_px: float = 700, height_px: float = 300, char_px: float = 7.5,
-                    line_px: float = 16, marker_px: float = 9) -> list[str]:
+                    line_px: float = 16, marker_px: float = 9,
+                    extent: tuple[Sequence[float], Sequence[float]] | None = None
+                    ) -> list[str]:
     """A Plotly textposition per point so that labels overlap neither each other nor
     another marker, as far as the plot's estimated pixel size allows. Points are placed
     in the order given (put the important ones first); each takes the first free spot,
-    or the least crowded one."""
-    def px(v: Sequence[float], size: float) -> list[float]:
-        lo, hi = min(v), max(v)
+    or the least crowded one. ``extent``: (x values, y values) that set the axes' ranges
+    when other traces widen them (default: the labelled points)."""
+    ex, ey = extent if extent is not None else (xs, ys)
+
+    def px(v: Sequence[float], size: float, span: Sequence[float]) -> list[float]:
+        lo, hi = min(span), max(span)
         pad = 0.08 * ((hi - lo) or 1.0)
         return [size * (x - lo + pad) / ((hi - lo) + 2 * pad) for x in v]
 
-    X, Y = px(xs, width_px), px(ys, height_px)
+    X, Y = px(xs, width_px, ex), px(ys, height_px, ey)
     markers = [(x - marker_px, y - marker_px, x + marker_px, y + marker_px)
                for x, y in zip(X, Y)]
     placed: list[tuple] = []
@@ -334,16 +339,19 @@ def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) ->
     fig = go.Figure()
     groups = sorted(pts[color_by].unique(), key=lambda g: (str(type(g)), g))
     colors = distinct_colors(len(groups))
+    tier_of = dict(zip(centres["cluster"], centres["tier"]))
     for g, color in zip(groups, colors):
         part = pts[pts[color_by] == g]
         color = POOL_COLORS.get(g) if color_by == "pool" else color
+        label = f"{color_by} {g}" + (f" → {tier_of.get(g)}" if color_by == "cluster" else "")
         fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers",
                                    name=f"{color_by} {g}", marker=dict(size=5, color=color,
                                                                       opacity=0.6),
-                                   hovertemplate=f"{color_by} {g}<extra></extra>"))
+                                   hovertemplate=f"{label}<extra></extra>"))
     spots = label_positions(centres["x"].tolist(), centres["y"].tolist(),
                             [f"#{c}" for c in centres["cluster"]], width_px=520,
-                            height_px=330)
+                            height_px=300, extent=([*pts["x"], *centres["x"]],
+                                                   [*pts["y"], *centres["y"]]))
     fig.add_trace(go.Scatter(x=centres["x"], y=centres["y"], mode="markers+text",
                              name="cluster centres", text=[f"#{c}" for c in centres["cluster"]],
                              textposition=spots, customdata=centres[["tier"]].to_numpy(),
@@ -353,7 +361,7 @@ def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) ->
                                          line=dict(width=1, color="#888"))))
     fig.update_xaxes(title="principal component 1")
     fig.update_yaxes(title="principal component 2")
-    return _layout(fig, height=400, showlegend=len(groups) <= 16)
+    return _layout(fig, height=400, showlegend=len(groups) <= len(QUALITATIVE))
 
 
 def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float,
