@@ -1,53 +1,50 @@
-"""Compare: two named cost scenarios side by side, same routing settings."""
-
-from dataclasses import replace
+"""Compare: two full settings (every knob) side by side, for DIMEE and DIMEE+; scenarios
+are saved and reloaded as JSON."""
 
 import streamlit as st
 
-from dimee_core import explore
-from dimee_core.costs import PRESETS
-from ui import charts, sidebar, widgets
+from ui import charts, compare, sidebar, state, widgets
 
-CURRENT = "Current sidebar costs"
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("Compare two scenarios")
-st.caption("Same dataset, split points, clusters and policy; only the cost model differs. "
-           "DIMEE re-picks the tier of every cluster for each scenario.")
+st.caption("Each scenario holds a whole setting: split points, clusters, features, α, "
+           "policy with its ε or μ, offload mode and every cost. Both start from the "
+           "sidebar with two network presets; change any knob below, or load a saved pair.")
 
-choices = [CURRENT, *PRESETS]
+compare.init(cache)
+compare.file_controls(cache, ctx.dataset)
 cols = st.columns(2)
 picked = []
-for col, side, default in zip(cols, "ab", ("5G: cheap uplink", "Congested uplink")):
+for col, side in zip(cols, compare.SIDES):
     with col:
-        name = st.text_input("Scenario name", default.split(":")[0], key=f"cmp_name_{side}",
-                             persist_state="session")
-        preset = st.selectbox("Costs", choices, index=choices.index(default),
-                              key=f"cmp_preset_{side}", persist_state="session")
-        costs = cfg.costs if preset == CURRENT else PRESETS[preset]
-        picked.append((name or side.upper(), replace(cfg, costs=costs)))
+        picked.append(compare.editor(cache, side))
 
-results = [widgets.results_or_error(cache, c) for _, c in picked]
-if all(r is not None for r in results):
-    dimee = [r.evaluation.methods["dimee"] for r in results]
-    for col, (name, c), r in zip(cols, picked, dimee):
+configs, results = [], []
+for name, settings in picked:
+    try:
+        c = state.config_from(cache, settings)
+        configs.append(c)
+        results.append(state.results(cache, c))
+    except ValueError as exc:
+        widgets.show_error(exc, f"Scenario {name!r}")
+        results.append(None)
+if len(results) == 2 and all(r is not None for r in results):
+    names = compare.unique_names([n for n, _ in picked])
+    for col, name, r in zip(cols, names, results):
         with col:
-            st.header(name)
-            widgets.kpi_row(r, per_row=2)
-            st.caption(f"o_edge {c.costs.o_edge:g}, o_cloud {c.costs.o_cloud:g}, o_edge→cloud "
-                       f"{c.costs.o_edge_cloud:g}, λ mobile/edge/cloud {c.costs.lambda_mobile:g}"
-                       f"/{c.costs.lambda_edge:g}/{c.costs.lambda_cloud:g}, {c.costs.mode}")
-    names = tuple(n for n, _ in picked)
-    if names[0] == names[1]:
-        names = (f"{names[0]} (A)", f"{names[1]} (B)")
+            st.header(widgets.escape_md(name))
+            for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):
+                widgets.kpi_row(r.evaluation.methods[key], prefix=f"{label} ", per_row=2)
+            widgets.risk_warnings(r.evaluation)
     st.header("Where the samples go")
-    st.plotly_chart(charts.tier_shares_bar(
-        {f"{n} · {label}": res.evaluation.methods[key].tier_shares
-         for n, res in zip(names, results)
-         for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))}, height=260),
-        key="cmp_tiers")
+    shares = {f"{n} · {label}": r.evaluation.methods[key].tier_shares
+              for n, r in zip(names, results)
+              for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))}
+    st.plotly_chart(charts.tier_shares_bar(shares, height=300), key="cmp_tiers")
+    st.caption(charts.shares_summary(shares))
     st.header(f"Difference ({names[1]} − {names[0]})")
-    diff = explore.compare_results(*dimee).rename(columns={"a": names[0], "b": names[1]})
+    diff = compare.difference_table(results, names)
     st.dataframe(diff, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in (*names, "difference")})
     st.caption("Costs are in each scenario's own units, so compare cost *reduction* (%) "

@@ -73,7 +73,7 @@ def test_key_widgets_exist(at):
     at.switch_page("pages/samples.py").run()
     assert at.selectbox(key="smp_id") is not None
     at.switch_page("pages/compare.py").run()
-    assert at.selectbox(key="cmp_preset_a").value != at.selectbox(key="cmp_preset_b").value
+    assert at.session_state["cmp_a_oc"] != at.session_state["cmp_b_oc"]  # two presets
     at.switch_page("pages/overview.py").run()
 
 
@@ -382,3 +382,25 @@ def test_learn_fills_every_slot_and_explains_the_cloud():
     cloud_cluster = tiers[2].split("cluster **#")[1].split("**")[0]
     why = next(md.value for md in at.markdown if md.value.startswith("Request #"))
     assert f"Cluster #{cloud_cluster} holds" in why and why.endswith("so: cloud.")
+
+
+def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    _clean(at)
+    at.number_input(key="cmp_b_m").set_value(1).run()
+    at.number_input(key="cmp_b_k").set_value(4).run()
+    at.selectbox(key="cmp_b_policy").select("reward").run()
+    _clean(at)
+    diff = at.dataframe[0].value
+    assert set(diff["method"]) == {"DIMEE", "DIMEE+"}
+    # scenario B's DIMEE is exactly the core's evaluation of B's full setting
+    from dimee_core.evaluate import evaluate
+    cache = state.load(str(ROOT / "cache" / "rt-snippets"))
+    b = {k: at.session_state[f"cmp_b_{k}"] for k in state.SETTINGS}
+    assert (b["m"], b["k"], b["policy"]) == (1, 4, "reward")
+    ev = evaluate(cache, state.config_from(cache, b), n_boot=0)
+    row = diff[(diff["method"] == "DIMEE") & (diff["kpi"] == "Cost reduction (%)")]
+    assert row["Congested"].iloc[0] == pytest.approx(ev.methods["dimee"].cost_reduction_pct)
+    row = diff[(diff["method"] == "DIMEE+") & (diff["kpi"] == "Accuracy (%)")]
+    assert row["Congested"].iloc[0] == pytest.approx(100 * ev.methods["dimee_plus"].accuracy)

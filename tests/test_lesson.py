@@ -11,7 +11,7 @@ from dimee_core.cache import load_cache
 from dimee_core.evaluate import DIMEEConfig, evaluate
 from dimee_core.features import confidences
 from tests.conftest import SHIPPED
-from ui import charts, lesson
+from ui import charts, widgets
 
 
 @pytest.fixture(scope="module")
@@ -73,5 +73,5 @@ def test_cluster_colours_are_distinct_up_to_64():
 
 
 def test_texts_are_escaped_for_markdown():
-    assert lesson.escape_md("*bold* [x](http://e) <b>") == \
+    assert widgets.escape_md("*bold* [x](http://e) <b>") == \
         "\\*bold\\* \\[x\\]\\(http://e\\) \\<b\\>"

@@ -9,6 +9,7 @@ from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
 from dimee_core.evaluate import DIMEEConfig
 from ui import charts
+from ui.widgets import escape_md
 from ui.state import Results
 
 TIER_OF = {"easy": "mobile", "medium": "edge", "hard": "cloud"}
@@ -18,14 +19,6 @@ WHERE = {"mobile": "on the phone", "edge": "on the edge", "cloud": "in the cloud
 def _quote(cache: Cache, idx: int) -> str:
     text = cache.test.texts[idx][:300] if cache.test.texts else "(no text in this cache)"
     return "> " + escape_md(text)
-
-
-def escape_md(text: str) -> str:
-    """A data set's text shown as Markdown without being read as Markdown."""
-    out = text.replace("\\", "\\\\")
-    for ch in "`*_{}[]<>()#+-.!|$~":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
 
 
 def alpha_examples(cache: Cache, cfg: DIMEEConfig) -> None:

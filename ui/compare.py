@@ -1,0 +1,133 @@
+"""Compare page widgets: two scenarios' knobs in session state, file save/load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dimee_core import explore
+from dimee_core.cache import Cache
+from dimee_core.costs import PRESETS
+from ui import scenarios, state
+from ui.state import COSTS, SETTINGS
+
+SIDES = ("a", "b")
+START = {"a": ("5G", "5G: cheap uplink"), "b": ("Congested", "Congested uplink")}
+PERSIST = {"persist_state": "session"}  # keep the scenarios while other pages show
+
+
+def _key(side: str, setting: str) -> str:
+    return f"cmp_{side}_{setting}"
+
+
+def _write(side: str, name: str, settings: dict[str, Any]) -> None:
+    ss = st.session_state
+    ss[f"cmp_name_{side}"] = name
+    for key in SETTINGS:
+        ss[_key(side, key)] = settings[key]
+
+
+def init(cache: Cache) -> None:
+    """First visit: both scenarios = the sidebar's setting with a network preset each."""
+    ss = st.session_state
+    for side in SIDES:
+        if _key(side, "m") in ss:
+            continue
+        name, preset = START[side]
+        settings = {key: ss[key] for key in SETTINGS}
+        settings.update({k: float(getattr(PRESETS[preset], f)) for k, f in COSTS},
+                        mode=PRESETS[preset].mode)
+        _write(side, name, settings)
+    for side in SIDES:  # a data set switch can leave split points or k out of range
+        for key in ("m", "n", "k"):
+            lo, hi = state.bounds(cache, key, ss[_key(side, "m")] if key == "n" else None)
+            ss[_key(side, key)] = int(min(max(ss[_key(side, key)], lo), hi))
+
+
+def _copy_sidebar(side: str) -> None:
+    ss = st.session_state
+    _write(side, ss.get(f"cmp_name_{side}") or side.upper(), {k: ss[k] for k in SETTINGS})
+
+
+def _preset(side: str) -> None:
+    name = st.session_state.get(f"cmp_preset_{side}")
+    if name in PRESETS:
+        c = PRESETS[name]
+        for key, field in COSTS:
+            st.session_state[_key(side, key)] = float(getattr(c, field))
+        st.session_state[_key(side, "mode")] = c.mode
+    st.session_state[f"cmp_preset_{side}"] = None
+
+
+def editor(cache: Cache, side: str) -> tuple[str, dict[str, Any]]:
+    """One scenario's name and every knob; returns (name, settings)."""
+    ss = st.session_state
+    name = st.text_input("Scenario name", key=f"cmp_name_{side}", max_chars=scenarios.MAX_NAME,
+                         **PERSIST)
+    c1, c2 = st.columns(2)
+    c1.button("Copy the sidebar", key=f"cmp_copy_{side}", on_click=_copy_sidebar,
+              args=(side,), help="Every knob of this scenario := the sidebar's setting.")
+    c2.selectbox("Network preset", list(PRESETS), index=None, key=f"cmp_preset_{side}",
+                 on_change=_preset, args=(side,), placeholder="Set the costs from…")
+    with st.expander("Every knob of this scenario"):
+        for key, s in SETTINGS.items():
+            k = _key(side, key)
+            if s.kind == "choice":
+                st.selectbox(s.label, s.options, key=k, help=s.help or None, **PERSIST)
+                continue
+            lo, hi = state.bounds(cache, key, ss.get(_key(side, "m")))
+            if s.kind == "int":
+                lo, hi = int(lo), int(hi)
+                ss[k] = int(min(max(ss[k], lo), hi))  # n follows a new m
+                st.number_input(s.label, lo, hi, step=1, key=k, help=s.help or None,
+                                **PERSIST)
+            else:
+                st.number_input(s.label, float(lo), float(hi), step=float(s.step), key=k,
+                                help=s.help or None, **PERSIST)
+    return name or side.upper(), {key: ss[_key(side, key)] for key in SETTINGS}
+
+
+def _load(cache: Cache) -> None:
+    up = st.session_state.get("cmp_upload")
+    if up is None:
+        return
+    try:
+        loaded = scenarios.from_json(up.getvalue(), cache)
+    except ValueError as exc:
+        st.session_state["_cmp_error"] = f"Could not load those scenarios: {exc}"
+        return
+    st.session_state.pop("_cmp_error", None)
+    for side, (name, settings) in zip(SIDES, loaded):
+        _write(side, name, settings)
+
+
+def file_controls(cache: Cache, dataset: str) -> None:
+    """Save both scenarios as JSON, or load a saved pair (validated)."""
+    ss = st.session_state
+    current = [(ss.get(f"cmp_name_{s}") or s.upper(),
+                {k: ss[_key(s, k)] for k in SETTINGS}) for s in SIDES]
+    c1, c2 = st.columns(2)
+    c1.download_button("Save both scenarios (JSON)",
+                       scenarios.to_json(dataset, current).encode("utf-8"),
+                       file_name="dimee_scenarios.json", mime="application/json",
+                       key="cmp_save", on_click="ignore")
+    c2.file_uploader("Load saved scenarios", type=["json"], key="cmp_upload",
+                     on_change=_load, args=(cache,))
+    if "_cmp_error" in ss:
+        st.error(ss["_cmp_error"])
+
+
+def unique_names(names: list[str]) -> list[str]:
+    return [f"{n} ({s.upper()})" for n, s in zip(names, SIDES)] if names[0] == names[1] \
+        else names
+
+
+def difference_table(results, names: list[str]) -> pd.DataFrame:
+    """Both methods' KPIs in both scenarios and their difference (b − a)."""
+    parts = []
+    for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):
+        d = explore.compare_results(*(r.evaluation.methods[key] for r in results))
+        parts.append(d.assign(method=label).rename(columns={"a": names[0], "b": names[1]}))
+    return pd.concat(parts, ignore_index=True)[["method", "kpi", *names, "difference"]]

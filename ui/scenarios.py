@@ -1,0 +1,65 @@
+"""Compare's scenarios: every knob of a setting, saved and reloaded as JSON.
+
+A scenario is a name plus one value per shared setting (ui.state.SETTINGS: split points,
+k, features, α, policy, ε, μ, offload mode and the six costs). Loading validates every
+value with the same parser as the URL, so a hostile file gets one clear message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dimee_core.cache import Cache
+from ui import state
+
+FORMAT = "dimee-studio-scenarios"
+MAX_BYTES = 64 * 1024
+MAX_NAME = 60
+
+
+def to_json(dataset: str, scenarios: list[tuple[str, dict[str, Any]]]) -> str:
+    return json.dumps({"format": FORMAT, "version": 1, "dataset": dataset,
+                       "scenarios": [{"name": n, "settings": {k: s[k] for k in state.SETTINGS}}
+                                     for n, s in scenarios]}, indent=2, ensure_ascii=False)
+
+
+def from_json(data: bytes, cache: Cache) -> list[tuple[str, dict[str, Any]]]:
+    """Parse and validate a scenarios file for ``cache``; ValueError with a plain reason.
+    Missing settings take the cache's defaults; unknown ones are refused."""
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"the file is larger than {MAX_BYTES // 1024} kB")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("the file is not valid UTF-8 JSON") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"not a scenarios file (expected \"format\": \"{FORMAT}\")")
+    items = doc.get("scenarios")
+    if not isinstance(items, list) or not 1 <= len(items) <= 2:
+        raise ValueError("\"scenarios\" must be a list of one or two scenarios")
+    out = []
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("settings"), dict):
+            raise ValueError(f"scenario {i} has no \"settings\" object")
+        name = item.get("name", f"Scenario {i}")
+        if not isinstance(name, str):
+            raise ValueError(f"scenario {i}: the name must be text")
+        raw = item["settings"]
+        unknown = sorted(set(raw) - set(state.SETTINGS))
+        if unknown:
+            raise ValueError(f"scenario {i}: unknown settings {', '.join(map(str, unknown))[:200]}")
+        settings = dict(state.defaults(cache))
+        for key in state.SETTINGS:  # dict order: m before n, so n's bounds see m
+            if key in raw:
+                value = raw[key]
+                if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                    raise ValueError(f"scenario {i}: {key} must be a number or a name")
+                try:
+                    settings[key] = state.parse(cache, key, str(value), settings["m"])
+                except ValueError as exc:
+                    raise ValueError(f"scenario {i}: {key} {exc}") from None
+        if settings["n"] <= settings["m"]:
+            raise ValueError(f"scenario {i}: n must be above m")
+        out.append((name.strip()[:MAX_NAME] or f"Scenario {i}", settings))
+    return out
