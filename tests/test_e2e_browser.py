@@ -123,3 +123,32 @@ def test_no_serious_accessibility_violations(server, scheme):
                 found.append((path or "overview", v["id"], [n["target"] for n in v["nodes"]]))
     pg.close()
     assert not found, found
+
+
+PHONE = ROOT / "docs" / "phone.png"
+
+
+def test_phone_width_needs_no_sideways_scrolling(server):
+    """At 390 x 844 the Overview's KPIs and its summary table fit the screen: the main
+    area never scrolls sideways and every KPI lies within the viewport."""
+    url, browser = server
+    pg = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg.goto(url)
+    pg.get_by_role("heading", name=PAGES[""]).first.wait_for(timeout=60000)
+    first_chart(pg).wait_for(timeout=60000)
+    wait_idle(pg)
+    pg.locator('[data-testid="stTable"]').first.wait_for(timeout=60000)
+    overflow = pg.evaluate("""() => {
+      const main = document.querySelector('[data-testid="stMain"]');
+      const wide = [...document.querySelectorAll('[data-testid="stMetric"], '
+                    + '[data-testid="stTable"]')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                || [e, ...e.querySelectorAll('*')].some(c => c.scrollWidth > c.clientWidth + 1
+                                                     && getComputedStyle(c).overflowX !== 'visible'))
+        .map(e => e.textContent.slice(0, 40));
+      return {main: main.scrollWidth - main.clientWidth, wide: wide};
+    }""")
+    assert overflow["main"] <= 1 and not overflow["wide"], overflow
+    pg.wait_for_timeout(1000)
+    pg.screenshot(path=str(PHONE))
+    pg.close()

@@ -73,7 +73,10 @@ def methods_dataframe(table: pd.DataFrame) -> None:
     for col in ("accuracy", "macro_f1", "share_mobile", "share_edge", "share_cloud"):
         show[col] = 100 * show[col]
     cc = st.column_config.NumberColumn
-    st.dataframe(show, hide_index=True, column_config={
+    # key columns first: on a phone the grid scrolls sideways past them, never to them
+    st.dataframe(show, hide_index=True, column_order=(
+        "method", "accuracy_drop_pp", "cost_reduction_pct", "share_mobile", "share_edge",
+        "share_cloud", "accuracy", "mean_cost", "macro_f1"), column_config={
         "method": "Method", "accuracy": cc("Accuracy %", format="%.2f"),
         "macro_f1": cc("Macro-F1 %", format="%.2f"),
         "accuracy_drop_pp": cc("Drop (pp)", format="%+.2f", help=KPI_HELP["drop"]),
