@@ -404,3 +404,27 @@ def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
     assert row["Congested"].iloc[0] == pytest.approx(ev.methods["dimee"].cost_reduction_pct)
     row = diff[(diff["method"] == "DIMEE+") & (diff["kpi"] == "Accuracy (%)")]
     assert row["Congested"].iloc[0] == pytest.approx(100 * ev.methods["dimee_plus"].accuracy)
+
+
+def test_compare_scenarios_travel_in_the_url():
+    from ui import scenarios
+
+    cache = state.load(str(ROOT / "cache" / "rt-snippets"))
+    b = dict(state.defaults(cache), m=1, n=2, k=3, policy="pools", oc=9.5)
+    link = scenarios.to_json("rt-snippets", [("Now", state.defaults(cache)), ("Slow", b)],
+                             compact=True)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["cmp"] = link
+    at.switch_page("pages/compare.py").run()  # a deep link: Compare is the first run
+    _clean(at)
+    assert {k: at.session_state[f"cmp_b_{k}"] for k in state.SETTINGS} == b
+    assert at.session_state["cmp_name_b"] == "Slow"
+    url = at.query_params["cmp"]
+    url = url[0] if isinstance(url, list) else url
+    assert scenarios.from_json(url.encode(), cache)[1] == ("Slow", b)  # mirrored back
+    hostile = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    hostile.query_params["cmp"] = '{"format": "dimee-studio-scenarios", "scenarios": 7}'
+    hostile.switch_page("pages/compare.py").run()
+    assert not hostile.exception
+    assert any("URL parameter cmp ignored" in w.value for w in hostile.warning)
+    assert len(hostile.metric) >= 8  # both scenarios still compared

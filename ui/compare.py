@@ -29,9 +29,21 @@ def _write(side: str, name: str, settings: dict[str, Any]) -> None:
         ss[_key(side, key)] = settings[key]
 
 
+URL_PARAM = "cmp"
+
+
 def init(cache: Cache) -> None:
-    """First visit: both scenarios = the sidebar's setting with a network preset each."""
+    """First visit: the URL's scenarios (``cmp``, validated like a loaded file), else both
+    = the sidebar's setting with a network preset each."""
     ss = st.session_state
+    if not ss.get("_cmp_url_read") and URL_PARAM in st.query_params:
+        ss["_cmp_url_read"] = True
+        try:
+            for side, (name, settings) in zip(SIDES, scenarios.from_json(
+                    st.query_params[URL_PARAM].encode("utf-8"), cache)):
+                _write(side, name, settings)
+        except ValueError as exc:
+            st.warning(f"URL parameter {URL_PARAM} ignored: {exc}")
     for side in SIDES:
         if _key(side, "m") in ss:
             continue
@@ -104,10 +116,12 @@ def _load(cache: Cache) -> None:
 
 
 def file_controls(cache: Cache, dataset: str) -> None:
-    """Save both scenarios as JSON, or load a saved pair (validated)."""
+    """Save both scenarios as JSON, or load a saved pair (validated); the pair also goes
+    into the URL, so a link reproduces this comparison."""
     ss = st.session_state
     current = [(ss.get(f"cmp_name_{s}") or s.upper(),
                 {k: ss[_key(s, k)] for k in SETTINGS}) for s in SIDES]
+    ss[state.URL_EXTRA] = {URL_PARAM: scenarios.to_json(dataset, current, compact=True)}
     c1, c2 = st.columns(2)
     c1.download_button("Save both scenarios (JSON)",
                        scenarios.to_json(dataset, current).encode("utf-8"),

@@ -18,10 +18,14 @@ MAX_BYTES = 64 * 1024
 MAX_NAME = 60
 
 
-def to_json(dataset: str, scenarios: list[tuple[str, dict[str, Any]]]) -> str:
+def to_json(dataset: str, scenarios: list[tuple[str, dict[str, Any]]],
+            compact: bool = False) -> str:
+    """The scenarios file (``compact``: one line, for the URL's ``cmp`` parameter)."""
     return json.dumps({"format": FORMAT, "version": 1, "dataset": dataset,
                        "scenarios": [{"name": n, "settings": {k: s[k] for k in state.SETTINGS}}
-                                     for n, s in scenarios]}, indent=2, ensure_ascii=False)
+                                     for n, s in scenarios]},
+                      indent=None if compact else 2, ensure_ascii=False,
+                      separators=(",", ":") if compact else None)
 
 
 def from_json(data: bytes, cache: Cache) -> list[tuple[str, dict[str, Any]]]:

@@ -262,11 +262,15 @@ def url_warnings() -> list[str]:
     return st.session_state.get("_url_warnings", [])
 
 
+URL_EXTRA = "_url_extra"  # {param: value} a page adds to the URL for its own state
+
+
 def sync_url(dataset: str | None) -> None:
     """Mirror the current settings into the URL (only when something changed)."""
     want = {key: _fmt(st.session_state[key]) for key in SETTINGS if key in st.session_state}
     if dataset:
         want["ds"] = dataset
+    want.update(st.session_state.pop(URL_EXTRA, {}))  # a page's own state, this run only
     if {k: st.query_params[k] for k in st.query_params} != want:
         st.query_params.from_dict(want)
 
