@@ -22,8 +22,8 @@ st.markdown(
     "*which* samples can stop early. DIMEE splits the layers over three devices — the "
     f"phone holds layers 1–{cfg.m}, the edge server up to {cfg.n}, the cloud all {L} — and "
     "learns from what the phone sees which requests it can answer itself.\n\n"
-    "**The path:** 1 · early exit → 2 · what the phone sees → 3 · clusters → 4 · tiers → "
-    "5 · costs, and why one request went to the cloud.")
+    "**The path:** 1 · early exit → 2 · what the phone sees → 3 · clusters → "
+    "4 · tiers → 5 · costs, and why one request went to the cloud.")
 
 st.header("1 · Early exit: later exits are more accurate, and more sure")
 acc = explore.layer_accuracy(test)

@@ -143,8 +143,9 @@ def test_phone_width_needs_no_sideways_scrolling(server):
       const wide = [...document.querySelectorAll('[data-testid="stMetric"], '
                     + '[data-testid="stTable"]')]
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-                || [e, ...e.querySelectorAll('*')].some(c => c.scrollWidth > c.clientWidth + 1
-                                                     && getComputedStyle(c).overflowX !== 'visible'))
+                || [e, ...e.querySelectorAll('*')].some(c =>
+                     c.scrollWidth > c.clientWidth + 1
+                     && getComputedStyle(c).overflowX !== 'visible'))
         .map(e => e.textContent.slice(0, 40));
       return {main: main.scrollWidth - main.clientWidth, wide: wide};
     }""")
