@@ -36,8 +36,8 @@ def init(cache: Cache) -> None:
     """First visit: the URL's scenarios (``cmp``, validated like a loaded file), else both
     = the sidebar's setting with a network preset each."""
     ss = st.session_state
-    if not ss.get("_cmp_url_read") and URL_PARAM in st.query_params:
-        ss["_cmp_url_read"] = True
+    first, ss["_cmp_url_read"] = not ss.get("_cmp_url_read"), True
+    if first and URL_PARAM in st.query_params:  # arrival only: later the URL mirrors us
         try:
             for side, (name, settings) in zip(SIDES, scenarios.from_json(
                     st.query_params[URL_PARAM].encode("utf-8"), cache)):
