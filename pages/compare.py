@@ -4,6 +4,7 @@ are saved and reloaded as JSON."""
 import streamlit as st
 
 from ui import charts, compare, sidebar, state, widgets
+from ui.text import md
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -33,7 +34,7 @@ if len(results) == 2 and all(r is not None for r in results):
     names = compare.unique_names([n for n, _ in picked])
     for col, name, r in zip(cols, names, results):
         with col:
-            st.header(widgets.escape_md(name))
+            st.header(md(name))
             for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):
                 widgets.kpi_row(r.evaluation.methods[key], prefix=f"{label} ", per_row=2)
             widgets.risk_warnings(r.evaluation)

@@ -8,7 +8,6 @@ import streamlit as st
 
 from dimee_core import explore
 from dimee_core.costs import TIERS
-from dimee_core.predict import examples_by_tier
 from ui import charts, lesson, sidebar, state, widgets
 
 ctx = sidebar.current()
@@ -62,12 +61,7 @@ st.header("4 · Tiers: one request per tier, as DIMEE routed it")
 res = widgets.results_or_error(cache, cfg)
 if res is not None:
     ev = res.evaluation
-    examples, method = examples_by_tier(test, ev.routings["dimee"], cfg.m), "dimee"
-    if any(i is None for i in examples.values()):  # DIMEE leaves a tier empty here
-        plus = examples_by_tier(test, ev.routings["dimee_plus"], cfg.m)
-        examples = {k: v if v is not None else plus[k] for k, v in examples.items()}
-        st.caption("DIMEE sends no test request to some tier at this setting; that slot "
-                   "shows one that DIMEE+ sends there.")
+    examples = lesson.pick_tier_examples(cache, cfg, ev)
     lesson.tier_examples(cache, cfg, res, examples)
 
     st.header("5 · Costs, and why one request went to the cloud")
@@ -76,7 +70,7 @@ if res is not None:
     st.markdown(" · ".join(f"**{t}** {c:.3g}" for t, c in zip(TIERS, tier_costs))
                 + f" per request, against **{ref:.3g}** for sending the raw input straight "
                 "to the cloud (costs from the sidebar).")
-    lesson.why_cloud(cache, cfg, res, examples.get("hard"), tier_costs)
+    lesson.why_cloud(cache, cfg, res, examples["hard"], tier_costs)
 
     st.subheader("One threshold for everyone, or one per cluster? (DIMEE+)")
     plus_r, casc = ev.methods["dimee_plus"], ev.methods["cascade"]

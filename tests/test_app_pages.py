@@ -367,16 +367,19 @@ def test_a_hostile_cache_folder_shows_an_error_not_a_broken_session(tmp_path, mo
     assert any("lone surrogate" in e.value for e in at.error)
     assert at.sidebar.selectbox(key="ds").value == "rt-snippets" and len(at.metric) >= 4
 def test_learn_fills_every_slot_and_explains_the_cloud():
-    """trec at α = 0.9 has no easy test sample: the slot is still filled, and says so;
+    """At α = 1 trec has no easy test sample: the slot is still filled, and says so;
     one request per tier; the cloud one's explanation names its own cluster."""
-    at = _app({"ds": "trec"})
+    at = _app({"ds": "trec", "alpha": "1"})
     at.switch_page("pages/learn.py").run()
     _clean(at)
+    m = at.session_state["m"]
+    cache = state.load(str(ROOT / "cache" / "trec"))
+    assert cache.test.probs[:, :m].max() < 1.0  # so no sample is easy at α = 1
     subs = [s.value for s in at.subheader]
     assert {"An easy sample", "A hard sample", "Answered on the phone", "Answered on the edge",
             "Answered in the cloud", "Why did this one go to the cloud?"} <= set(subs)
-    assert any(i.value.startswith("No test sample is easy at α = 0.9") for i in at.info)
-    tiers = [md.value for md in at.markdown if "· DIMEE sends it to the **" in md.value]
+    assert any(i.value.startswith("No test sample is easy at α = 1:") for i in at.info)
+    tiers = [md.value for md in at.markdown if " sends it to the **" in md.value]
     assert [t.split("sends it to the **")[1].split("**")[0] for t in tiers] == \
         ["mobile", "edge", "cloud"]
     cloud_cluster = tiers[2].split("cluster **#")[1].split("**")[0]

@@ -11,7 +11,7 @@ from dimee_core.cache import load_cache
 from dimee_core.evaluate import DIMEEConfig, evaluate
 from dimee_core.features import confidences
 from tests.conftest import SHIPPED
-from ui import charts, widgets
+from ui import charts
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,3 @@ def test_cluster_colours_are_distinct_up_to_64():
         d = np.linalg.norm(rgb[:, None] - rgb[None], axis=-1)
         np.fill_diagonal(d, np.inf)
         assert len(set(cols)) == k and d.min() > 40, (k, d.min())
-
-
-def test_texts_are_escaped_for_markdown():
-    assert widgets.escape_md("*bold* [x](http://e) <b>") == \
-        "\\*bold\\* \\[x\\]\\(http://e\\) \\<b\\>"

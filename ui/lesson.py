@@ -7,9 +7,10 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
-from dimee_core.evaluate import DIMEEConfig
+from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
+from dimee_core.predict import examples_by_tier
 from ui import charts
-from ui.widgets import escape_md
+from ui.text import md, md_quote
 from ui.state import Results
 
 TIER_OF = {"easy": "mobile", "medium": "edge", "hard": "cloud"}
@@ -18,7 +19,7 @@ WHERE = {"mobile": "on the phone", "edge": "on the edge", "cloud": "in the cloud
 
 def _quote(cache: Cache, idx: int) -> str:
     text = cache.test.texts[idx][:300] if cache.test.texts else "(no text in this cache)"
-    return "> " + escape_md(text)
+    return md_quote(text)
 
 
 def alpha_examples(cache: Cache, cfg: DIMEEConfig) -> None:
@@ -37,7 +38,7 @@ def alpha_examples(cache: Cache, cfg: DIMEEConfig) -> None:
                 st.info(f"No test sample is {kind} at α = {cfg.alpha:g}: this is the "
                         f"{'most' if kind == 'easy' else 'least'} confident one on the phone. "
                         f"Move α {'down' if kind == 'easy' else 'up'} to see a {kind} one.")
-            st.markdown(f"#{idx}, true label *{escape_md(cache.label_names[test.labels[idx]])}*"
+            st.markdown(f"#{idx}, true label *{md(cache.label_names[test.labels[idx]])}*"
                         f"\n\n{_quote(cache, idx)}")
             traj = explore.trajectory(test, idx, cache.label_names)
             st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha, e),
@@ -47,37 +48,53 @@ def alpha_examples(cache: Cache, cfg: DIMEEConfig) -> None:
             verdict = "right" if traj["correct"].iloc[e - 1] else "wrong"
             st.caption(f"Confidence per exit: " + ", ".join(
                 f"{c:.2f}" for c in traj["confidence"]) + f". Exit {e} is {when}, answering "
-                f"*{escape_md(traj['prediction'].iloc[e - 1])}* ({verdict}).")
+                f"*{md(traj['prediction'].iloc[e - 1])}* ({verdict}).")
+
+
+def pick_tier_examples(cache: Cache, cfg: DIMEEConfig, ev) -> dict[str, tuple[int, str] | None]:
+    """(request, method) per tier as DIMEE routed it; DIMEE+'s where DIMEE sends nobody
+    to that tier; None where neither does."""
+    picks = {m: examples_by_tier(cache.test, ev.routings[m], cfg.m)
+             for m in ("dimee", "dimee_plus")}
+    return {kind: next(((picks[m][kind], m) for m in picks if picks[m][kind] is not None),
+                       None) for kind in TIER_OF}
 
 
 def tier_examples(cache: Cache, cfg: DIMEEConfig, res: Results,
-                  examples: dict[str, int | None]) -> None:
+                  examples: dict[str, tuple[int, str] | None]) -> None:
     """One test request per tier with its cluster, its tier and the answer it got."""
-    table = explore.sample_table(cache, cfg, res.evaluation.routings["dimee"])
-    for kind, idx in examples.items():
+    routings = res.evaluation.routings
+    tables = {m: explore.sample_table(cache, cfg, routings[m]) for m in ("dimee", "dimee_plus")}
+    if any(e is not None and e[1] == "dimee_plus" for e in examples.values()):
+        st.caption("DIMEE sends no test request to some tier at this setting; that slot "
+                   "shows one that DIMEE+ sends there.")
+    for kind, pick in examples.items():
         tier = TIER_OF[kind]
         st.subheader(f"Answered {WHERE[tier]}")
-        if idx is None:
+        if pick is None:
             st.info(f"Neither DIMEE nor DIMEE+ sends any test request to the {tier} at this "
                     "setting.")
             continue
-        row = table.loc[idx]
+        idx, method = pick
+        row = tables[method].loc[idx]
         verdict = "right" if row["correct"] else "wrong"
         st.markdown(f"{_quote(cache, idx)}\n\nRequest #{idx} · cluster **#{row['cluster']}** "
-                    f"· DIMEE sends it to the **{row['tier']}** · answer from exit "
-                    f"{row['exit_layer']}: *{escape_md(row['prediction'])}* ({verdict}; true "
-                    f"label *{escape_md(row['label'])}*).")
+                    f"· {METHOD_LABELS[method]} sends it to the **{row['tier']}** · answer "
+                    f"from exit {row['exit_layer']}: *{md(row['prediction'])}* ({verdict}; "
+                    f"true label *{md(row['label'])}*).")
 
 
-def why_cloud(cache: Cache, cfg: DIMEEConfig, res: Results, idx: int | None,
-              tier_costs) -> None:
-    """'Why did this one go to the cloud?' from its cluster's calibration numbers."""
+def why_cloud(cache: Cache, cfg: DIMEEConfig, res: Results,
+              pick: tuple[int, str] | None, tier_costs) -> None:
+    """'Why did this one go to the cloud?' from its cluster's calibration numbers (for a
+    request DIMEE itself sent there: the explanation reads DIMEE's per-cluster choice)."""
     st.subheader("Why did this one go to the cloud?")
     routing = res.evaluation.routings["dimee"]
-    if idx is None or routing.tier[idx] != TIERS.index("cloud"):
+    if pick is None or pick[1] != "dimee" or routing.tier[pick[0]] != TIERS.index("cloud"):
         st.info("DIMEE sends no test request to the cloud at this setting: every cluster "
                 "is answered more cheaply within the accuracy budget.")
         return
+    idx = pick[0]
     cluster = res.clusters.iloc[int(routing.cluster[idx])]
     st.markdown(f"Request #{idx} (quoted above). "
                 + explore.why_tier(cluster, tier_costs, cfg, cache.calibration.n))

@@ -26,14 +26,6 @@ KPI_HELP = {
 }
 
 
-def escape_md(text: str) -> str:
-    """User or data-set text shown as Markdown without being read as Markdown."""
-    out = text.replace("\\", "\\\\")
-    for ch in "`*_{}[]<>()#+-.!|$~":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
-
-
 def _ci(ci: tuple[float, float] | None) -> str:
     return f"95 % interval {ci[0]:+.2f} to {ci[1]:+.2f}" if ci else ""
 
