@@ -417,23 +417,26 @@ def latency_distribution(latencies: Mapping[str, "np.ndarray"], labels: Mapping[
 
 
 def split_heatmap(cells: pd.DataFrame, value_title: str, texts: Sequence[str],
-                  best: tuple[int, int] | None = None) -> go.Figure:
+                  best: tuple[int, int] | None = None, *, colorscale: str = "Viridis_r",
+                  zmin: float | None = None, outline: str = "#d62728",
+                  missing_text: str = "", height: int = 320) -> go.Figure:
     """One cell per split (m rows, n columns): ``cells`` has m, n, value; ``texts`` the
-    formatted values; the picked cell is outlined."""
+    formatted values; the picked cell is outlined; splits without a row show
+    ``missing_text``."""
     ms, ns = sorted(cells["m"].unique()), sorted(cells["n"].unique())
     z = [[None] * len(ns) for _ in ms]
-    t = [[""] * len(ns) for _ in ms]
+    t = [[missing_text] * len(ns) for _ in ms]
     for (_, r), text in zip(cells.iterrows(), texts):
         z[ms.index(r["m"])][ns.index(r["n"])] = r["value"]
         t[ms.index(r["m"])][ns.index(r["n"])] = text
     fig = go.Figure(go.Heatmap(z=z, x=[str(n) for n in ns], y=[str(m) for m in ms], text=t,
-                               texttemplate="%{text}", colorscale="Viridis_r",
+                               texttemplate="%{text}", colorscale=colorscale, zmin=zmin,
                                colorbar=dict(title=value_title),
                                hovertemplate="m=%{y}, n=%{x}: %{text}<extra></extra>"))
     if best is not None:
         fig.add_shape(type="rect", x0=ns.index(best[1]) - 0.5, x1=ns.index(best[1]) + 0.5,
                       y0=ms.index(best[0]) - 0.5, y1=ms.index(best[0]) + 0.5,
-                      line=dict(color="#d62728", width=3))
+                      line=dict(color=outline, width=3))
     fig.update_xaxes(title="edge split n", type="category")
     fig.update_yaxes(title="mobile split m", type="category")
-    return _layout(fig, height=320)
+    return _layout(fig, height=height)

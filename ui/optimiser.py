@@ -18,7 +18,7 @@ from dimee_core import selection
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import state, widgets
+from ui import charts, state, widgets
 from ui.charts import METHOD_COLORS, _layout
 
 FAMILY_LABELS = {"any": "Any method", "dimee_plus": "DIMEE+ (or the cascade it contains)",
@@ -70,22 +70,10 @@ def verdict(rec: selection.Recommendation, test: MethodResult | None) -> Verdict
 
 def heatmap(table: pd.DataFrame, chosen: tuple[int, int] | None) -> go.Figure:
     """Best certified saving for each (m, n) on its own; the recommendation's cell ringed."""
-    ms, ns = sorted(table["m"].unique()), sorted(table["n"].unique())
-    z = np.full((len(ms), len(ns)), np.nan)
-    for r in table.itertuples():
-        z[ms.index(r.m), ns.index(r.n)] = r.reduction_pct
-    text = [[("–" if np.isnan(v) else f"{v:.0f} %") for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=[str(n) for n in ns], y=[str(m) for m in ms], text=text,
-                               texttemplate="%{text}", colorscale="Greens", zmin=0,
-                               colorbar=dict(title="saved %"),
-                               hovertemplate="m=%{y}, n=%{x}: %{text}<extra></extra>"))
-    if chosen is not None:
-        fig.add_shape(type="rect", x0=ns.index(chosen[1]) - 0.5, x1=ns.index(chosen[1]) + 0.5,
-                      y0=ms.index(chosen[0]) - 0.5, y1=ms.index(chosen[0]) + 0.5,
-                      line=dict(color="black", width=3))
-    fig.update_xaxes(title="edge split n", type="category")
-    fig.update_yaxes(title="mobile split m", type="category")
-    return _layout(fig, height=300)
+    cells = table[["m", "n"]].assign(value=table["reduction_pct"].to_numpy())
+    texts = ["–" if np.isnan(v) else f"{v:.0f} %" for v in cells["value"]]
+    return charts.split_heatmap(cells, "saved %", texts, chosen, colorscale="Greens", zmin=0,
+                                outline="black", missing_text="–", height=300)
 
 
 def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figure:
