@@ -53,6 +53,10 @@ class DIMEEConfig:
     profile: Profile | None = None
     latency_sla_ms: float | None = None
     hidden_size: int = 384  # width of the shipped hidden state (the cache's meta)
+    # DIMEE+ only: run as the confidence cascade it contains (every cluster gated at
+    # gamma = beta = alpha at m, n). ``tune`` stores this when the cheapest certified
+    # DIMEE+ setting is a cascade; the DIMEE+ router would pick other gates.
+    as_cascade: bool = False
 
     def __post_init__(self) -> None:
         if self.profile is not None and not isinstance(self.profile, Profile):
@@ -102,8 +106,11 @@ class DIMEEConfig:
         written by ``tune``) where the cache has them, else DIMEE's."""
         d = dict(cache.defaults)
         plus = d.get("dimee_plus")
-        if method == "dimee_plus" and isinstance(plus, dict) and plus.get("method") == method:
-            d.update(plus)
+        if method == "dimee_plus" and isinstance(plus, dict):
+            if plus.get("method") == method:
+                d.update(plus)
+            elif plus.get("method") == "cascade":
+                d.update(m=plus["m"], n=plus["n"], alpha=plus["alpha"], as_cascade=True)
         base = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
         base["hidden_size"] = int(cache.meta.get("hidden_size") or 384)
         return cls.from_dict({**base, **overrides})
@@ -155,6 +162,11 @@ class Evaluation:
     routings: dict[str, Routing]
     dimee: DIMEERouter
     dimee_plus: DIMEERouter
+    plus_config: DIMEEConfig | None = None  # DIMEE+'s own setting when it differs
+
+    def config_of(self, method: str) -> DIMEEConfig:
+        """The setting a method's routing was made at (its m and n place the tiers)."""
+        return self.plus_config or self.config if method == "dimee_plus" else self.config
 
     def to_json(self, units: dict[str, UnitSummary] | None = None) -> dict[str, Any]:
         """The evaluation as JSON; ``units`` (from :func:`unit_results`) add each
@@ -162,7 +174,10 @@ class Evaluation:
         methods = {k: {**v.to_dict(), **(units[k].to_dict() if units else {})}
                    for k, v in self.methods.items()}
         out = {"dataset": self.dataset, "L": self.num_layers, "config": self.config.to_dict(),
-               "dimee_plus_beta": self.dimee_plus.beta_, "methods": methods}
+               "dimee_plus_beta": None if self.config_of("dimee_plus").as_cascade
+               else self.dimee_plus.beta_, "methods": methods}
+        if self.plus_config is not None and self.plus_config != self.config:
+            out["dimee_plus_config"] = self.plus_config.to_dict()
         if self.config.latency_sla_ms is not None:
             out["sla_kept_accuracy_budget"] = self.sla_kept_budget()
         return out
@@ -178,11 +193,11 @@ def unit_results(ev: Evaluation, profile: Profile, lengths: np.ndarray,
                  hidden_size: int = 384) -> dict[str, UnitSummary]:
     """Every method's test routing in real units under ``profile``. Routings do not
     change with the profile, so a profile change costs only this (no re-solve)."""
-    c = ev.config
     if lengths.shape != ev.routings["dimee"].tier.shape:
         raise ValueError(f"need one token count per test sample, got {lengths.shape}")
-    return {name: summarise(profile, r.tier, r.escalated, lengths, c.m, c.n, ev.num_layers,
-                            c.costs.mode, hidden_size, reference=name == "all_in_cloud")
+    return {name: summarise(profile, r.tier, r.escalated, lengths, ev.config_of(name).m,
+                            ev.config_of(name).n, ev.num_layers, ev.config.costs.mode,
+                            hidden_size, reference=name == "all_in_cloud")
             for name, r in ev.routings.items()}
 
 
@@ -218,9 +233,19 @@ def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:
     return router.solve()
 
 
+def plus_routing(split: Split, plus_config: DIMEEConfig, dimee_plus: DIMEERouter,
+                 clusters: np.ndarray | None = None) -> Routing:
+    """DIMEE+'s routing of ``split`` (abstract costs): its router's, or the cascade it
+    contains when its setting is one (``as_cascade``)."""
+    c = plus_config
+    if c.as_cascade:
+        return baselines.cascade(split.probs, c.alpha, c.m, c.n, c.costs)
+    return _abstract(dimee_plus.route(split, clusters), split, c.costs, dimee_plus)
+
+
 def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
-                 dimee_plus: DIMEERouter, test_clusters: np.ndarray | None = None
-                 ) -> dict[str, Routing]:
+                 dimee_plus: DIMEERouter, test_clusters: np.ndarray | None = None,
+                 plus_config: DIMEEConfig | None = None) -> dict[str, Routing]:
     test, L, c = cache.test, cache.num_layers, config.costs
     N, m, n = test.n, config.m, config.n
     if test_clusters is None:
@@ -231,8 +256,8 @@ def all_routings(cache: Cache, config: DIMEEConfig, dimee: DIMEERouter,
             dimee_plus.kmeans_.cluster_centers_, dimee.kmeans_.cluster_centers_))
     return {
         "dimee": r_dimee,
-        "dimee_plus": _abstract(dimee_plus.route(test, test_clusters if shared else None),
-                                test, c, dimee_plus),
+        "dimee_plus": plus_routing(test, plus_config or config, dimee_plus,
+                                   test_clusters if shared else None),
         "all_in_cloud": baselines.all_in_cloud(N, L, c),
         "mobile_only": baselines.fixed_tier(N, 0, m, n, L, c),
         "edge_only": baselines.fixed_tier(N, 1, m, n, L, c),
@@ -284,10 +309,11 @@ def evaluate(cache: Cache, config: DIMEEConfig | None = None,
     if routers is not None:
         resolve(dimee, config)
         resolve(plus, plus_config)
-    routings = all_routings(cache, config, dimee, plus, test_clusters)
+    routings = all_routings(cache, config, dimee, plus, test_clusters, plus_config)
     methods = {name: score_routing(cache, config, r, n_boot if name in (
         "dimee", "dimee_plus", "cascade") else 0) for name, r in routings.items()}
-    return Evaluation(cache.name, cache.num_layers, config, methods, routings, dimee, plus)
+    return Evaluation(cache.name, cache.num_layers, config, methods, routings, dimee, plus,
+                      None if plus_config == config else plus_config)
 
 
 def with_costs(config: DIMEEConfig, **cost_overrides: Any) -> DIMEEConfig:

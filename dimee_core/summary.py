@@ -8,6 +8,7 @@ test split only scores the choice.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -15,7 +16,8 @@ import pandas as pd
 
 from .baselines import cascade
 from .cache import Cache
-from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, score_routing
+from .evaluate import (METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, plus_routing,
+                       resolve, same_clusters, score_routing)
 from .metrics import MethodResult
 from .router import DIMEERouter
 from .selection import cascade_alpha, paired_loss
@@ -44,10 +46,16 @@ class Recommendation:
     test: dict[str, MethodResult]  # dimee, dimee_plus, cascade; with 95 % intervals
     n_test: int
     cloud_accuracy: float  # all-in-cloud test accuracy
+    plus_config: DIMEEConfig | None = None  # DIMEE+'s setting (None: ``config``)
 
     @property
     def chosen(self) -> MethodResult:
         return self.test[self.method]
+
+    @property
+    def chosen_config(self) -> DIMEEConfig:
+        """The setting the recommended method runs at."""
+        return (self.plus_config or self.config) if self.method == "dimee_plus" else self.config
 
 
 def pick_method(calibration: dict[str, CalibrationPoint], target_pp: float) -> str:
@@ -61,17 +69,27 @@ def pick_method(calibration: dict[str, CalibrationPoint], target_pp: float) -> s
 
 
 def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float = TARGET_PP,
-              n_boot: int = 1000, routers: tuple[DIMEERouter, DIMEERouter] | None = None
-              ) -> Recommendation:
-    """Fit both routers at ``config`` (the cache's stored setting by default; or pass
-    ``routers`` already fitted and solved for it), choose the method and the cascade's α
-    on calibration, then score all three on test."""
+              n_boot: int = 1000, routers: tuple[DIMEERouter, DIMEERouter] | None = None,
+              plus_config: DIMEEConfig | None = None) -> Recommendation:
+    """Score DIMEE at ``config`` and DIMEE+ at ``plus_config`` (each the cache's own
+    stored, certified setting by default: DIMEE+'s may be the cascade it contains), choose
+    the method and the cascade's α on calibration, then score all three on test.
+    ``routers``: DIMEE and DIMEE+ already fitted at ``config`` (DIMEE+ is re-solved, or
+    refitted when ``plus_config`` clusters differently; the pair is not modified)."""
+    stored = config is None
     config = config or DIMEEConfig.for_cache(cache)
+    if plus_config is None:
+        plus_config = (DIMEEConfig.for_cache(cache, "dimee_plus", costs=config.costs)
+                       if stored else config)
     cal, test = cache.calibration, cache.test
     dimee, plus = routers if routers is not None else fit_routers(cache, config)
+    if plus_config != config and not plus_config.as_cascade:
+        plus = (resolve(copy.deepcopy(plus), plus_config) if same_clusters(config, plus_config)
+                else fit_routers(cache, plus_config)[1])
     alpha = cascade_alpha(cal, config, target_pp)  # certified (selection.py); NEVER if none
     calibration, routings = {}, {}
-    for name, route in (("dimee", dimee.route), ("dimee_plus", plus.route),
+    for name, route in (("dimee", dimee.route),
+                        ("dimee_plus", lambda s: plus_routing(s, plus_config, plus)),
                         ("cascade", lambda s: cascade(s.probs, alpha, config.m, config.n,
                                                       config.costs))):
         r_cal = route(cal)
@@ -82,7 +100,17 @@ def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float 
     cloud = float((test.probs[:, -1].argmax(1) == test.labels).mean())
     return Recommendation(cache.name, str(cache.meta.get("title", cache.name)), config,
                           pick_method(calibration, target_pp), target_pp, alpha,
-                          calibration, scored, test.n, cloud)
+                          calibration, scored, test.n, cloud, plus_config)
+
+
+def setting_words(config: DIMEEConfig) -> str:
+    """A stored setting in one line (a DIMEE+ setting that is a cascade says so)."""
+    c = config
+    if c.as_cascade:
+        return (f"m = {c.m}, n = {c.n}, every cluster gated at α = {c.alpha:g} (the "
+                f"confidence cascade DIMEE+ contains)")
+    return (f"m = {c.m}, n = {c.n}, k = {c.k}, features {c.features}, policy {c.policy}, "
+            f"ε = {c.epsilon:g} pp, safety {c.safety:g}")
 
 
 def accuracy_words(r: MethodResult) -> str:

@@ -243,10 +243,10 @@ def test_evaluate_profile_json_matches_an_independent_computation():
     assert p.returncode == 0, p.stderr
     methods = json.loads(p.stdout)["methods"]
     cache, _ = with_lengths(load_cache(trec))
-    cfg = DIMEEConfig.for_cache(cache)
-    ev = evaluate(cache, cfg, n_boot=0)
+    ev = evaluate(cache, n_boot=0)  # DIMEE and DIMEE+ each at its own stored setting
     for name in ("dimee", "dimee_plus", "all_in_cloud", "cascade"):
         r, out = ev.routings[name], methods[name]
+        cfg = ev.config_of(name)  # DIMEE+'s split points may differ from DIMEE's
         esc = r.escalated if r.escalated is not None else np.zeros(len(r.tier), bool)
         rows = [by_hand(PRESETS["5G"], 1 if e else int(t), bool(e), int(x), cfg.m, cfg.n, 6,
                         "resume", 384, reference=name == "all_in_cloud")

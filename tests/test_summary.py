@@ -146,3 +146,29 @@ def test_text_summaries_carry_the_numbers():
     assert "13 % are answered there, 65 % on the edge and 22 % in the cloud" in text
     assert "20 % of all requests reach the cloud through the edge" in text
     assert charts.shares_summary({"A": s}) == "A: 13 % mobile, 65 % edge, 22 % cloud."
+
+
+def test_stored_dimee_plus_cascade_runs_as_that_cascade(trec):
+    """A DIMEE+ setting that `tune` stored as a cascade must be scored as exactly that
+    cascade (m, n, α), not as the DIMEE+ router at DIMEE's split points: the bug this
+    catches reported an uncertified DIMEE+ at m=1, n=2 as the certified setting."""
+    import dataclasses
+
+    cache = dataclasses.replace(trec, defaults={**trec.defaults, "dimee_plus": {
+        "method": "cascade", "m": 3, "n": 5, "alpha": 0.95}})
+    plus = DIMEEConfig.for_cache(cache, "dimee_plus")
+    assert (plus.m, plus.n, plus.alpha, plus.as_cascade) == (3, 5, 0.95, True)
+    ev = evaluate(cache, n_boot=0)
+    conf = trec.test.probs.max(2).astype(np.float64)  # independent cascade: phone at 3, edge at 5, else cloud
+    layer = np.where(conf[:, 2] >= 0.95, 3, np.where(conf[:, 4] >= 0.95, 5, 6))
+    pred = trec.test.probs[np.arange(trec.test.n), layer - 1].argmax(1)
+    assert ev.methods["dimee_plus"].accuracy == pytest.approx((pred == trec.test.labels).mean())
+    assert np.array_equal(ev.routings["dimee_plus"].exit_layer, layer)
+    c = CostModel()  # resume mode: 3 phone layers, o_edge + 2 edge layers, o_ec + 1 cloud
+    cost = np.select([layer == 3, layer == 5], [3, 3 + c.o_edge + 2], 3 + c.o_edge + 2
+                     + c.o_edge_cloud + 1)
+    assert ev.methods["dimee_plus"].mean_cost == pytest.approx(cost.mean())
+    rec = summary.recommend(cache, n_boot=0)
+    assert rec.test["dimee_plus"].cost_reduction_pct == pytest.approx(
+        ev.methods["dimee_plus"].cost_reduction_pct)
+    assert "every cluster gated at α = 0.95" in summary.setting_words(rec.plus_config)

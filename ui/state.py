@@ -517,8 +517,10 @@ def candidates(cache: Cache, cfg: DIMEEConfig) -> selection.Candidates:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _recommendation(path: str, stamp: float, _cache: Cache) -> summary.Recommendation:
     cfg = config_from(_cache, defaults(_cache))
+    plus = DIMEEConfig.for_cache(_cache, "dimee_plus", costs=cfg.costs)  # its own setting
     with routers(_cache, cfg) as pair:  # the default view's k-means fit, shared
-        return summary.recommend(_cache, cfg, routers=pair, n_boot=SUMMARY_BOOT)
+        return summary.recommend(_cache, cfg, routers=pair, n_boot=SUMMARY_BOOT,
+                                 plus_config=plus)
 
 
 def recommendation(cache: Cache) -> summary.Recommendation:

@@ -161,11 +161,10 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation
     rec = state.recommendation(cache)
     st.markdown(summary.headline(rec))
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ")
-    c = rec.config
-    st.caption(f"Setting stored with this data set (chosen on its calibration split by "
-               f"python -m dimee_core tune): m = {c.m}, n = {c.n}, k = {c.k}, features "
-               f"{c.features}, policy {c.policy}, ε = {c.epsilon:g} pp, safety "
-               f"{c.safety:g}, default costs. {summary.why(rec)}")
+    st.caption(f"{METHOD_LABELS[rec.method]}'s setting stored with this data set "
+               f"(certified on its calibration split by python -m dimee_core tune): "
+               f"{summary.setting_words(rec.chosen_config)}, default costs. "
+               f"{summary.why(rec)}")
     if cfg != rec.config:
         st.info("The sidebar holds another setting: the sections below use yours.",
                 icon=":material/tune:")
