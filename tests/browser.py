@@ -30,17 +30,18 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(timeout: float = 60.0, log_path: str | os.PathLike | None = None,
-                     cache_root: str | os.PathLike | None = None
+                     cache_root: str | os.PathLike | None = None, app: str = "app.py"
                      ) -> Iterator[tuple[str, float]]:
     """Start `streamlit run app.py` on a free loopback port; yield (base URL, spawn time
     as time.perf_counter()) once /_stcore/health answers. Stopped by its own PID:
     terminate, then kill. ``log_path``: keep the server's output there. ``cache_root``:
-    serve the caches of that folder instead of cache/ (DIMEE_CACHE_ROOT)."""
+    serve the caches of that folder instead of cache/ (DIMEE_CACHE_ROOT). ``app``: another
+    script (bench/bench_ui.py's trivial reference app), run from the same folder."""
     port = free_port()
     log = open(log_path or os.devnull, "wb")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log, stderr=log,
