@@ -22,7 +22,7 @@ builds = [
     dict(t, dataset="trec", out="cache/trec", epochs=3),
     dict(t, dataset="vitaminc", out="cache/vitaminc", data_file=os.environ["BIGBENCH_TAR"],
          max_train_samples=20000, max_length=128, epochs=2, n_calibration=10000,
-         n_test=10000, feature_dim=32),
+         n_test=10000, feature_dim=32, lr=5e-4, head_lr=1e-3),
 ]
 json.dump(builds, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -36,4 +36,4 @@ run sms-spam    --dataset sms-spam    --out cache/sms-spam    --epochs 3
 run trec        --dataset trec        --out cache/trec        --epochs 3
 run vitaminc    --dataset vitaminc    --out cache/vitaminc    --data-file "$BIGBENCH_TAR" \
     --max-train-samples 20000 --max-length 128 --epochs 2 \
-    --n-calibration 10000 --n-test 10000 --feature-dim 32
+    --n-calibration 10000 --n-test 10000 --feature-dim 32 --lr 5e-4 --head-lr 1e-3
