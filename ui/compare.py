@@ -10,8 +10,9 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache
 from dimee_core.costs import PRESETS
-from ui import scenarios, state
+from ui import scenarios, state, url
 from ui.state import COSTS, SETTINGS
+from ui.text import md
 
 SIDES = ("a", "b")
 START = {"a": ("5G", "5G: cheap uplink"), "b": ("Congested", "Congested uplink")}
@@ -33,17 +34,18 @@ URL_PARAM = "cmp"
 
 
 def init(cache: Cache) -> None:
-    """First visit: the URL's scenarios (``cmp``, validated like a loaded file), else both
-    = the sidebar's setting with a network preset each."""
+    """The URL's scenarios (``cmp``, validated like a loaded file) on a run that adopts
+    the URL (arrival, Back/Forward); else what the session holds; else both = the
+    sidebar's setting with a network preset each."""
     ss = st.session_state
-    first, ss["_cmp_url_read"] = not ss.get("_cmp_url_read"), True
-    if first and URL_PARAM in st.query_params:  # arrival only: later the URL mirrors us
+    raw = url.query().get(URL_PARAM) if url.adopting() else None
+    if raw is not None:
         try:
             for side, (name, settings) in zip(SIDES, scenarios.from_json(
-                    st.query_params[URL_PARAM].encode("utf-8"), cache)):
+                    raw.encode("utf-8"), cache)):
                 _write(side, name, settings)
         except ValueError as exc:
-            st.warning(f"URL parameter {URL_PARAM} ignored: {exc}")
+            st.warning(f"URL parameter {URL_PARAM} ignored: {md(exc)}")
     for side in SIDES:
         if _key(side, "m") in ss:
             continue
@@ -121,7 +123,7 @@ def file_controls(cache: Cache, dataset: str) -> None:
     ss = st.session_state
     current = [(ss.get(f"cmp_name_{s}") or s.upper(),
                 {k: ss[_key(s, k)] for k in SETTINGS}) for s in SIDES]
-    ss[state.URL_EXTRA] = {URL_PARAM: scenarios.to_json(dataset, current, compact=True)}
+    url.publish({URL_PARAM: scenarios.to_json(dataset, current, compact=True)})
     c1, c2 = st.columns(2)
     c1.download_button("Save both scenarios (JSON)",
                        scenarios.to_json(dataset, current).encode("utf-8"),

@@ -9,7 +9,7 @@ import streamlit as st
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
-from ui import state, units, upload
+from ui import state, units, upload, url
 from ui.state import COSTS, SETTINGS
 from ui.text import md
 
@@ -105,22 +105,24 @@ def _choice(key: str, horizontal: bool = False) -> None:
 
 
 def _choose_dataset() -> tuple[str | None, list[str]]:
-    """Settle ``ds`` (URL on a session's first run, else the current or default one)."""
+    """Settle ``ds``: the URL's on a run that adopts it (first run, Back/Forward), else the
+    current one, else the default."""
     names = list(state.datasets())
     warnings = []
     ss = st.session_state
-    if "ds" not in ss:
-        wanted = st.query_params.get("ds")
-        if wanted is not None and wanted not in names:
+    wanted = url.query().get("ds") if url.adopting() else None
+    if wanted is not None and wanted != ss.get("ds"):
+        if wanted in names:
+            ss["ds"] = wanted
+        else:
             why = ("is a cache loaded in an earlier session: uploads and loaded folders "
                    "are private to the session that opened them and are deleted when it "
                    "ends, so load it again" if wanted.endswith(("(yours)", "(uploaded)"))
                    else "is not an available dataset")
+            shown = ss.get("ds") if ss.get("ds") in names else state.default_dataset(names)
             warnings.append(f"URL parameter ds={md(repr(wanted))} {why}; showing "
-                            f"{md(repr(state.default_dataset(names)))} instead.")
-            wanted = None
-        ss["ds"] = wanted or state.default_dataset(names)
-    elif ss["ds"] not in names:
+                            f"{md(repr(shown))} instead.")
+    if ss.get("ds") not in names:
         ss["ds"] = state.default_dataset(names)
     return ss.get("ds"), warnings
 
@@ -140,6 +142,7 @@ def prepare() -> Setup:
     sidebar widgets (which draw() renders afterwards from the same state)."""
     ss = st.session_state
     ss["_ctx"] = None
+    url.start_run(first="_settings_ready" not in ss)
     ds, warnings = _choose_dataset()
     if ds is None:
         return Setup(None, None, "No dataset found under cache/. Load a cache folder or "

@@ -29,6 +29,7 @@ from dimee_core.metrics import MethodResult
 from dimee_core.profiles import Profile, UnitSummary, route_polynomials, summarise
 from dimee_core.router import DIMEERouter, POLICIES
 from dimee_core.tokens import with_lengths
+from ui import url
 from ui.text import md
 
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -227,24 +228,28 @@ def register_user_cache(path: str | Path, label: str | None = None) -> str:
 # ---------------------------------------------------------------- session state
 
 def init(cache: Cache) -> None:
-    """Fill missing settings: from the URL on a session's first run, else defaults.
-    Values that no longer fit this dataset (after a switch) are clamped."""
-    ss, dflt = st.session_state, defaults(cache)
-    first = "_settings_ready" not in ss
-    warnings = []
+    """Fill missing settings with defaults; on a run that adopts the URL (a session's
+    first run, a Back/Forward) take the URL's values, each validated: a bad one gets a
+    warning and the default (first run) or the current value. Values that no longer fit
+    this dataset (after a switch) are clamped."""
+    ss, dflt, q = st.session_state, defaults(cache), url.query()
+    adopt, warnings = url.adopting(), []
     for key in SETTINGS:  # dict order puts m before n, so n's bounds see the final m
-        if first and key in st.query_params:
+        if adopt and key in q:
             try:
-                ss[key] = parse(cache, key, st.query_params[key], ss.get("m"))
+                value = parse(cache, key, q[key], ss.get("m"))
             except ValueError as exc:
-                warnings.append(f"URL parameter {key}={md(repr(st.query_params[key]))} "
-                                f"{md(exc)}; using the default {md(_fmt(dflt[key]))}.")
-                ss[key] = dflt[key]
+                value = ss.get(key, dflt[key])
+                what = "the current value" if key in ss else "the default"
+                warnings.append(f"URL parameter {key}={md(repr(q[key]))} {md(exc)}; "
+                                f"using {what} {md(_fmt(value))}.")
+            if ss.get(key) != value:  # writing a widget's key forces it on the browser
+                ss[key] = value
         elif key not in ss:
             ss[key] = dflt[key]
     clamp(cache)
-    if first:
-        ss["_settings_ready"] = True
+    ss["_settings_ready"] = True
+    if adopt:
         ss["_url_warnings"] = warnings
 
 
@@ -262,17 +267,17 @@ def url_warnings() -> list[str]:
     return st.session_state.get("_url_warnings", [])
 
 
-URL_EXTRA = "_url_extra"  # {param: value} a page adds to the URL for its own state
+URL_EXTRA = url.EXTRA  # {param: value} a page adds to the URL for its own state
 
 
 def sync_url(dataset: str | None) -> None:
-    """Mirror the current settings into the URL (only when something changed)."""
+    """Mirror the current settings and the page's own parameters into the URL (once, at
+    the end of the run; ui.url decides between a new history entry and none)."""
     want = {key: _fmt(st.session_state[key]) for key in SETTINGS if key in st.session_state}
     if dataset:
         want["ds"] = dataset
     want.update(st.session_state.pop(URL_EXTRA, {}))  # a page's own state, this run only
-    if {k: st.query_params[k] for k in st.query_params} != want:
-        st.query_params.from_dict(want)
+    url.write(want)
 
 
 def config(cache: Cache) -> DIMEEConfig:
