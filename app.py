@@ -28,6 +28,8 @@ PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.s
     ("pages/live.py", "Live", ":material/bolt:"),
 ]
 
+KNOB_PAGES = ("whatif",)  # pages whose sidebar setting sections start open
+
 # Contrast (axe, WCAG AA 4.5:1 for small text), light and dark themes alike:
 # - captions and block quotes: Streamlit fades the text colour to 60 % (#828180 on white,
 #   3.9:1); 85 % keeps them lighter than body text;
@@ -68,7 +70,7 @@ def main() -> None:
                 st.title("DIMEE Studio")
                 st.error(setup.problem)
     finally:  # always: an undrawn widget would lose its state at the end of the run
-        sidebar.draw(setup)
+        sidebar.draw(setup, knobs_open=page.url_path in KNOB_PAGES)
 
 
 def _preload_plotly() -> None:

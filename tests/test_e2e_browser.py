@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import ROOT, chromium_browser, first_chart, kpi_value, slider_thumb, \
-    type_text, streamlit_server, wait_idle, wait_kpi_change
+    type_text, streamlit_server, wait_idle, wait_kpi_change, wait_kpi_text, wait_url_param
 
 PAGES = {"": "DIMEE Studio — overview",  # the default page lives at "/"
          "whatif": "What-if: change the costs, see the routing",
          "samples": "Samples: follow one request", "learn": "Learn: what is an early exit?",
          "compare": "Compare two scenarios"}
+LIVE_TITLE = "Live: type a text, watch it exit and get routed"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 
@@ -70,6 +71,102 @@ def test_cost_slider_changes_kpi_and_screenshot(page):
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+def _history(pg) -> int:
+    return pg.evaluate("history.length")
+
+
+def _thumb_shows(thumb, text: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(thumb).to_have_attribute("aria-valuetext", text, timeout=30000)
+
+
+def test_back_and_forward_replay_one_entry_per_change(page):
+    """Three key presses on a slider: exactly three history entries; Back brings the
+    slider and the KPI back to the previous value, Forward returns; a page switch adds
+    one entry whose URL still carries the settings, and Back undoes it."""
+    page.goto(f"{page.base_url}/whatif?m=2&n=4&k=8")  # a setting whose saving moves with oc
+    value = kpi_value(page, "Cost reduction")
+    value.wait_for(timeout=60000)
+    wait_url_param(page, "ds", "rt-snippets")  # the arrival run got to its end
+    wait_idle(page)
+    start, kpis = _history(page), [value.text_content()]
+    thumb = slider_thumb(page, "Offload phone → cloud")
+    for oc in ("5.25", "5.5", "5.75"):  # steps of 0.25 up from o_cloud = 5
+        thumb.focus()
+        thumb.press("ArrowRight")
+        wait_url_param(page, "oc", oc)
+        wait_idle(page)
+        kpis.append(value.text_content())
+    assert _history(page) == start + 3
+    assert kpis[2] != kpis[3], kpis  # else Back could not show the KPI going back
+    page.go_back()
+    wait_url_param(page, "oc", "5.5")
+    _thumb_shows(thumb, "5.50")
+    wait_kpi_text(page, "Cost reduction", kpis[2])
+    wait_idle(page)
+    assert "oc=5.5&" in page.url and _history(page) == start + 3  # not rewritten, no entry
+    page.go_forward()
+    _thumb_shows(thumb, "5.75")
+    wait_kpi_text(page, "Cost reduction", kpis[3])
+    wait_idle(page)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Samples").click()
+    page.get_by_role("heading", name=PAGES["samples"]).first.wait_for(timeout=60000)
+    wait_url_param(page, "oc", "5.75")  # the switch keeps the settings in the URL
+    wait_idle(page)
+    assert _history(page) == start + 4
+    page.go_back()
+    page.get_by_role("heading", name=PAGES["whatif"]).first.wait_for(timeout=60000)
+    _thumb_shows(thumb, "5.75")
+    _no_exception(page)
+
+
+TAB_STOPS_JS = """() => {
+  const a = document.activeElement, main = document.querySelector('[data-testid="stMain"]');
+  return [Boolean(main && a && main.contains(a)),
+          (a && a.closest('[data-testid]') || {getAttribute: () => ''})
+            .getAttribute('data-testid')];
+}"""
+
+
+def _tab_stops(pg, limit: int = 80) -> list[str]:
+    """Press Tab from a fresh page until focus enters the main area; the stops before."""
+    stops = []
+    for _ in range(limit):
+        pg.keyboard.press("Tab")
+        inside, testid = pg.evaluate(TAB_STOPS_JS)
+        if inside:
+            return stops
+        stops.append(testid)
+    raise AssertionError(f"focus never reached the main area: {stops}")
+
+
+def test_few_tab_stops_before_the_main_content(server):
+    """Keyboard users reach the page fast: on the Overview few stops come before it (the
+    sidebar's setting sections start closed outside What-if), and the first stop is a
+    skip link whose Enter moves focus into the main area on every page."""
+    url, browser = server
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    for path in ("", "whatif"):
+        pg.goto(f"{url}/{path}")
+        first_chart(pg).wait_for(timeout=60000)
+        wait_idle(pg)
+        pg.locator('[data-testid="stSidebar"] [data-testid="stExpander"]').nth(4).wait_for(
+            timeout=60000)  # the sidebar is drawn after the page
+        stops = _tab_stops(pg)
+        print(f"tab stops before the main content on /{path}: {len(stops)}")
+        if path == "":
+            assert len(stops) <= 16, stops  # 50 with the sections open
+        pg.goto(f"{url}/{path}")
+        first_chart(pg).wait_for(timeout=60000)
+        pg.keyboard.press("Tab")
+        assert pg.evaluate(TAB_STOPS_JS)[1] == "stSkipToContent"
+        pg.keyboard.press("Enter")
+        pg.keyboard.press("Tab")
+        assert pg.evaluate(TAB_STOPS_JS)[0], "the skip link did not move focus"
+    pg.close()
+
+
 def test_deep_link_applies_url_settings(page):
     page.goto(f"{page.base_url}/samples?oc=7.5&m=1&n=3&policy=reward")
     page.get_by_role("heading", name=PAGES["samples"]).first.wait_for(timeout=60000)
@@ -88,8 +185,7 @@ def test_live_page_type_a_sentence_see_the_route(page, smoke_cache_dir):
         pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             pg.goto(f"{url}/live")
-            pg.get_by_role("heading", name="Live: type a text, watch it exit and get routed"
-                           ).first.wait_for(timeout=90000)
+            pg.get_by_role("heading", name=LIVE_TITLE).first.wait_for(timeout=90000)
             pg.locator('[data-testid="stTextArea"] textarea').first.wait_for(timeout=90000)
             type_text(pg, "An utterly charming, funny and moving film.")
             for method in ("DIMEE", "DIMEE+"):
@@ -105,16 +201,22 @@ def test_live_page_type_a_sentence_see_the_route(page, smoke_cache_dir):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_accessibility_violations(server, scheme):
-    """axe-core on every page, in the user's light and dark system theme (the app follows
-    it): no serious or critical violation (contrast, names, roles...)."""
+    """axe-core on every page (Live with a routed text), in the user's light and dark
+    system theme (the app follows it): no serious or critical violation (contrast,
+    names, roles...)."""
     from axe_playwright_python.sync_playwright import Axe
 
     url, browser = server
     pg = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
     axe, found = Axe(), []
-    for path, title in PAGES.items():
+    for path, title in {**PAGES, "live": LIVE_TITLE}.items():
         pg.goto(f"{url}/{path}")
         pg.get_by_role("heading", name=title).first.wait_for(timeout=60000)
+        if path == "live":  # its charts need a routed text (rt-snippets ships its model)
+            pg.locator('[data-testid="stTextArea"] textarea').first.wait_for(timeout=90000)
+            wait_idle(pg)
+            type_text(pg, "An utterly charming, funny and moving film.")
+            kpi_value(pg, "DIMEE sends it to").wait_for(timeout=120000)
         first_chart(pg).wait_for(timeout=60000)
         wait_idle(pg)
         pg.wait_for_timeout(500)  # the sidebar's widgets settle

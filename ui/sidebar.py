@@ -167,8 +167,11 @@ def prepare() -> Setup:
     return Setup(ss["_ctx"], cache, None)
 
 
-def draw(setup: Setup) -> None:
-    """Render the sidebar widgets for the state prepare() settled; mirror it in the URL."""
+def draw(setup: Setup, knobs_open: bool = True) -> None:
+    """Render the sidebar widgets for the state prepare() settled; mirror it in the URL.
+    ``knobs_open``: the setting sections start open (What-if); elsewhere they start
+    closed, which keeps their ~40 widgets and help buttons out of the keyboard's way to
+    the page (a closed expander's widgets take no tab stops)."""
     ss = st.session_state
     with st.sidebar:
         names = list(state.datasets())
@@ -195,19 +198,19 @@ def draw(setup: Setup) -> None:
         st.button("Reset to this data set's defaults", key="reset_defaults", on_click=_reset,
                   help="Split points, clusters, features, policy and costs as stored in "
                        "this cache (what the CLI and a fresh link use).")
-        with st.expander("Where the model is split", expanded=True):
+        with st.expander("Where the model is split", expanded=knobs_open):
             _slider("m", cache)
             _slider("n", cache)
             _slider("k", cache)
             _choice("feat")
             _slider("fit", cache, fmt="%.2f")
-        with st.expander("How clusters pick a tier", expanded=True):
+        with st.expander("How clusters pick a tier", expanded=knobs_open):
             _slider("alpha", cache, fmt="%.3f")
             _choice("policy", horizontal=True)
             _slider("eps", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
             _slider("mu", cache, disabled=ss["policy"] != "reward", fmt="%.2f")
             _slider("safety", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
-        with st.expander("Cost model", expanded=True):
+        with st.expander("Cost model", expanded=knobs_open):
             # An action, not a mirror of the costs: writing the matching preset into
             # this widget every run made a stale "Balanced" from a fast slider user
             # look like a new choice, and its callback reset every cost.
