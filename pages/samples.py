@@ -4,7 +4,7 @@ import streamlit as st
 
 from dimee_core import explore
 from dimee_core.costs import TIERS
-from ui import charts, sidebar, widgets
+from ui import charts, samples, sidebar, widgets
 from ui.text import md, md_quote
 
 ctx = sidebar.current()
@@ -14,7 +14,8 @@ st.title("Samples: follow one request")
 res = widgets.results_or_error(cache, cfg)
 if res is not None:
     ev = res.evaluation
-    method = st.segmented_control("Router", ["dimee", "dimee_plus"], default="dimee",
+    samples.start(cache.test.n)
+    method = st.segmented_control("Router", samples.ROUTERS,
                                   format_func={"dimee": "DIMEE", "dimee_plus": "DIMEE+"}.get,
                                   key="smp_method", persist_state="session") or "dimee"
     routing = ev.routings[method]
@@ -22,10 +23,10 @@ if res is not None:
     table = explore.sample_table(cache, cfg, routing, esc)
 
     f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
-    tiers = f1.multiselect("Tier", TIERS, default=list(TIERS), key="smp_tier")
-    pools = f2.multiselect("Pool", explore.POOLS, default=list(explore.POOLS), key="smp_pool")
-    outcome = f3.selectbox("Outcome", ["all", "correct", "wrong"], key="smp_outcome")
-    text = f4.text_input("Text contains", key="smp_text")
+    tiers = f1.multiselect("Tier", TIERS, key="smp_tier")
+    pools = f2.multiselect("Pool", explore.POOLS, key="smp_pool")
+    outcome = f3.selectbox("Outcome", samples.OUTCOMES, key="smp_outcome")
+    text = f4.text_input("Text contains", key="smp_text", max_chars=samples.MAX_TEXT)
     view = table[table["tier"].isin(tiers) & table["pool"].isin(pools)]
     if outcome != "all":
         view = view[view["correct"] == (outcome == "correct")]
@@ -86,3 +87,4 @@ if res is not None:
         st.plotly_chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
         st.caption(" · ".join(f"{k}: {v:g}" for k, v in parts.items())
                    + f" · all-in-cloud would cost {ref:g}")
+    samples.mirror(cache.test.n)  # filters and the picked sample: a link shows them

@@ -308,6 +308,41 @@ def test_url_values_parse_or_refuse_and_show_inert(shipped_default):
     check()
 
 
+def test_page_url_values_parse_or_refuse(shipped_default):
+    """Samples' and the optimiser's own URL parameters: a value parses into what its
+    widget accepts (the formatted value reads back the same) or raises ValueError."""
+    from ui import optimiser, samples
+
+    params = {p.key: p for p in (*samples.params(shipped_default.test.n), *optimiser.REQUEST)}
+    choices = {"smp_method": samples.ROUTERS, "smp_outcome": samples.OUTCOMES,
+               "opt_family": tuple(optimiser.FAMILY_LABELS)}
+
+    @settings(max_examples=300, **FUZZ)
+    @given(key=st.sampled_from(sorted(params)),
+           raw=st.text(max_size=40) | st.sampled_from(
+               ["edge,cloud", "mobile,,edge", "1e999", "nan", "-1", "0", "1", "0.5", "9" * 500,
+                "dimee", "dimee_plus", "wrong", "x" * 201, "[x](y)", "3.5"]))
+    def check(key, raw):
+        p = params[key]
+        try:
+            value = p.parse(raw)
+        except ValueError:
+            return
+        if key in choices:
+            assert value in choices[key]
+        elif key in ("smp_tier", "smp_pool"):
+            assert isinstance(value, list) and len(set(value)) == len(value)
+        elif key == "smp_id":
+            assert isinstance(value, int) and 0 <= value < shipped_default.test.n
+        elif key == "smp_text":
+            assert len(value) <= samples.MAX_TEXT
+        else:
+            assert 0 <= value <= (1 if key == "opt_delta" else 100)
+        assert p.parse(p.fmt(value)) == value
+
+    check()
+
+
 @pytest.fixture(scope="module")
 def shipped_default():
     from .conftest import SHIPPED

@@ -18,7 +18,8 @@ from dimee_core import selection
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, state, widgets
+from ui import charts, state, undo, url, widgets
+from ui.text import md
 from ui.charts import METHOD_COLORS, _layout
 
 FAMILY_LABELS = {"any": "Any method", "dimee_plus": "DIMEE+ (or the cascade it contains)",
@@ -122,8 +123,12 @@ def clicked_index(event) -> int | None:
 
 
 def apply(method: str, cfg: DIMEEConfig) -> None:
-    """Every knob of the recommendation (costs kept). A cascade has only its split points
-    and α: DIMEE's own knobs are left as they are."""
+    """Every knob of the recommendation (costs kept), undoable. A cascade has only its
+    split points and α: DIMEE's own knobs are left as they are."""
+    undo.bulk("apply the optimiser's setting", lambda: _write(method, cfg))
+
+
+def _write(method: str, cfg: DIMEEConfig) -> None:
     if method == "cascade":
         st.session_state.update(m=cfg.m, n=cfg.n, alpha=cfg.alpha)
     else:
@@ -136,6 +141,31 @@ def _test_result(cache: Cache, cands: selection.Candidates,
                          INTERACTIVE_BOOT)
 
 
+REQUEST = (url.Param("opt_target", url.number(0.0, 100.0), url.num),
+           url.Param("opt_delta", url.number(0.0, 1.0), url.num),
+           url.Param("opt_family", url.choice(tuple(FAMILY_LABELS))))
+
+
+def _request_from_url(cfg: DIMEEConfig) -> None:
+    """The form's defaults; on a run that adopts the URL, the search it names (asked
+    again, under the current costs) or, without one, none (Back to before a search)."""
+    ss = st.session_state
+    for key, value in (("opt_target", 0.5), ("opt_delta", 0.1), ("opt_family", "any")):
+        ss.setdefault(key, value)
+    if not url.adopting():
+        return
+    url.adopt(REQUEST)  # a bad value: one warning, the form's value stays
+    ss.pop("_opt", None)
+    if all(p.key in url.query() for p in REQUEST):
+        try:
+            selection.check_request(float(ss["opt_target"]), float(ss["opt_delta"]))
+        except selection.SelectionError as exc:
+            st.warning(f"The optimiser search in the URL was not run: {md(exc)}.")
+            return
+        ss["_opt"] = (repr(cfg.costs), cfg.alpha, float(ss["opt_target"]),
+                      float(ss["opt_delta"]), ss["opt_family"])
+
+
 def section(cache: Cache, cfg: DIMEEConfig) -> None:
     """The optimiser: ask, certify, show the guarantee, the heatmap and the frontier."""
     st.subheader("Optimise with a guarantee")
@@ -144,12 +174,12 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
                "Part of the calibration split fits and orders every setting, the rest "
                "certifies them (Learn then Test); the test split is only used to report "
                "the result.")
+    _request_from_url(cfg)
     with st.form("optimise"):
         c1, c2, c3 = st.columns(3)
-        target = c1.number_input("Target accuracy drop (pp)", value=0.5, step=0.1,
-                                 key="opt_target")
-        delta = c2.number_input("Risk δ (1 − confidence)", value=0.1, step=0.01,
-                                format="%.2f", key="opt_delta")
+        target = c1.number_input("Target accuracy drop (pp)", step=0.1, key="opt_target")
+        delta = c2.number_input("Risk δ (1 − confidence)", step=0.01, format="%.2f",
+                                key="opt_delta")
         family = c3.selectbox("Method", list(FAMILY_LABELS), key="opt_family",
                               format_func=FAMILY_LABELS.get)
         go_ = st.form_submit_button("Find the cheapest guaranteed setting", key="opt_go")
@@ -166,6 +196,8 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
     if not ask or ask[0] != repr(cfg.costs):  # asked under other costs: ask again
         return
     _, alpha, target, delta, family = ask  # alpha of the pools policy when asked
+    url.publish({"opt_target": url.num(target), "opt_delta": url.num(delta),
+                 "opt_family": family})  # a link (or Back) repeats this search
     cands = state.candidates(cache, replace(cfg, alpha=alpha))
     rec = selection.certify(cands, target, delta, family)
     test = _test_result(cache, cands, rec) if rec.ok else None

@@ -9,7 +9,7 @@ import streamlit as st
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
-from ui import state, units, upload, url
+from ui import state, undo, units, upload, url
 from ui.state import COSTS, SETTINGS
 from ui.text import md
 
@@ -72,13 +72,13 @@ def _load_zip() -> None:
 def _reset() -> None:
     ctx = st.session_state.get("_ctx")
     if ctx is not None:
-        state.reset(ctx.cache)
+        undo.bulk("reset to defaults", lambda: state.reset(ctx.cache))
 
 
 def _apply_preset() -> None:
     name = st.session_state.get("preset")
     if name in PRESETS:
-        state.apply_costs(PRESETS[name])
+        undo.bulk(f"preset {name}", lambda: state.apply_costs(PRESETS[name]))
     st.session_state["preset"] = None  # back to "Current costs: …"
 
 
@@ -198,6 +198,7 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
         st.button("Reset to this data set's defaults", key="reset_defaults", on_click=_reset,
                   help="Split points, clusters, features, policy and costs as stored in "
                        "this cache (what the CLI and a fresh link use).")
+        undo.button()
         with st.expander("Where the model is split", expanded=knobs_open):
             _slider("m", cache)
             _slider("n", cache)

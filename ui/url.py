@@ -163,3 +163,9 @@ def text(limit: int) -> Callable[[str], str]:
 
 def joined(values: list[str]) -> str:
     return ",".join(values)
+
+
+def num(value: Any) -> str:
+    """A number as URL text: the shortest that reads back exactly ("1", not "1.0")."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
