@@ -100,12 +100,14 @@ def methods_table(evaluation: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare_results(a: MethodResult, b: MethodResult) -> pd.DataFrame:
-    """Side-by-side KPIs of two scenarios and their difference (b - a)."""
+def compare_results(a: MethodResult, b: MethodResult, cost_label: str = "Mean cost per sample",
+                    reduction_label: str = "Cost reduction (%)") -> pd.DataFrame:
+    """Side-by-side KPIs of two scenarios and their difference (b - a); the labels name
+    the unit their costs are in."""
     keys = [("accuracy", 100.0, "Accuracy (%)"),
             ("accuracy_drop_pp", 1.0, "Accuracy drop vs all-in-cloud (pp)"),
-            ("mean_cost", 1.0, "Mean cost per sample"),
-            ("cost_reduction_pct", 1.0, "Cost reduction (%)")]
+            ("mean_cost", 1.0, cost_label),
+            ("cost_reduction_pct", 1.0, reduction_label)]
     keys += [(t, 100.0, f"Share answered on {t} (%)") for t in TIERS]
     rows = []
     for key, scale, label in keys:

@@ -9,7 +9,7 @@ test split only scores the choice.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import pandas as pd
@@ -19,7 +19,7 @@ from .cache import Cache
 from .evaluate import (METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, plus_routing,
                        resolve, same_clusters, score_routing)
 from .metrics import MethodResult
-from .router import DIMEERouter
+from .router import DIMEERouter, Routing
 from .selection import cascade_alpha, paired_loss
 
 TARGET_PP = 0.3  # the target the shipped defaults were tuned for (`tune --target` default)
@@ -46,7 +46,13 @@ class Recommendation:
     test: dict[str, MethodResult]  # dimee, dimee_plus, cascade; with 95 % intervals
     n_test: int
     cloud_accuracy: float  # all-in-cloud test accuracy
+    routings: dict[str, Routing]  # the test routings scored above (rescored in real units)
     plus_config: DIMEEConfig | None = None  # DIMEE+'s setting (None: ``config``)
+
+    def with_test(self, test: dict[str, MethodResult]) -> "Recommendation":
+        """The same recommendation with its test results replaced (e.g. the same routings
+        scored in a profile's units): the pick and its calibration numbers stay."""
+        return replace(self, test=test)
 
     @property
     def chosen(self) -> MethodResult:
@@ -55,7 +61,11 @@ class Recommendation:
     @property
     def chosen_config(self) -> DIMEEConfig:
         """The setting the recommended method runs at."""
-        return (self.plus_config or self.config) if self.method == "dimee_plus" else self.config
+        return self.config_of(self.method)
+
+    def config_of(self, method: str) -> DIMEEConfig:
+        """The setting a method's routing was made at (its m and n place the tiers)."""
+        return (self.plus_config or self.config) if method == "dimee_plus" else self.config
 
 
 def pick_method(calibration: dict[str, CalibrationPoint], target_pp: float) -> str:
@@ -100,7 +110,7 @@ def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float 
     cloud = float((test.probs[:, -1].argmax(1) == test.labels).mean())
     return Recommendation(cache.name, str(cache.meta.get("title", cache.name)), config,
                           pick_method(calibration, target_pp), target_pp, alpha,
-                          calibration, scored, test.n, cloud, plus_config)
+                          calibration, scored, test.n, cloud, routings, plus_config)
 
 
 def setting_words(config: DIMEEConfig) -> str:
@@ -126,20 +136,24 @@ def accuracy_words(r: MethodResult) -> str:
     return "the same accuracy as all-in-cloud"
 
 
-def saving_words(r: MethodResult) -> str:
+def saving_words(r: MethodResult, noun: str = "cost") -> str:
+    """How much cheaper than all-in-cloud; ``noun`` names what is saved when it is not the
+    abstract cost ("latency", "phone energy", "money")."""
     ci = r.reduction_ci95
     span = f" (95 % interval {ci[0]:.1f} to {ci[1]:.1f} %)" if ci else ""
-    if r.cost_reduction_pct < 0:
-        return f"costs {-r.cost_reduction_pct:.1f} % more than all-in-cloud{span}"
-    return f"costs {r.cost_reduction_pct:.1f} % less than all-in-cloud{span}"
+    red = r.cost_reduction_pct
+    if noun == "cost":
+        return f"costs {abs(red):.1f} % {'more' if red < 0 else 'less'} than all-in-cloud{span}"
+    return (f"{'raises' if red < 0 else 'cuts'} {noun} by {abs(red):.1f} % against "
+            f"all-in-cloud{span}")
 
 
-def headline(rec: Recommendation) -> str:
+def headline(rec: Recommendation, noun: str = "cost") -> str:
     """One plain sentence (Markdown, no user-controlled text) for the Overview."""
     r, s = rec.chosen, rec.chosen.tier_shares
     return (f"**{METHOD_LABELS[rec.method]}** answers {100 * s['mobile']:.0f} % of requests "
             f"on the phone, {100 * s['edge']:.0f} % on the edge and "
-            f"{100 * s['cloud']:.0f} % in the cloud: it **{saving_words(r)}**, with "
+            f"{100 * s['cloud']:.0f} % in the cloud: it **{saving_words(r, noun)}**, with "
             f"**{accuracy_words(r)}** on the {rec.n_test:,} held-out test samples.")
 
 
@@ -175,11 +189,12 @@ def summary_table(recs: Sequence[Recommendation]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def risks(evaluation: Evaluation, target_pp: float = TARGET_PP) -> list[str]:
+def risks(evaluation: Evaluation, target_pp: float = TARGET_PP, noun: str = "cost"
+          ) -> list[str]:
     """Plain warnings for a setting that is worse than all-in-cloud: DIMEE or DIMEE+
-    costing more than it, or losing measurably more accuracy than allowed (the 95 %
-    interval of the test drop lies wholly above the allowance: ε under the budget
-    policy, else ``target_pp``)."""
+    costing more than it (``noun``: in which unit its methods were scored), or losing
+    measurably more accuracy than allowed (the 95 % interval of the test drop lies wholly
+    above the allowance: ε under the budget policy, else ``target_pp``)."""
     cfg = evaluation.config
     allowed, what = ((cfg.epsilon, "the ε you allowed") if cfg.policy == "budget"
                      else (target_pp, "the data set's target"))
@@ -190,8 +205,10 @@ def risks(evaluation: Evaluation, target_pp: float = TARGET_PP) -> list[str]:
             why = (" In recompute mode the remote tier repeats the phone's layers, so "
                    "sending a sample on costs more than sending it straight to the cloud."
                    if cfg.costs.mode == "recompute" else "")
-            out.append(f"{name} costs {-r.cost_reduction_pct:.1f} % more than sending "
-                       f"everything to the cloud at this setting.{why}")
+            more = (f"costs {-r.cost_reduction_pct:.1f} % more" if noun == "cost" else
+                    f"has {-r.cost_reduction_pct:.1f} % more {noun}")
+            out.append(f"{name} {more} than sending everything to the cloud at this "
+                       f"setting.{why}")
         low = r.drop_ci95[0] if r.drop_ci95 else r.accuracy_drop_pp
         if low > allowed + 1e-9:
             out.append(f"{name} loses {r.accuracy_drop_pp:.2f} pp of accuracy against "

@@ -3,7 +3,7 @@ are saved and reloaded as JSON."""
 
 import streamlit as st
 
-from ui import charts, compare, sidebar, state, widgets
+from ui import charts, compare, sidebar, state, units, widgets
 from ui.text import md
 
 ctx = sidebar.current()
@@ -32,12 +32,15 @@ for name, settings in picked:
         results.append(None)
 if len(results) == 2 and all(r is not None for r in results):
     names = compare.unique_names([n for n, _ in picked])
-    for col, name, r in zip(cols, names, results):
+    # units mode: both routings scored under the sidebar's one profile (None: abstract)
+    reals = [widgets.unit_summaries(cache, c)[0] for c in configs]
+    for col, name, r, real in zip(cols, names, results, reals):
         with col:
             st.header(md(name))
             for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):
-                widgets.kpi_row(r.evaluation.methods[key], prefix=f"{label} ", per_row=2)
-            widgets.risk_warnings(r.evaluation)
+                widgets.kpi_row(r.evaluation.methods[key], prefix=f"{label} ", per_row=2,
+                                real=units.real_pair(real, key))
+            widgets.risk_warnings(r.evaluation, real)
     st.header("Where the samples go")
     shares = {f"{n} · {label}": r.evaluation.methods[key].tier_shares
               for n, r in zip(names, results)
@@ -45,8 +48,7 @@ if len(results) == 2 and all(r is not None for r in results):
     st.plotly_chart(charts.tier_shares_bar(shares, height=300), key="cmp_tiers")
     st.caption(charts.shares_summary(shares))
     st.header(f"Difference ({names[1]} − {names[0]})")
-    diff = compare.difference_table(results, names)
+    diff = compare.difference_table(results, names, reals)
     st.dataframe(diff, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in (*names, "difference")})
-    st.caption("Costs are in each scenario's own units, so compare cost *reduction* (%) "
-               "across scenarios rather than raw mean cost.")
+    st.caption(compare.cost_caption(reals))

@@ -7,8 +7,7 @@ request went to the cloud.
 import streamlit as st
 
 from dimee_core import explore
-from dimee_core.costs import TIERS
-from ui import charts, lesson, sidebar, state, widgets
+from ui import charts, lesson, sidebar, state, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -65,15 +64,14 @@ if res is not None:
     lesson.tier_examples(cache, cfg, res, examples)
 
     st.header("5 · Costs, and why one request went to the cloud")
-    tier_costs = cfg.costs.tier_costs(cfg.m, cfg.n, L)
-    ref = cfg.costs.reference_cost(L)
-    st.markdown(" · ".join(f"**{t}** {c:.3g}" for t, c in zip(TIERS, tier_costs))
-                + f" per request, against **{ref:.3g}** for sending the raw input straight "
-                "to the cloud (costs from the sidebar).")
+    tier_costs = lesson.tier_costs(cache, cfg)
     lesson.why_cloud(cache, cfg, res, examples["hard"], tier_costs)
 
     st.subheader("One threshold for everyone, or one per cluster? (DIMEE+)")
-    plus_r, casc = ev.methods["dimee_plus"], ev.methods["cascade"]
+    real = widgets.unit_summaries(cache, cfg)[0]
+    plus_r, casc = (units.in_unit(ev.methods[k], units.real_pair(real, k))
+                    for k in ("dimee_plus", "cascade"))
+    noun = units.shown(real).noun
     st.plotly_chart(charts.gate_chart(res.clusters_plus, cfg.alpha), key="ln_gates")
     st.markdown(
         f"A **confidence cascade** lets the phone answer whenever its exit's confidence "
@@ -81,6 +79,6 @@ if res is not None:
         "the request in its cluster (what the phone saw), then applies *that cluster's* "
         "threshold, chosen on the calibration split: clusters where the phone's confident "
         "answers are trustworthy get a low bar, others a high one or none (orange: always "
-        "sent on). Here the cascade saves "
-        f"{casc.cost_reduction_pct:.1f} % at {casc.accuracy_drop_pp:+.2f} pp, DIMEE+ "
-        f"{plus_r.cost_reduction_pct:.1f} % at {plus_r.accuracy_drop_pp:+.2f} pp (test split).")
+        f"sent on). Here the cascade saves {casc.cost_reduction_pct:.1f} % of the {noun} "
+        f"at {casc.accuracy_drop_pp:+.2f} pp, DIMEE+ {plus_r.cost_reduction_pct:.1f} % at "
+        f"{plus_r.accuracy_drop_pp:+.2f} pp (test split).")

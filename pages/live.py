@@ -9,11 +9,11 @@ from dimee_core.features import feature_names, routing_features
 from dimee_core.model import ModelError
 from dimee_core.predict import (EXAMPLE_TIERS, PredictError, csv_columns, examples_by_tier,
                                 read_csv_texts, to_frame)
-from ui import charts, live, sidebar, widgets
+from ui import charts, live, sidebar, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
-L, names = cache.num_layers, cache.label_names
+names = cache.label_names
 st.title("Live: type a text, watch it exit and get routed")
 
 
@@ -56,11 +56,13 @@ def _phone_view(out, cluster: int, res) -> None:
                  key="live_features")
 
 
-def _route_panel(col, title: str, r, ref: float) -> None:
+def _route_panel(col, title: str, r, cost: float, ref: float) -> None:
+    u = units.unit()
     with col:
-        st.metric(title, r.tier, f"cost {r.cost:g} of {ref:g}", delta_color="off",
-                  delta_arrow="off", help="Its cost against all in cloud (the raw text "
-                                          "sent to the cloud, which runs every layer)")
+        st.metric(title, r.tier, f"{u.noun} {units.fmt(u, cost)} of {units.fmt(u, ref)}",
+                  delta_color="off", delta_arrow="off",
+                  help=f"Its {u.one} against all in cloud (the raw text sent to the cloud, "
+                       f"which runs every layer). {u.help}")
         via = " (the edge handed it on)" if r.escalated else ""
         st.markdown(f"Answer **{live.md(r.label)}** from exit {r.exit_layer}{via}.  \n"
                     f"Rule: {live.md(r.rule)}.")
@@ -85,13 +87,13 @@ def _one_text(task: str, res) -> None:
         st.warning(f"This text is longer than the model reads ({model.max_length} tokens): "
                    f"it saw the first {model.max_length} and ignored the rest.")
     routes = live.routes(cache, cfg, out)
-    ref = cfg.costs.reference_cost(L)
     probs = out.probs[0]
     c1, c2, c3 = st.columns(3)
     c1.metric("The final exit says", names[int(probs[-1].argmax())],
               f"confidence {probs[-1].max():.2f}", delta_color="off", delta_arrow="off")
-    _route_panel(c2, "DIMEE sends it to", routes["dimee"][0], ref)
-    _route_panel(c3, "DIMEE+ sends it to", routes["dimee_plus"][0], ref)
+    for col, (key, label) in zip((c2, c3), (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))):
+        cost, ref = live.figures(cache, cfg, routes[key], out.tokens)
+        _route_panel(col, f"{label} sends it to", routes[key][0], cost[0], ref[0])
     st.plotly_chart(charts.exit_probs_chart(probs, names, cfg.m, cfg.n, cfg.alpha, {
         k: routes[k][0].exit_layer for k in ("dimee", "dimee_plus")}), key="live_chart")
     conf = probs.max(1)
@@ -132,12 +134,16 @@ def _many_texts(task: str, res) -> None:
         return
     routes = live.routes(cache, cfg, out)
     table = to_frame(out, routes, names)
+    u = units.unit()
+    if units.in_units():  # each text in the sidebar's unit beside its abstract cost
+        for key in ("dimee", "dimee_plus"):
+            table[f"{key}_{u.column}"] = live.figures(cache, cfg, routes[key], out.tokens)[0]
+    cost, ref = live.figures(cache, cfg, routes["dimee_plus"], out.tokens)
     shares = table["dimee_plus_tier"].value_counts(normalize=True)
-    ref = cfg.costs.reference_cost(L)
     st.caption(f"{out.n} texts; DIMEE+ answers {100 * shares.get('mobile', 0):.0f} % on the "
                f"phone, {100 * shares.get('edge', 0):.0f} % on the edge, "
-               f"{100 * shares.get('cloud', 0):.0f} % in the cloud, at a mean cost of "
-               f"{table['dimee_plus_cost'].mean():.2f} (all in cloud: {ref:g})."
+               f"{100 * shares.get('cloud', 0):.0f} % in the cloud, at a mean {u.noun} of "
+               f"{units.fmt(u, cost.mean())} (all in cloud: {units.fmt(u, ref.mean())})."
                + (f" {int(out.truncated.sum())} were truncated to the model's length."
                   if out.truncated.any() else ""))
     st.dataframe(table, hide_index=True, height=300, key="live_csv_table")

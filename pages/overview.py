@@ -31,9 +31,10 @@ if res is not None:
     st.subheader("DIMEE+")
     real, latencies = widgets.unit_summaries(cache, cfg)
     widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
-                    real=widgets.real_pair(real, "dimee_plus"))
-    widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+")
-    widgets.risk_warnings(ev)
+                    real=units.real_pair(real, "dimee_plus"))
+    widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+",
+                        real=units.real_pair(real, "dimee_plus"))
+    widgets.risk_warnings(ev, real)
 
     left, right = st.columns([3, 2])
     with left:
@@ -54,12 +55,12 @@ if res is not None:
     widgets.methods_dataframe(table)
     st.caption("All in cloud is the reference (0 pp, 0 %). The oracle knows the answers and "
                "is only a bound; random uses DIMEE's tier shares without its judgement.")
-    st.plotly_chart(charts.methods_scatter(table, units.reduction_title(
-        units.unit() if real else units.UNITS["abstract"])), key="ov_methods")
+    st.plotly_chart(charts.methods_scatter(table, units.reduction_title(units.shown(real))),
+                    key="ov_methods")
     st.caption("Each method at the current settings: further right is cheaper, lower is "
                "more accurate than the full model in the cloud. The table above holds the "
                "same numbers.")
-    widgets.config_panel(cache, cfg, res, key="ov")
+    widgets.config_panel(cache, cfg, res, key="ov", real=real)
 
 st.header("Every shipped data set")
 widgets.summary_table(state.shipped_recommendations())

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dimee_core import explore
 from dimee_core.costs import TIERS
-from ui import charts, samples, sidebar, widgets
+from ui import charts, samples, sidebar, units, widgets
 from ui.text import md, md_quote
 
 ctx = sidebar.current()
@@ -21,6 +21,9 @@ if res is not None:
     routing = ev.routings[method]
     esc = res.escalated if method == "dimee_plus" else None
     table = explore.sample_table(cache, cfg, routing, esc)
+    u, per_request = units.unit(), units.test_requests(cache, cfg, routing)
+    if per_request is not None:  # each request in the sidebar's unit, next to its route
+        table[u.column] = per_request[0]
 
     f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
     tiers = f1.multiselect("Tier", TIERS, key="smp_tier")
@@ -38,9 +41,10 @@ if res is not None:
     picked = st.dataframe(
         view, hide_index=True, height=300, on_select="rerun", selection_mode="single-row",
         key="smp_table", column_order=["id", "text", "label", "prediction", "pool", "cluster",
-                                       "tier", "correct", "cost"],
+                                       "tier", "correct", u.column],
         column_config={"text": st.column_config.TextColumn("Text", width="large"),
-                       "cost": st.column_config.NumberColumn("Cost", format="%.2f")})
+                       u.column: st.column_config.NumberColumn(
+                           u.one.capitalize(), format=u.printf, help=u.help)})
     st.download_button("Download these rows (CSV)",
                        lambda: view.to_csv(index=False).encode("utf-8"),
                        file_name=f"dimee_{cache.name}_samples.csv", mime="text/csv",
@@ -83,8 +87,14 @@ if res is not None:
                                        TIERS.index(row["tier"]), bool(esc[sid]) if esc
                                        is not None else False)
         st.header("What this sample cost")
+        if per_request is not None:
+            st.metric(f"This request: {u.one}", units.fmt(u, per_request[0][sid]),
+                      f"all in cloud: {units.fmt(u, per_request[1][sid])}",
+                      delta_color="off", delta_arrow="off", help=u.help)
         ref = cfg.costs.reference_cost(cache.num_layers)
         st.plotly_chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
         st.caption(" · ".join(f"{k}: {v:g}" for k, v in parts.items())
                    + f" · all-in-cloud would cost {ref:g}")
+        units.abstract_note("the parts split the cost model the router minimised; the "
+                            "figure above is this request in your unit")
     samples.mirror(cache.test.n)  # filters and the picked sample: a link shows them

@@ -20,7 +20,7 @@ if res is not None:
     st.header("DIMEE+ now")
     real, latencies = widgets.unit_summaries(cache, cfg)
     widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
-                    real=widgets.real_pair(real, "dimee_plus"))
+                    real=units.real_pair(real, "dimee_plus"))
     with st.expander("How DIMEE+ routes each cluster (a confidence gate on the phone; the "
                      "edge may escalate)"):
         st.caption("DIMEE+ keeps DIMEE's clusters but may give a cluster a confidence gate: "
@@ -47,6 +47,8 @@ if res is not None:
         st.caption(f"Each line is one method with one knob swept (DIMEE: {param}; DIMEE+: ε; "
                    "cascade: α); stars and diamonds are every method at your current "
                    "settings. Up and to the left is better: more accurate and cheaper.")
+        units.abstract_note("each sweep re-routes at every knob value and scores it in "
+                            "the cost model the routers minimise")
 
     left, right = st.columns(2)
     with left:
@@ -71,4 +73,4 @@ if res is not None:
     units.network_section(cache, cfg, latencies)
 
     optimiser.section(cache, cfg)
-    widgets.config_panel(cache, cfg, res, key="wi")
+    widgets.config_panel(cache, cfg, res, key="wi", real=real)

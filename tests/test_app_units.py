@@ -88,3 +88,116 @@ def test_what_if_latency_chart_sla_and_best_split(at):
     assert not at.exception
 
 
+
+
+# ---------------------------------------------------------------- every page in the unit
+# Expected numbers come from dimee_core alone (recommend / evaluate / summarise), never
+# from ui/: a page that shows an abstract figure under a real-unit label fails them.
+
+def _rt():
+    cache, _ = with_lengths(load_cache("cache/rt-snippets"))
+    return cache, DIMEEConfig.for_cache(cache)
+
+
+def _figure(cache, cfg, routing, unit, reference=False):
+    s = summarise(PRESETS["LTE + cloud GPU"], routing.tier, routing.escalated,
+                  cache.test.lengths, cfg.m, cfg.n, cache.num_layers, cfg.costs.mode,
+                  cfg.hidden_size, reference=reference)
+    return {"ms": s.latency_ms["mean"], "mJ": s.phone_energy_mj["mean"],
+            "$": s.money_per_million}[unit]
+
+
+SHOWN = {"ms": ("Mean latency", "Latency reduction", "{:.1f} ms"),
+         "mJ": ("Phone energy", "Phone energy reduction", "{:,.0f} mJ"),
+         "$": ("Money", "Money reduction", "${:,.3f}")}
+
+
+@pytest.mark.parametrize("unit", ["ms", "mJ", "$"])
+def test_overview_recommended_answer_is_in_the_unit(at, unit):
+    from dimee_core.evaluate import METHOD_LABELS
+    from dimee_core.summary import recommend
+
+    cache, cfg = _rt()
+    rec = recommend(cache, cfg, n_boot=0)
+    routing = evaluate(cache, cfg, n_boot=0).routings[rec.method]
+    own = _figure(cache, cfg, routing, unit)
+    ref = _figure(cache, cfg, routing, unit, reference=True)
+    at.switch_page("pages/overview.py")
+    at.sidebar.radio(key="unit").set_value(unit).run()
+    _clean(at)
+    label, red_label, fmt = SHOWN[unit]
+    name = METHOD_LABELS[rec.method]
+    # the answer's KPI row comes first on the page (DIMEE+ at your settings later)
+    assert _metric(at, f"{name} {label}") == fmt.format(own)
+    assert _metric(at, f"{name} {red_label}") == f"{100 * (1 - own / ref):.1f} %"
+    noun = {"ms": "latency", "mJ": "phone energy", "$": "money"}[unit]
+    headline = next(m.value for m in at.markdown if m.value.startswith(f"**{name}**"))
+    assert f"{noun} by {abs(100 * (1 - own / ref)):.1f} % against all-in-cloud" in headline
+    assert not any(m.label.endswith("Mean cost") for m in at.metric)  # no abstract KPI left
+    table = at.table[0].value  # every shipped data set, in the unit too
+    assert table.loc["rt-snippets", name].startswith(f"{100 * (1 - own / ref):.1f} %")
+    at.sidebar.radio(key="unit").set_value("ms").run()
+
+
+def test_compare_kpis_and_difference_are_in_the_unit_under_one_profile(at):
+    from dataclasses import replace
+
+    from dimee_core.costs import PRESETS as COSTS
+
+    cache, cfg = _rt()
+    at.sidebar.radio(key="unit").set_value("ms").run()
+    at.switch_page("pages/compare.py").run()
+    at.number_input(key="cmp_b_m").set_value(3).run()  # n follows: 4
+    at.number_input(key="cmp_b_k").set_value(4).run()
+    _clean(at)
+    assert [at.session_state[f"cmp_b_{k}"] for k in "mnk"] == [3, 4, 4]
+    expected = {}
+    for side, preset, split in (("a", "5G: cheap uplink", {}),
+                                ("b", "Congested uplink", dict(m=3, n=4, k=4))):
+        c = replace(cfg, costs=COSTS[preset], **split)
+        ev = evaluate(cache, c, n_boot=0)
+        expected[side] = {k: _figure(cache, c, ev.routings[k], "ms")
+                          for k in ("dimee", "dimee_plus")}
+    shown = [m.value for m in at.metric if m.label == "DIMEE Mean latency"]
+    assert shown == [f"{expected[s]['dimee']:.1f} ms" for s in "ab"]
+    shown = [m.value for m in at.metric if m.label == "DIMEE+ Mean latency"]
+    assert shown == [f"{expected[s]['dimee_plus']:.1f} ms" for s in "ab"]
+    assert expected["a"]["dimee"] != pytest.approx(expected["b"]["dimee"])
+    diff = at.dataframe[0].value
+    row = diff[(diff["method"] == "DIMEE+")
+               & (diff["kpi"] == "Mean latency per request (ms)")].iloc[0]
+    assert row["5G"] == pytest.approx(expected["a"]["dimee_plus"])
+    assert row["difference"] == pytest.approx(expected["b"]["dimee_plus"]
+                                              - expected["a"]["dimee_plus"])
+    assert not (diff["kpi"] == "Mean cost per sample").any()
+    caption = next(c.value for c in at.caption if "Both scenarios" in c.value)
+    assert "one profile" in caption and "directly comparable" in caption
+    assert not any("each scenario's own units" in c.value for c in at.caption)
+    # how costs are shown is the sidebar's choice, not a scenario knob
+    assert not [w for w in at.selectbox if w.key in ("cmp_a_unit", "cmp_b_unit")]
+    at.switch_page("pages/overview.py").run()
+
+
+def test_samples_per_request_cost_is_the_requests_own_latency(at):
+    from dimee_core.profiles import route_polynomials
+
+    cache, cfg = _rt()
+    at.switch_page("pages/samples.py").run()
+    _clean(at)
+    table = at.dataframe[0].value
+    routing = evaluate(cache, cfg, n_boot=0).routings["dimee"]
+    polys = route_polynomials(PRESETS["LTE + cloud GPU"], "latency_ms", cfg.m, cfg.n,
+                              cache.num_layers, cfg.costs.mode, cfg.hidden_size)
+    want = polys.per_sample(routing.tier, routing.escalated, cache.test.lengths)
+    np.testing.assert_allclose(table["latency_ms"].to_numpy(), want[table["id"]])
+    sid = at.selectbox(key="smp_id").value
+    assert _metric(at, "This request: latency (ms)") == f"{want[sid]:.1f} ms"
+    assert any("abstract units" in c.value for c in at.caption)  # the parts chart says so
+    at.switch_page("pages/overview.py").run()
+
+
+def test_headline_panel_names_the_guaranteed_selection(at):
+    at.switch_page("pages/overview.py").run()
+    text = " ".join(c.value for c in at.caption)
+    assert "Learn then Test" in text
+    assert "cross-validation" not in text

@@ -69,7 +69,7 @@ def test_type_a_sentence_see_the_route(at, smoke_cache_dir, monkeypatch):
     ref = cfg.costs.reference_cost(cache.num_layers)
     for label, key in (("DIMEE sends it to", "dimee"), ("DIMEE+ sends it to", "dimee_plus")):
         r = want[key][0]
-        assert shown[label] == (r.tier, f"cost {r.cost:g} of {ref:g}")
+        assert shown[label] == (r.tier, f"cost {r.cost:.2f} of {ref:.2f}")
     final = cache.label_names[int(out.probs[0, -1].argmax())]
     assert shown["The final exit says"][0] == final
     assert len(at.get("plotly_chart")) >= 1
@@ -86,7 +86,7 @@ def test_type_a_sentence_see_the_route(at, smoke_cache_dir, monkeypatch):
     dimee, plus = fit_routers(cache, cfg12)
     again = route(out, dimee, plus, cache.label_names)
     assert _metrics(at)["DIMEE+ sends it to"] == (
-        again["dimee_plus"][0].tier, f"cost {again['dimee_plus'][0].cost:g} of 18")
+        again["dimee_plus"][0].tier, f"cost {again['dimee_plus'][0].cost:.2f} of 18.00")
 
 
 def test_examples_come_from_what_the_router_does(at):

@@ -10,13 +10,15 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache
 from dimee_core.costs import PRESETS
-from ui import scenarios, state, url
+from ui import scenarios, state, units, url
 from ui.state import COSTS, SETTINGS
 from ui.text import md
 
 SIDES = ("a", "b")
 START = {"a": ("5G", "5G: cheap uplink"), "b": ("Congested", "Congested uplink")}
 PERSIST = {"persist_state": "session"}  # keep the scenarios while other pages show
+# how costs are shown, not how samples are routed: both scenarios use the sidebar's unit
+DISPLAY_ONLY = ("unit",)
 
 
 def _key(side: str, setting: str) -> str:
@@ -87,6 +89,8 @@ def editor(cache: Cache, side: str) -> tuple[str, dict[str, Any]]:
                  on_change=_preset, args=(side,), placeholder="Set the costs from…")
     with st.expander("Every knob of this scenario"):
         for key, s in SETTINGS.items():
+            if key in DISPLAY_ONLY:
+                continue
             k = _key(side, key)
             if s.kind == "choice":
                 st.selectbox(s.label, s.options, key=k, help=s.help or None, **PERSIST)
@@ -140,10 +144,29 @@ def unique_names(names: list[str]) -> list[str]:
         else names
 
 
-def difference_table(results, names: list[str]) -> pd.DataFrame:
-    """Both methods' KPIs in both scenarios and their difference (b − a)."""
+def difference_table(results, names: list[str], reals: list | None = None) -> pd.DataFrame:
+    """Both methods' KPIs in both scenarios and their difference (b − a); costs in the
+    sidebar's unit when both scenarios' real-unit summaries (``reals``) are given."""
+    reals = reals if reals and all(r is not None for r in reals) else [None, None]
+    u = units.shown(reals[0])
     parts = []
     for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):
-        d = explore.compare_results(*(r.evaluation.methods[key] for r in results))
+        a, b = (units.in_unit(r.evaluation.methods[key], units.real_pair(real, key))
+                for r, real in zip(results, reals))
+        d = explore.compare_results(a, b, units.axis_title(u).capitalize(),
+                                    units.reduction_title(u).capitalize())
         parts.append(d.assign(method=label).rename(columns={"a": names[0], "b": names[1]}))
     return pd.concat(parts, ignore_index=True)[["method", "kpi", *names, "difference"]]
+
+
+def cost_caption(reals: list) -> str:
+    """Which costs the table compares: in units mode both scenarios are scored under one
+    profile, so their figures are comparable; abstract costs are each scenario's own."""
+    if all(r is not None for r in reals) and units.in_units():
+        u = units.unit()
+        return (f"Both scenarios' routings are scored under the sidebar's one profile "
+                f"(**{md(units.profile().name)}**, {u.noun}), so their figures are directly "
+                f"comparable: a scenario's own costs only decide where its samples go.")
+    return ("Costs are in each scenario's own units, so compare cost *reduction* (%) "
+            "across scenarios rather than raw mean cost. Pick ms, mJ or $ under **Real "
+            "units** to score both under one profile.")

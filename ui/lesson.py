@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from dimee_core import explore
@@ -9,7 +10,7 @@ from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
 from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.predict import examples_by_tier
-from ui import charts
+from ui import charts, state, units
 from ui.text import md, md_quote
 from ui.state import Results
 
@@ -82,6 +83,26 @@ def tier_examples(cache: Cache, cfg: DIMEEConfig, res: Results,
                     f"· {METHOD_LABELS[method]} sends it to the **{row['tier']}** · answer "
                     f"from exit {row['exit_layer']}: *{md(row['prediction'])}* ({verdict}; "
                     f"true label *{md(row['label'])}*).")
+
+
+def tier_costs(cache: Cache, cfg: DIMEEConfig) -> np.ndarray:
+    """Say what a request costs on each tier (abstract: what DIMEE minimises; in units
+    mode also in the sidebar's unit at this data set's median length) and return the
+    abstract tier costs the router's decisions are explained with."""
+    L = cache.num_layers
+    costs, ref = cfg.costs.tier_costs(cfg.m, cfg.n, L), cfg.costs.reference_cost(L)
+    st.markdown(" · ".join(f"**{t}** {c:.3g}" for t, c in zip(TIERS, costs))
+                + f" per request, against **{ref:.3g}** for sending the raw input straight "
+                "to the cloud (the sidebar's abstract costs: DIMEE chooses tiers with these).")
+    if units.in_units():
+        u = units.unit()
+        t = int(np.median(state.with_tokens(cache)[0].test.lengths))
+        per, refs = units.per_request(cfg, L, np.arange(3), None, np.full(3, t))
+        st.markdown(f"In {u.one} under **{md(units.profile().name)}**, for a request of "
+                    f"{t} tokens (this data set's median): "
+                    + " · ".join(f"**{name}** {units.fmt(u, v)}" for name, v in zip(TIERS, per))
+                    + f", against **{units.fmt(u, refs[0])}** all in cloud.")
+    return costs
 
 
 def why_cloud(cache: Cache, cfg: DIMEEConfig, res: Results,

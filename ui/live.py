@@ -15,14 +15,19 @@ from typing import Callable
 
 import streamlit as st
 
+import numpy as np
+
 from dimee_core.cache import Cache
+from dimee_core.costs import TIERS
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
-from ui import state
+from ui import state, units
 from ui.text import md  # noqa: F401  (pages call live.md)
 
 MAX_REMEMBERED = 64  # texts whose outputs a session keeps
 MAX_CSV_ROWS = 5000
+
+
 @dataclass
 class _Loaded:
     model: LiveModel
@@ -96,3 +101,15 @@ def routes(cache: Cache, cfg: DIMEEConfig, out: ModelOutputs) -> dict[str, list[
     """DIMEE and DIMEE+ routes at ``cfg`` with the shared fitted routers (no model run)."""
     with state.routers(cache, cfg) as (dimee, plus):
         return route(out, dimee, plus, cache.label_names)
+
+
+def figures(cache: Cache, cfg: DIMEEConfig, routes: list[Route], tokens: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Each routed text's cost and all-in-cloud's, in the sidebar's unit: a profile's
+    figures from the text's own token count, or the abstract route cost."""
+    if not units.in_units():
+        ref = cfg.costs.reference_cost(cache.num_layers)
+        return np.array([r.cost for r in routes], float), np.full(len(routes), ref)
+    tier = np.array([TIERS.index(r.tier) for r in routes])
+    return units.per_request(cfg, cache.num_layers, tier,
+                             np.array([r.escalated for r in routes]), np.asarray(tokens))

@@ -18,7 +18,7 @@ from dimee_core import selection
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, state, undo, url, widgets
+from ui import charts, state, undo, units, url, widgets
 from ui.text import md
 from ui.charts import METHOD_COLORS, _layout
 
@@ -135,10 +135,14 @@ def _write(method: str, cfg: DIMEEConfig) -> None:
         state.apply_config(cfg)
 
 
-def _test_result(cache: Cache, cands: selection.Candidates,
-                 rec: selection.Recommendation) -> MethodResult:
-    return score_routing(cache, rec.config, cands.routing(rec.index, cache.test),
-                         INTERACTIVE_BOOT)
+def _test_result(cache: Cache, cands: selection.Candidates, rec: selection.Recommendation
+                 ) -> tuple[MethodResult, tuple | None]:
+    """The recommendation scored once on test, and in the sidebar's real unit (None in
+    abstract mode)."""
+    routing = cands.routing(rec.index, cache.test)
+    real = (state.route_units(cache, rec.config, routing, units.profile())
+            if units.in_units() else None)
+    return score_routing(cache, rec.config, routing, INTERACTIVE_BOOT), real
 
 
 REQUEST = (url.Param("opt_target", url.number(0.0, 100.0), url.num),
@@ -200,13 +204,17 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
                  "opt_family": family})  # a link (or Back) repeats this search
     cands = state.candidates(cache, replace(cfg, alpha=alpha))
     rec = selection.certify(cands, target, delta, family)
-    test = _test_result(cache, cands, rec) if rec.ok else None
+    test, real = _test_result(cache, cands, rec) if rec.ok else (None, None)
     v = verdict(rec, test)
     getattr(st, v.kind)(v.text)
+    units.abstract_note("the guaranteed selection orders and certifies settings by the "
+                        "sidebar's abstract costs, so the savings in this verdict, the "
+                        "heatmap and the frontier are abstract; the test KPIs are rescored "
+                        "in your unit, and What-if → Your network sweeps the splits in it")
     st.caption(f"{len(cands.table)} candidates, fitted on {cands.n_fit} calibration samples "
                f"and certified on {cands.n_held_out} in {cands.seconds:.1f} s.")
     if rec.ok:
-        widgets.kpi_row(test, prefix="Recommended, test: ")
+        widgets.kpi_row(test, prefix="Recommended, test: ", real=real)
         st.button("Apply every knob of this setting", key="opt_apply", on_click=apply,
                   args=(rec.method, rec.config))
     left, right = st.columns(2)

@@ -224,6 +224,6 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
             _choice("mode", horizontal=True)
             for key, _ in COSTS:
                 _slider(key, cache, fmt="%.2f")
-        units.sidebar_section()
+        units.sidebar_section(cache)
     if setup.ctx is not None:
         state.sync_url(setup.ctx.dataset)

@@ -27,7 +27,7 @@ from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers,
 from dimee_core.features import FEATURE_SETS
 from dimee_core.metrics import MethodResult
 from dimee_core.profiles import Profile, UnitSummary, route_polynomials, summarise
-from dimee_core.router import DIMEERouter, POLICIES
+from dimee_core.router import DIMEERouter, POLICIES, Routing
 from dimee_core.tokens import with_lengths
 from ui import url
 from ui.text import md
@@ -383,16 +383,20 @@ class Results:
     escalated: Any  # [N] bool, DIMEE+ samples the edge handed to the cloud
     beta_plus: float | None
 
-    def to_json(self, cache: Cache | None = None) -> dict[str, Any]:
+    def to_json(self, cache: Cache | None = None, units: dict[str, UnitSummary] | None = None,
+                profile: Profile | None = None) -> dict[str, Any]:
         """Configuration, every method's results, both routers' per-cluster decisions
-        and (given the cache) which build of which cache produced them."""
-        out = {**self.evaluation.to_json(), "dimee_plus_beta": self.beta_plus,
+        and (given the cache) which build of which cache produced them; with ``units``,
+        every method's real-unit figures under ``profile`` too."""
+        out = {**self.evaluation.to_json(units), "dimee_plus_beta": self.beta_plus,
                "clusters": {"dimee": _records(self.clusters),
                             "dimee_plus": _records(self.clusters_plus)}}
         if cache is not None:
             out["cache"] = {"name": cache.name, "build_id": cache.build_id,
                             "built_at": cache.meta.get("built_at"),
                             "model_id": cache.meta.get("model_id")}
+        if units is not None and profile is not None:
+            out["profile"] = profile.to_dict()
         return out
 
 
@@ -437,12 +441,18 @@ def with_tokens(cache: Cache) -> tuple[Cache, str | None]:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _unit_kpis(path: str, stamp: float, cfg_key: str, profile_key: str, _profile: Profile,
                _cfg: DIMEEConfig, _cache: Cache) -> tuple[UnitSummary, UnitSummary]:
-    profile = _profile
     pair = _pair(_cache, _cfg)
     with pair.lock:
         routing = resolve(pair.dimee, _cfg).route(_cache.test, pair.test_clusters)
-    lengths = with_tokens(_cache)[0].test.lengths
-    args = (_cfg.m, _cfg.n, _cache.num_layers, _cfg.costs.mode, _cfg.hidden_size)
+    return route_units(_cache, _cfg, routing, _profile)
+
+
+def route_units(cache: Cache, cfg: DIMEEConfig, routing: Routing, profile: Profile
+                ) -> tuple[UnitSummary, UnitSummary]:
+    """One test-split routing made at ``cfg`` and all-in-cloud, in ``profile``'s units
+    (a few passes over N: cheap enough to run uncached)."""
+    lengths = with_tokens(cache)[0].test.lengths
+    args = (cfg.m, cfg.n, cache.num_layers, cfg.costs.mode, cfg.hidden_size)
     return (summarise(profile, routing.tier, routing.escalated, lengths, *args),
             summarise(profile, routing.tier, None, lengths, *args, reference=True))
 
@@ -534,12 +544,14 @@ def recommendation(cache: Cache) -> summary.Recommendation:
     return _recommendation(path, _stamp(path), cache)
 
 
-def shipped_recommendations() -> list[summary.Recommendation]:
-    """One recommendation per shipped cache that loads (the all-data-sets summary)."""
+def shipped_recommendations() -> list[tuple[Cache, summary.Recommendation]]:
+    """Each shipped cache that loads with its recommendation (the all-data-sets summary;
+    the cache is there to rescore the recommendation in real units)."""
     out = []
     for p in list_caches(CACHE_ROOT):
         try:
-            out.append(recommendation(load(str(p))))
+            cache = load(str(p))
+            out.append((cache, recommendation(cache)))
         except ValueError:  # a broken shipped cache: the sidebar already says so
             continue
     return out

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dimee_core.evaluate import METHOD_LABELS
 from dimee_core.metrics import MethodResult
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
                                  Profile, ProfileError, UnitSummary, check_profile,
-                                 parse_profile, profile_json)
+                                 parse_profile, profile_json, route_polynomials)
+from ui import charts, state
 from ui.text import md
 
 
@@ -28,22 +31,31 @@ class Unit:
     axis: str  # axis / column title
     fmt: str  # value format
     help: str
+    noun: str  # what a saving saves, in sentences: "latency"
+    one: str  # one request's figure, as a column or metric title
+    column: str  # that figure's column in per-request tables and downloads
+    printf: str  # its format in st.column_config
 
 
 UNITS: dict[str, Unit] = {u.key: u for u in (
     Unit("abstract", "Mean cost", "mean cost per sample (layer-equivalents)", "{:.2f}",
          "Compute on each device plus network transfers, in layer-equivalents (one phone "
-         "layer = 1 by default): the paper's abstract cost model."),
+         "layer = 1 by default): the paper's abstract cost model.", "cost",
+         "cost (layer-equivalents)", "cost", "%.2f"),
     Unit("ms", "Mean latency", "mean latency per request (ms)", "{:.1f} ms",
          "Phone compute + uplink transfers + remote compute per request, from the "
-         "profile and each sample's token count."),
+         "profile and each sample's token count.", "latency", "latency (ms)", "latency_ms",
+         "%.1f"),
     Unit("mJ", "Phone energy", "phone energy per request (mJ)", "{:,.0f} mJ",
          "Energy the phone spends per request: its own layers plus the radio (including "
-         "the high-power tail after each transfer)."),
+         "the high-power tail after each transfer).", "phone energy", "phone energy (mJ)",
+         "phone_energy_mj", "%.0f"),
     Unit("$", "Money", "server cost per million requests ($)", "${:,.3f}",
          "What the edge and cloud bill per million requests: busy compute time at the "
-         "profile's hourly prices plus any per-request fee."),
+         "profile's hourly prices plus any per-request fee.", "money",
+         "server cost ($ per million such requests)", "usd_per_million", "%.3f"),
 )}
+OBJECTIVE_OF = {"ms": "latency_ms", "mJ": "energy_mj", "$": "usd"}  # profiles.METRICS
 UNIT_KEY = "unit"  # session key (and URL parameter) of the switch
 PROFILE_KEY = "_profile"  # the profile in force (a validated Profile)
 
@@ -77,8 +89,7 @@ def axis_title(u: Unit) -> str:
 
 
 def reduction_title(u: Unit) -> str:
-    what = {"abstract": "cost", "ms": "latency", "mJ": "phone energy", "$": "money"}[u.key]
-    return f"{what} reduction vs all-in-cloud (%)"
+    return f"{u.noun} reduction vs all-in-cloud (%)"
 
 
 def reduction_pct(v: float, reference: float) -> float:
@@ -86,18 +97,37 @@ def reduction_pct(v: float, reference: float) -> float:
     return 100 * (1 - v / reference) if reference > 0 else float("nan")
 
 
-def cost_cells(r: MethodResult, own: UnitSummary | None = None,
-               reference: UnitSummary | None = None) -> tuple[str, str, str, str, str]:
+def shown(real) -> Unit:
+    """The unit a figure is shown in: the chosen one when its real-unit summaries are
+    there, else abstract (never a unit label on an abstract number)."""
+    return unit() if real is not None else UNITS["abstract"]
+
+
+def in_unit(r: MethodResult, real: tuple[UnitSummary, UnitSummary] | None) -> MethodResult:
+    """``r`` with its mean cost and reduction in the chosen unit, from ``real`` = (own,
+    all-in-cloud) summaries; unchanged in abstract mode or without them. The reduction's
+    interval is dropped: its bootstrap resampled abstract costs."""
+    u = shown(real)
+    if u.key == "abstract":
+        return r
+    v = value(u, real[0])
+    return replace(r, mean_cost=v, cost_reduction_pct=reduction_pct(v, value(u, real[1])),
+                   reduction_ci95=None)
+
+
+def real_pair(summaries: dict[str, UnitSummary] | None, method: str
+              ) -> tuple[UnitSummary, UnitSummary] | None:
+    """(method, all-in-cloud) from every method's summaries, the form KPIs take."""
+    return None if summaries is None else (summaries[method], summaries["all_in_cloud"])
+
+
+def cost_cells(r: MethodResult, real: tuple[UnitSummary, UnitSummary] | None = None
+               ) -> tuple[str, str, str, str, str]:
     """The cost KPIs in the chosen unit: (label, value, reduction label, reduction, help).
     Without real-unit summaries they stay abstract."""
-    u = unit() if own is not None and reference is not None else UNITS["abstract"]
-    if u.key == "abstract":
-        v, red = r.mean_cost, r.cost_reduction_pct
-    else:
-        v = value(u, own)
-        red = reduction_pct(v, value(u, reference))
+    u, r = shown(real), in_unit(r, real)
     label = reduction_title(u).split(" vs ")[0].capitalize()
-    return u.kpi, fmt(u, v), label, f"{red:.1f} %", u.help
+    return u.kpi, fmt(u, r.mean_cost), label, f"{r.cost_reduction_pct:.1f} %", u.help
 
 
 def table_in_unit(table: pd.DataFrame, summaries: dict[str, UnitSummary] | None
@@ -113,6 +143,41 @@ def table_in_unit(table: pd.DataFrame, summaries: dict[str, UnitSummary] | None
     t["cost_reduction_pct"] = [reduction_pct(v, ref) for v in t["mean_cost"]]
     t["p95_latency_ms"] = [summaries[k].latency_ms["p95"] for k in t["key"]]
     return t
+
+
+PER_REQUEST_SCALE = {"ms": 1.0, "mJ": 1.0, "$": 1e6}  # $: per million such requests
+
+
+def per_request(cfg, num_layers: int, tier, escalated, lengths
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Each request's figure in the chosen (real) unit, and all-in-cloud's for the same
+    token counts: the Samples and Live pages' per-request costs."""
+    u = unit()
+    polys = route_polynomials(profile(), OBJECTIVE_OF[u.key], cfg.m, cfg.n, num_layers,
+                              cfg.costs.mode, cfg.hidden_size)
+    scale = PER_REQUEST_SCALE[u.key]
+    return (scale * polys.per_sample(tier, escalated, lengths),
+            scale * polys.reference_per_sample(lengths))
+
+
+def test_requests(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each test request of ``routing`` in the chosen unit, and all-in-cloud's; None in
+    abstract mode (the routing's own ``cost`` is the abstract figure)."""
+    if not in_units():
+        return None
+    lengths = state.with_tokens(cache)[0].test.lengths
+    return per_request(cfg, cache.num_layers, routing.tier, routing.escalated, lengths)
+
+
+ABSTRACT_NOTE = ("In the paper's abstract units (layer-equivalents), whatever the sidebar's "
+                 "unit: {why}.")
+
+
+def abstract_note(why: str) -> None:
+    """Say so under a figure that stays abstract in units mode (never mix units
+    silently); nothing in abstract mode."""
+    if in_units():
+        st.caption(ABSTRACT_NOTE.format(why=why))
 
 
 # ---------------------------------------------------------------- the profile in force
@@ -190,8 +255,9 @@ ACTIONS = (("Uplink ×3", "uplink_mbps", 3.0), ("Uplink ÷3", "uplink_mbps", 1 /
            ("RTT ×2", "rtt_ms", 2.0), ("RTT ÷2", "rtt_ms", 0.5))
 
 
-def sidebar_section() -> None:
-    """The unit switch, the profile picker, its editor and save / load."""
+def sidebar_section(cache) -> None:
+    """The unit switch, the profile picker, its editor and save / load; in units mode,
+    where ``cache``'s token counts came from when it did not store them."""
     ss = st.session_state
     if PROFILE_KEY not in ss:
         _set(PRESETS[DEFAULT_PROFILE])
@@ -201,6 +267,9 @@ def sidebar_section() -> None:
                  help="abstract: the paper's layer-equivalents. ms / mJ / $: latency, "
                       "phone energy or server money from the device-and-network profile "
                       "below, per request, from each sample's token count.")
+        note = state.with_tokens(cache)[1] if in_units() else None
+        if note:  # an old cache: every real-unit figure rests on these counts
+            st.caption(f"Token counts: {md(note)}.")
         p = profile()
         st.selectbox("Device-and-network profile", list(PRESETS), index=None,
                      key="pf_preset", on_change=_pick_preset,
@@ -230,16 +299,12 @@ def sidebar_section() -> None:
 
 # ---------------------------------------------------------------- What-if: your network
 
-OBJECTIVE_OF = {"ms": "latency_ms", "mJ": "energy_mj", "$": "usd"}
 SWEEP_KS = (4, 8, 12)
 
 
 def network_section(cache, cfg, latencies: dict | None) -> None:
     """Latency distributions with the SLA line, and every split and k for this network
     (What-if). Separate from the optimiser section, which recommends with a guarantee."""
-    from dimee_core.evaluate import METHOD_LABELS
-    from ui import charts, state
-
     st.subheader("Your network: latency, SLA and the best split")
     if not in_units():
         st.info("Pick ms, mJ or $ under **Real units** in the sidebar to see this "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -40,21 +41,20 @@ def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
     c[0].metric(f"{prefix}Accuracy", f"{100 * r.accuracy:.2f} %", help=KPI_HELP["accuracy"])
     c[1].metric(f"{prefix}Accuracy drop vs cloud", f"{r.accuracy_drop_pp:+.2f} pp",
                 help=KPI_HELP["drop"], delta_description=_ci(r.drop_ci95) or None)
-    label, value, red_label, red, help_text = units.cost_cells(r, *(real or (None, None)))
-    abstract = real is None or not units.in_units()
+    label, value, red_label, red, help_text = units.cost_cells(r, real)
     c[2].metric(f"{prefix}{label}", value, help=help_text)
     c[3].metric(f"{prefix}{red_label}", red, help=KPI_HELP["reduction"],
-                delta_description=(_ci(r.reduction_ci95) if abstract else None) or None)
+                delta_description=_ci(units.in_unit(r, real).reduction_ci95) or None)
 
 
-def kpi_caption(r: MethodResult, name: str = "DIMEE") -> None:
+def kpi_caption(r: MethodResult, name: str = "DIMEE", real: tuple | None = None) -> None:
     """The same numbers as one plain-language sentence for stakeholders: the accuracy
     change is worded by its interval ('no measurable accuracy loss' when it spans 0)."""
-    s = r.tier_shares
+    s, saving = r.tier_shares, summary.saving_words(units.in_unit(r, real),
+                                                    units.shown(real).noun)
     st.caption(f"**In plain words:** {name} answers {100 * s['mobile']:.0f} % of requests on "
                f"the phone, {100 * s['edge']:.0f} % on the edge and {100 * s['cloud']:.0f} % "
-               f"in the cloud. It {summary.saving_words(r)}, with "
-               f"{summary.accuracy_words(r)}.")
+               f"in the cloud. It {saving}, with {summary.accuracy_words(r)}.")
 
 
 def methods_dataframe(table: pd.DataFrame) -> None:
@@ -80,8 +80,11 @@ def methods_dataframe(table: pd.DataFrame) -> None:
         "share_cloud": cc("Cloud %", format="%.0f")})
 
 
-def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str) -> None:
-    """The exact configuration (for engineers) and the two downloads."""
+def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str,
+                 real: dict | None = None) -> None:
+    """The exact configuration (for engineers) and the two downloads (the JSON with every
+    method's real-unit figures and their profile when ``real`` summaries are given)."""
+    profile = units.profile() if real is not None else None
     with st.expander("Exact configuration and downloads"):
         st.json(cfg.to_dict(), expanded=False)
         # callables: the files are built on click, not on every rerun
@@ -92,7 +95,8 @@ def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str) -> None
                            file_name=f"dimee_{cache.name}_assignments.csv", mime="text/csv",
                            key=f"{key}_csv", on_click="ignore")
         c2.download_button("Configuration, results and cluster decisions (JSON)",
-                           lambda: json.dumps(res.to_json(cache), indent=2).encode("utf-8"),
+                           lambda: json.dumps(res.to_json(cache, real, profile),
+                                              indent=2).encode("utf-8"),
                            file_name=f"dimee_{cache.name}_results.json",
                            mime="application/json", key=f"{key}_json", on_click="ignore")
 
@@ -122,7 +126,7 @@ def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
         return False
     kpi_row(r, per_row=per_row, real=real)
     if caption:
-        kpi_caption(r)
+        kpi_caption(r, real=real)
     return True
 
 
@@ -132,19 +136,21 @@ def headline_panel(cache: Cache) -> None:
     if table is None:
         return
     with st.expander("Against the paper's headline (≥ 43 % cheaper at ≤ 0.3 pp): each "
-                     "method tuned on calibration only, scored on test"):
+                     "method certified on calibration only, scored on test"):
         st.caption(
-            "From `python -m dimee_core report` at this cache's default split points and "
-            "costs, whatever the sidebar says. For each target drop, every method picks its "
-            "settings on the calibration split (DIMEE and DIMEE+ by 5-fold cross-validation, "
-            "the cascade its α); only then is the test split scored. Brackets: 95 % "
-            "bootstrap intervals.")
+            "From `python -m dimee_core report` at this cache's default costs, whatever the "
+            "sidebar says. For each target drop, the guaranteed selection (Learn then "
+            "Test) certifies on the calibration split the cheapest setting of DIMEE, "
+            "DIMEE+ and the cascade whose true drop exceeds the target with probability "
+            "at most δ (samples exchangeable); only then is the test split scored. "
+            "Brackets: 95 % bootstrap intervals.")
+        units.abstract_note("the report scores its settings in the paper's cost model")
         cc = st.column_config
         st.dataframe(table, hide_index=True, column_order=(
             "target", "method", "reduction", "reduction_ci", "drop", "drop_ci", "meets",
             "setting"), column_config={
             "target": "Target drop", "method": "Method",
-            "setting": cc.TextColumn("Chosen on calibration", width="large"),
+            "setting": cc.TextColumn("Certified on calibration", width="large"),
             "reduction": cc.NumberColumn("Cost reduction %", format="%.1f",
                                          help=KPI_HELP["reduction"]),
             "reduction_ci": cc.TextColumn("95 % CI", width="small"),
@@ -155,43 +161,78 @@ def headline_panel(cache: Cache) -> None:
 
 # ---------------------------------------------------------------- Overview's answer
 
+def recommendation_units(cache: Cache, rec: summary.Recommendation) -> dict | None:
+    """Each method of ``rec`` as (own, all-in-cloud) real-unit summaries: its own test
+    routings scored under the profile in force; None in abstract mode."""
+    if not units.in_units() or rec.routings is None:
+        return None
+    return {m: state.route_units(cache, rec.config, rec.routings[m], units.profile())
+            for m in rec.test}
+
+
+def _in_unit(rec: summary.Recommendation, real: dict | None) -> summary.Recommendation:
+    """``rec`` with its test results in the sidebar's unit (the pick and its calibration
+    numbers stay)."""
+    return rec if real is None else rec.with_test(
+        {m: units.in_unit(r, real[m]) for m, r in rec.test.items()})
+
+
 def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation:
     """The data set's recommended method at its stored setting, in one sentence, its KPIs
     and why it was chosen; a note when the sidebar holds another setting."""
     rec = state.recommendation(cache)
-    st.markdown(summary.headline(rec))
-    kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ")
+    real = recommendation_units(cache, rec)
+    st.markdown(summary.headline(_in_unit(rec, real), units.shown(real).noun))
+    kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
+            real=None if real is None else real[rec.method])
     st.caption(f"{METHOD_LABELS[rec.method]}'s setting stored with this data set "
                f"(certified on its calibration split by python -m dimee_core tune): "
                f"{summary.setting_words(rec.chosen_config)}, default costs. "
-               f"{summary.why(rec)}")
+               f"{summary.why(rec)}"
+               + ("" if real is None else " (Those calibration costs are abstract "
+                  "layer-equivalents: the method was picked in the paper's cost model.)"))
     if cfg != rec.config:
         st.info("The sidebar holds another setting: the sections below use yours.",
                 icon=":material/tune:")
     return rec
 
 
-def summary_table(recs: list[summary.Recommendation]) -> None:
+def summary_table(shipped: list[tuple[Cache, summary.Recommendation]]) -> None:
     """Every shipped data set at its stored setting: a static table, so cells wrap on a
     phone instead of scrolling sideways."""
-    df = summary.summary_table(recs)
+    # an old cache's token counts take a tokenizer pass (a minute for 10 k texts): only
+    # the open data set pays it; the others' rows stay abstract and say so
+    reals = [recommendation_units(cache, rec) if all(
+        s.lengths is not None for s in (cache.calibration, cache.test)) else None
+        for cache, rec in shipped]
+    df = summary.summary_table([_in_unit(rec, real) for (_, rec), real in zip(shipped, reals)])
     if df.empty:
         return
+    u = units.unit()
     show = pd.DataFrame({
         "Data set": df["dataset"], "DIMEE": df["dimee"], "DIMEE+": df["dimee_plus"],
         "Cascade (α tuned)": [f"{c} (α {a:g})" for c, a in zip(df["cascade"],
                                                              df["cascade_alpha"])],
         "Recommended": df["recommended"]})
+    if units.in_units():
+        show["Saved"] = [u.noun if r is not None else "abstract cost (no token counts "
+                         "stored)" for r in reals]
     st.table(show.set_index("Data set"))
-    st.caption("Each cell: cost saved vs all-in-cloud · accuracy drop, on the test split. "
-               "Every data set at its own stored setting and default costs; the cascade's "
-               f"α and the recommended method were chosen on calibration for the "
-               f"{summary.TARGET_PP:g} pp target.")
+    st.caption(f"Each cell: {u.noun} saved vs all-in-cloud"
+               + ("" if u.key == "abstract" else f" (profile {md(units.profile().name)}; "
+                  "the Saved column says in what)")
+               + " · accuracy drop, on the test split. Every data set at its own stored "
+               "setting and default costs; the cascade's α and the recommended method were "
+               f"chosen on calibration for the {summary.TARGET_PP:g} pp target.")
 
 
-def risk_warnings(ev) -> None:
-    """Say it on the page when the current setting is worse than all-in-cloud."""
-    for msg in summary.risks(ev):
+def risk_warnings(ev, real: dict | None = None) -> None:
+    """Say it on the page when the current setting is worse than all-in-cloud (in the
+    sidebar's unit when every method's real-unit ``real`` summaries are given)."""
+    if real is not None and units.in_units():
+        ev = replace(ev, methods={k: units.in_unit(r, units.real_pair(real, k))
+                                  for k, r in ev.methods.items()})
+    for msg in summary.risks(ev, noun=units.shown(real).noun):
         st.warning(msg, icon=":material/warning:")
 
 
@@ -222,6 +263,3 @@ def unit_summaries(cache: Cache, cfg: DIMEEConfig) -> tuple[dict | None, dict | 
         show_error(exc, "The real-unit figures")
         return None, None
 
-
-def real_pair(summaries: dict | None, method: str) -> tuple | None:
-    return None if summaries is None else (summaries[method], summaries["all_in_cloud"])
