@@ -544,6 +544,21 @@ def recommendation(cache: Cache) -> summary.Recommendation:
     return _recommendation(path, _stamp(path), cache)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _recommendation_units(path: str, stamp: float, profile_key: str, _profile: Profile,
+                          _cache: Cache) -> dict[str, tuple[UnitSummary, UnitSummary]]:
+    rec = recommendation(_cache)
+    return {m: route_units(_cache, rec.config, rec.routings[m], _profile) for m in rec.test}
+
+
+def recommendation_units(cache: Cache, profile: Profile
+                         ) -> dict[str, tuple[UnitSummary, UnitSummary]]:
+    """Each method of the cache's recommendation as (own, all-in-cloud) in ``profile``'s
+    units: its own test routings rescored (memoised: the Overview redraws it every run)."""
+    path = str(cache.path)
+    return _recommendation_units(path, _stamp(path), repr(profile), profile, cache)
+
+
 def shipped_recommendations() -> list[tuple[Cache, summary.Recommendation]]:
     """Each shipped cache that loads with its recommendation (the all-data-sets summary;
     the cache is there to rescore the recommendation in real units)."""

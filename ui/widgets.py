@@ -161,13 +161,10 @@ def headline_panel(cache: Cache) -> None:
 
 # ---------------------------------------------------------------- Overview's answer
 
-def recommendation_units(cache: Cache, rec: summary.Recommendation) -> dict | None:
-    """Each method of ``rec`` as (own, all-in-cloud) real-unit summaries: its own test
-    routings scored under the profile in force; None in abstract mode."""
-    if not units.in_units() or rec.routings is None:
-        return None
-    return {m: state.route_units(cache, rec.config, rec.routings[m], units.profile())
-            for m in rec.test}
+def recommendation_units(cache: Cache) -> dict | None:
+    """Each method of the cache's recommendation as (own, all-in-cloud) under the profile
+    in force; None in abstract mode."""
+    return state.recommendation_units(cache, units.profile()) if units.in_units() else None
 
 
 def _in_unit(rec: summary.Recommendation, real: dict | None) -> summary.Recommendation:
@@ -181,7 +178,7 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation
     """The data set's recommended method at its stored setting, in one sentence, its KPIs
     and why it was chosen; a note when the sidebar holds another setting."""
     rec = state.recommendation(cache)
-    real = recommendation_units(cache, rec)
+    real = recommendation_units(cache)
     st.markdown(summary.headline(_in_unit(rec, real), units.shown(real).noun))
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
             real=None if real is None else real[rec.method])
@@ -202,7 +199,7 @@ def summary_table(shipped: list[tuple[Cache, summary.Recommendation]]) -> None:
     phone instead of scrolling sideways."""
     # an old cache's token counts take a tokenizer pass (a minute for 10 k texts): only
     # the open data set pays it; the others' rows stay abstract and say so
-    reals = [recommendation_units(cache, rec) if all(
+    reals = [recommendation_units(cache) if all(
         s.lengths is not None for s in (cache.calibration, cache.test)) else None
         for cache, rec in shipped]
     df = summary.summary_table([_in_unit(rec, real) for (_, rec), real in zip(shipped, reals)])
