@@ -117,9 +117,9 @@ def test_overview_recommended_answer_is_in_the_unit(at, unit):
     from dimee_core.evaluate import METHOD_LABELS
     from dimee_core.summary import recommend
 
-    cache, cfg = _rt()
-    rec = recommend(cache, cfg, n_boot=0)
-    routing = evaluate(cache, cfg, n_boot=0).routings[rec.method]
+    cache, _ = _rt()
+    rec = recommend(cache, n_boot=0)  # the stored settings (DIMEE+ at its own)
+    cfg, routing = rec.chosen_config, rec.routings[rec.method]
     own = _figure(cache, cfg, routing, unit)
     ref = _figure(cache, cfg, routing, unit, reference=True)
     at.switch_page("pages/overview.py")

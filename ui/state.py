@@ -548,7 +548,8 @@ def recommendation(cache: Cache) -> summary.Recommendation:
 def _recommendation_units(path: str, stamp: float, profile_key: str, _profile: Profile,
                           _cache: Cache) -> dict[str, tuple[UnitSummary, UnitSummary]]:
     rec = recommendation(_cache)
-    return {m: route_units(_cache, rec.config, rec.routings[m], _profile) for m in rec.test}
+    return {m: route_units(_cache, rec.config_of(m), rec.routings[m], _profile)
+            for m in rec.test}
 
 
 def recommendation_units(cache: Cache, profile: Profile
