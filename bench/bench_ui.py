@@ -4,11 +4,14 @@
 2. real browser (Debian Chromium + `streamlit run`) on the default cache: cold start of
    the app to its first chart, cost-slider change → updated KPI (median, p90), and a
    data-set switch → the new data set's KPIs.
-Targets: slider → KPI <= 300 ms, cold start <= 1.3× a trivial app, data-set switch <= 1.5 s. ``--units``
-times the same slider with the dashboard in real units (``unit=ms``): the 'Mean latency'
-KPI (LTE preset). ``--only-switch``: only the data-set switch. ``--trivial R``: R cold
-starts each of this app and a trivial one-chart app, alternated, and their ratio (target
-≤ 1.3×). ``--load N``: everything under a parallel load of N busy processes.
+Targets: slider → KPI <= 300 ms, cold start <= 1.3× a trivial app, data-set switch
+<= 1.5 s. The slider runs at URL settings where DIMEE's routing reacts to it (COST_SWEEP).
+``--units``: the dashboard in real units (``unit=ms``, the default LTE + cloud GPU
+profile), the ε slider → the 'Mean latency' KPI (UNITS_SWEEP; in ms only a routing
+change moves it), target median <= 300 ms. ``--only-switch``: only the data-set switch.
+``--trivial R``: R cold starts each of this app and a trivial one-chart app, alternated,
+and their ratio (target ≤ 1.3×). ``--load N``: everything under a parallel load of N busy
+processes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -35,9 +38,6 @@ from dimee_core.costs import CostModel  # noqa: E402
 from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers, resolve, score_routing  # noqa: E402
 
 CACHE = ROOT / "cache" / "rt-snippets"
-KPI_LABEL = "Cost reduction"
-SLIDER = "Offload phone → cloud"
-STEP = 0.25  # the o_cloud slider's step (ui.state.SETTINGS["oc"])
 WARM_UP = 3  # presses per page not timed
 
 
@@ -78,38 +78,65 @@ def bench_core(repeats: int = 30) -> None:
     print(f"core  frontier sweeps (DIMEE ε, DIMEE+ ε, cascade α): {_ms(times)}")
 
 
-def expected_kpis(o_clouds: list[float]) -> list[str]:
-    """What the app must display as DIMEE's cost reduction at each o_cloud (the rest at
-    the default settings), computed with the same core calls as ui.state.kpis."""
-    cache = load_cache(CACHE)
-    cfg = DIMEEConfig.for_cache(cache)
-    dimee = fit_routers(cache, cfg)[0]
-    clusters = dimee.predict_cluster(cache.test)
-    out = []
-    for oc in o_clouds:
-        c = replace(cfg, costs=replace(cfg.costs, o_cloud=oc))
-        r = score_routing(cache, c, resolve(dimee, c).route(cache.test, clusters), n_boot=200)
-        out.append(f"{r.cost_reduction_pct:.1f} %")  # ui.widgets.kpi_row's format
-    return out
+@dataclass(frozen=True)
+class Sweep:
+    """One sidebar slider pressed step by step, and the KPI each press must update.
+    ``pages``: (path, start value, URL settings) per page; the settings make the routing
+    react to the slider (at the stored rt-snippets defaults, DIMEE sends everything to
+    the cloud whatever the slider says) and differ per page, so every timed run computes
+    new KPIs (their cache is shared by all sessions), as a user exploring would."""
+
+    kpi: str
+    slider: str
+    key: str  # the slider's setting and URL parameter
+    step: float
+    pages: tuple[tuple[str, float, dict[str, str]], ...]
+    units: bool = False  # the KPI in real units (unit=ms, the default profile)
 
 
-def expected_latency_kpis(o_clouds: list[float]) -> list[str]:
-    """DIMEE's mean latency KPI at each o_cloud in units mode (ui.state.unit_kpis)."""
+FIELDS = {"m": "m", "n": "n", "k": "k", "eps": "epsilon"}  # URL parameter → DIMEEConfig
+
+
+def _config(cfg: DIMEEConfig, key: str, value: float, settings: dict[str, str]) -> DIMEEConfig:
+    over = {FIELDS[k]: (int(v) if k in ("m", "n", "k") else float(v))
+            for k, v in settings.items() if k in FIELDS}
+    if key == "oc":
+        return replace(cfg, costs=replace(cfg.costs, o_cloud=value), **over)
+    return replace(cfg, **{**over, FIELDS[key]: value})
+
+
+def expected_kpis(sweep: Sweep, values: list[float], settings: dict[str, str]) -> list[str]:
+    """What the app must show as DIMEE's KPI at each slider value, computed with the same
+    core calls as ui.state.kpis / ui.state.unit_kpis (never the UI code itself)."""
     from dimee_core.profiles import DEFAULT_PROFILE, PRESETS, summarise
     from dimee_core.tokens import with_lengths
 
     cache = with_lengths(load_cache(CACHE))[0]
-    cfg = DIMEEConfig.for_cache(cache)
-    dimee = fit_routers(load_cache(CACHE), cfg)[0]
+    cfg = _config(DIMEEConfig.for_cache(cache), sweep.key, values[0], settings)
+    dimee = fit_routers(cache, cfg)[0]
     clusters = dimee.predict_cluster(cache.test)
     out = []
-    for oc in o_clouds:
-        c = replace(cfg, costs=replace(cfg.costs, o_cloud=oc))
+    for v in values:
+        c = _config(cfg, sweep.key, v, settings)
         r = resolve(dimee, c).route(cache.test, clusters)
-        s = summarise(PRESETS[DEFAULT_PROFILE], r.tier, r.escalated, cache.test.lengths,
-                      c.m, c.n, cache.num_layers, c.costs.mode, c.hidden_size)
-        out.append(f"{s.latency_ms['mean']:.1f} ms")  # ui.units.UNITS["ms"].fmt
+        if sweep.units:
+            s = summarise(PRESETS[DEFAULT_PROFILE], r.tier, r.escalated, cache.test.lengths,
+                          c.m, c.n, cache.num_layers, c.costs.mode, c.hidden_size)
+            out.append(f"{s.latency_ms['mean']:.1f} ms")  # ui.units.UNITS["ms"].fmt
+        else:
+            res = score_routing(cache, c, r, n_boot=200)
+            out.append(f"{res.cost_reduction_pct:.1f} %")  # ui.widgets.kpi_row's format
     return out
+
+
+COST_SWEEP = Sweep("Cost reduction", "Offload phone → cloud", "oc", 0.25, (
+    ("", 5.0, {"m": "3", "n": "5", "k": "8", "eps": "1"}),
+    ("whatif", 0.5, {"m": "3", "n": "5", "k": "12", "eps": "1"})))
+# In ms only a routing change moves the KPI: o_cloud rarely changes one, ε at k = 64 / 48
+# about every third step (checked when the values are computed)
+UNITS_SWEEP = Sweep("Mean latency", "Allowed accuracy drop ε", "eps", 0.05, (
+    ("", 0.0, {"unit": "ms", "m": "2", "n": "4", "k": "64"}),
+    ("whatif", 0.0, {"unit": "ms", "m": "2", "n": "4", "k": "48"})), units=True)
 
 
 def bench_cold_start(browser, app: str = "app.py", quiet: bool = False) -> float:
@@ -172,35 +199,34 @@ def cpu_load(n: int) -> Iterator[None]:
             p.wait()
 
 
-def bench_slider(browser, presses: int, label: str = KPI_LABEL, expected=expected_kpis,
-                 extra: dict[str, str] | None = None) -> None:
-    """Cost slider → KPI. Every press raises o_cloud by one step; a press is timed only
-    when the displayed KPI must change (rounding to 0.1 % can hide a change: waiting for
-    a change then would hang), and every press waits until its run has finished (URL
-    mirrors the new value, running icon gone) before the next one."""
-    o_cloud = DIMEEConfig.for_cache(load_cache(CACHE)).costs.o_cloud  # the app's default
-    n = 2 * (WARM_UP + presses)  # enough values even if many presses do not change it
+def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP) -> None:
+    """Slider → KPI. Every press raises the slider by one step; a press is timed only when
+    the displayed KPI must change (rounding can hide a change: waiting for a change then
+    would hang), and every press waits until its run has finished (URL mirrors the new
+    value, running icon gone) before the next one."""
+    n = 6 * (WARM_UP + presses)  # enough values even if most presses do not change it
+    label = sweep.kpi
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     with streamlit_server() as (url, _):
-        # Overview from the default o_cloud up, What-if from 0.5 up (set by the URL): every
-        # timed run computes new KPIs (their cache is shared by all sessions), as a user
-        # exploring costs would.
-        for path, start in (("", None), ("whatif", 0.5)):
-            ocs = [(start or o_cloud) + i * STEP for i in range(n + 1)]
-            want = expected(ocs)
-            params = {**({"oc": f"{start:g}"} if start is not None else {}), **(extra or {})}
-            query = ("?" + "&".join(f"{k}={v}" for k, v in params.items())) if params else ""
-            page.goto(f"{url}/{path}{query}")  # a new session: default settings but oc
+        for path, start, settings in sweep.pages:
+            values = [round(start + i * sweep.step, 6) for i in range(n + 1)]
+            want = expected_kpis(sweep, values, settings)
+            changes = sum(a != b for a, b in zip(want[WARM_UP:], want[WARM_UP + 1:]))
+            if changes < presses:
+                raise RuntimeError(f"{path or 'overview'}: only {changes} of {n} presses "
+                                   f"change the '{label}' KPI; pick another sweep")
+            params = {**settings, sweep.key: f"{start:g}"}
+            page.goto(f"{url}/{path}?" + "&".join(f"{k}={v}" for k, v in params.items()))
             value = kpi_value(page, label)
             value.wait_for(timeout=120000)
             wait_kpi_text(page, label, want[0], timeout_ms=60000)
             wait_idle(page)
-            thumb = slider_thumb(page, SLIDER)
+            thumb = slider_thumb(page, sweep.slider)
+            thumb.wait_for(state="attached", timeout=300000)  # the sidebar is drawn last
+            wait_idle(page, 300000)
             times, untimed, i = [], 0, 0
             while len(times) < presses:
                 i += 1
-                if i > n:
-                    raise RuntimeError(f"{n} presses, only {len(times)} changed the KPI")
                 thumb.focus()
                 t = time.perf_counter()
                 thumb.press("ArrowRight")
@@ -209,17 +235,17 @@ def bench_slider(browser, presses: int, label: str = KPI_LABEL, expected=expecte
                         wait_kpi_text(page, label, want[i])
                     except Exception:
                         raise RuntimeError(
-                            f"press {i} (o_cloud {ocs[i]:g}): KPI shows "
+                            f"press {i} ({sweep.key} {values[i]:g}): KPI shows "
                             f"{value.text_content()!r}, expected {want[i]!r}; slider at "
                             f"{thumb.get_attribute('aria-valuetext')}") from None
                     if i > WARM_UP:  # the first presses after a page load are slower
                         times.append(time.perf_counter() - t)
                 else:
                     untimed += 1
-                wait_url_param(page, "oc", f"{ocs[i]:g}")  # this press's run got to its end
+                wait_url_param(page, sweep.key, f"{values[i]:g}")  # its run got to its end
                 wait_idle(page)
-            print(f"ui    {path or 'overview'}: cost slider → '{label}' KPI updated: "
-                  f"{_ms(times)}; {untimed} press(es) not timed (KPI unchanged by rounding)")
+            print(f"ui    {path or 'overview'}: '{sweep.slider}' slider → '{label}' KPI "
+                  f"updated: {_ms(times)}; {untimed} press(es) not timed (KPI unchanged)")
     page.close()
 
 
@@ -257,9 +283,8 @@ def bench_browser(presses: int, units: bool = False, only_switch: bool = False,
     with chromium_browser() as browser:
         if trivial:
             bench_cold_vs_trivial(browser, trivial)
-        if units:  # real units: the same slider, the latency KPI
-            bench_slider(browser, presses, "Mean latency", expected_latency_kpis,
-                         {"unit": "ms"})
+        if units:  # real units: the latency KPI
+            bench_slider(browser, presses, UNITS_SWEEP)
             return
         if not only_switch:
             bench_cold_start(browser)
@@ -275,10 +300,11 @@ def main() -> None:
     ap.add_argument("--skip-browser", action="store_true",
                     help="only the in-process core numbers")
     ap.add_argument("--units", action="store_true",
-                    help="real units only: the o_cloud slider → DIMEE's 'Mean latency' KPI "
-                         "(unit=ms, the default LTE + cloud GPU profile) on the Overview and "
-                         "What-if, each value checked against dimee_core; target median "
-                         "<= 300 ms (skips the core numbers, cold start and switch)")
+                    help="real units only: the ε slider → DIMEE's 'Mean latency' KPI (unit=ms, "
+                         "the default LTE + cloud GPU profile, m=2 n=4, k=64 / 48) on the "
+                         "Overview and What-if, each value checked against dimee_core; "
+                         "target median <= 300 ms (skips the core numbers, cold start and "
+                         "switch)")
     ap.add_argument("--only-switch", action="store_true",
                     help="only the data-set switch (skips the core numbers)")
     ap.add_argument("--trivial", type=int, default=0, metavar="R",

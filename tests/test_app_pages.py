@@ -403,7 +403,8 @@ def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
     b = {k: at.session_state[f"cmp_b_{k}"] for k in state.SETTINGS}
     assert (b["m"], b["k"], b["policy"]) == (1, 4, "reward")
     ev = evaluate(cache, state.config_from(cache, b), n_boot=0)
-    row = diff[(diff["method"] == "DIMEE") & (diff["kpi"] == "Cost reduction (%)")]
+    row = diff[(diff["method"] == "DIMEE")
+               & (diff["kpi"] == "Cost reduction vs all-in-cloud (%)")]
     assert row["Congested"].iloc[0] == pytest.approx(ev.methods["dimee"].cost_reduction_pct)
     row = diff[(diff["method"] == "DIMEE+") & (diff["kpi"] == "Accuracy (%)")]
     assert row["Congested"].iloc[0] == pytest.approx(100 * ev.methods["dimee_plus"].accuracy)
