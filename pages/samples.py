@@ -21,7 +21,7 @@ if res is not None:
     routing = ev.routings[method]
     esc = res.escalated if method == "dimee_plus" else None
     table = explore.sample_table(cache, cfg, routing, esc)
-    u, per_request = units.unit(), units.test_requests(cache, cfg, routing)
+    u, per_request = units.unit(), units.per_test_request(cache, cfg, routing)
     if per_request is not None:  # each request in the sidebar's unit, next to its route
         table[u.column] = per_request[0]
 

@@ -160,7 +160,7 @@ def per_request(cfg, num_layers: int, tier, escalated, lengths
             scale * polys.reference_per_sample(lengths))
 
 
-def test_requests(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | None:
+def per_test_request(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | None:
     """Each test request of ``routing`` in the chosen unit, and all-in-cloud's; None in
     abstract mode (the routing's own ``cost`` is the abstract figure)."""
     if not in_units():
