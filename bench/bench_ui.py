@@ -30,7 +30,7 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import chromium_browser, first_chart, kpi_value, slider_thumb, \
+from tests.browser import chromium_browser, first_chart, kpi_value, reveal, slider_thumb, \
     streamlit_server, wait_idle, wait_kpi_text, wait_url_param  # noqa: E402
 from dimee_core import explore  # noqa: E402
 from dimee_core.cache import load_cache  # noqa: E402
@@ -221,8 +221,9 @@ def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP) -> None:
             value.wait_for(timeout=120000)
             wait_kpi_text(page, label, want[0], timeout_ms=60000)
             wait_idle(page)
+            reveal(page, sweep.slider)  # the sidebar is drawn last; its section may be closed
             thumb = slider_thumb(page, sweep.slider)
-            thumb.wait_for(state="attached", timeout=300000)  # the sidebar is drawn last
+            thumb.wait_for(state="attached", timeout=300000)
             wait_idle(page, 300000)
             times, untimed, i = [], 0, 0
             while len(times) < presses:

@@ -119,6 +119,17 @@ def slider_thumb(page, label: str):
         'input[type="range"]')
 
 
+def reveal(page, label: str) -> None:
+    """Open the closed sidebar section that holds the widget labelled ``label`` (outside
+    What-if the setting sections start closed, to keep tab stops few)."""
+    section = page.locator('[data-testid="stSidebar"] details').filter(has_text=label).first
+    section.wait_for(state="attached", timeout=300000)
+    if section.get_attribute("open") is None:
+        section.locator("summary").first.click()
+    page.locator('[data-testid="stSlider"]').filter(has_text=label).first.wait_for(
+        timeout=60000)
+
+
 def wait_idle(page, timeout_ms: float = 60000) -> None:
     """Until the current script run finished (Streamlit's 'running' icon is gone)."""
     page.wait_for_function("() => !document.querySelector("
