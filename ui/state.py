@@ -587,9 +587,9 @@ def warm_up() -> None:
         return
     cache = load(found[name])
     cfg = config_from(cache, defaults(cache))
+    recommendation(cache)  # in the Overview's order: its answer comes first
     kpis(cache, cfg)
     results(cache, cfg)
-    recommendation(cache)
     shipped_recommendations()  # last: the summary table further down the Overview
 
 
