@@ -213,11 +213,16 @@ def fit_routers(cache: Cache, config: DIMEEConfig, plus_config: DIMEEConfig | No
     DIMEE's fitted state re-solved with escalation on (with ``plus_config``'s solve
     settings when given). Only a DIMEE+ config that clusters differently fits again."""
     dimee = config.router().fit(config.fit_split(cache.calibration))
-    plus_config = plus_config or config
+    return dimee, plus_router(cache, config, plus_config or config, dimee)
+
+
+def plus_router(cache: Cache, config: DIMEEConfig, plus_config: DIMEEConfig,
+                fitted: DIMEERouter) -> DIMEERouter:
+    """DIMEE+ at ``plus_config`` from a router ``fitted`` at ``config`` (left unchanged):
+    a re-solved copy when both cluster alike, else a fit of its own."""
     if not same_clusters(config, plus_config):
-        return dimee, plus_config.router(escalate=True).fit(
-            plus_config.fit_split(cache.calibration))
-    return dimee, resolve(copy.deepcopy(dimee).set_params(escalate=True), plus_config)
+        return plus_config.router(escalate=True).fit(plus_config.fit_split(cache.calibration))
+    return resolve(copy.deepcopy(fitted).set_params(escalate=True), plus_config)
 
 
 def resolve(router: DIMEERouter, config: DIMEEConfig) -> DIMEERouter:

@@ -8,7 +8,6 @@ test split only scores the choice.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -16,8 +15,8 @@ import pandas as pd
 
 from .baselines import cascade
 from .cache import Cache
-from .evaluate import (METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, plus_routing,
-                       resolve, same_clusters, score_routing)
+from .evaluate import (METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, plus_router,
+                       plus_routing, score_routing)
 from .metrics import MethodResult
 from .router import DIMEERouter, Routing
 from .selection import cascade_alpha, paired_loss
@@ -94,8 +93,7 @@ def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float 
     cal, test = cache.calibration, cache.test
     dimee, plus = routers if routers is not None else fit_routers(cache, config)
     if plus_config != config and not plus_config.as_cascade:
-        plus = (resolve(copy.deepcopy(plus), plus_config) if same_clusters(config, plus_config)
-                else fit_routers(cache, plus_config)[1])
+        plus = plus_router(cache, config, plus_config, plus)
     alpha = cascade_alpha(cal, config, target_pp)  # certified (selection.py); NEVER if none
     calibration, routings = {}, {}
     for name, route in (("dimee", dimee.route),
