@@ -310,7 +310,34 @@ def profile_from_dict(d: Any) -> Profile:
         if missing:
             raise ProfileError(f"{label(part, missing[0])} is missing")
         parts[part] = cls(**{k: _number(part, k, v) for k, v in raw.items()})
-    return Profile(name=name, **parts)
+    return _check_not_free(Profile(name=name, **parts))
+
+
+def _joined(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _check_not_free(p: Profile) -> Profile:
+    """All-in-cloud must cost something in every unit: a saving is measured against it
+    (a free reference makes every saving undefined, and a router minimising that unit
+    would find every tier free)."""
+    c, radio = p.cloud, ("radio_mj_per_mbit", "radio_active_watts", "radio_tail_mj")
+    free = {}
+    if not any(getattr(p.phone_cloud, f) > 0 for f in radio):
+        free["phone energy"] = [label("phone_cloud", f) for f in radio]
+    if c.usd_per_million_requests == 0 and (c.usd_per_hour == 0 or not c.layer_ms().any()):
+        free["money"] = [label("cloud", f) for f in (
+            ("usd_per_hour",) if c.usd_per_hour == 0 else
+            ("ms_per_layer", "ms_per_token", "ms_per_token2"))
+            + ("usd_per_million_requests",)]
+    if free:
+        unit, names = next(iter(free.items()))
+        verb = "is" if len(names) == 1 else "are both" if len(names) == 2 else "are all"
+        raise ProfileError(f"under this profile sending a request to the cloud costs no "
+                           f"{unit} ({_joined(names)} {verb} 0), so no saving can be "
+                           f"measured against it; set {'it' if len(names) == 1 else 'one'}"
+                           f" above 0")
+    return p
 
 
 def check_profile(profile: Profile) -> Profile:

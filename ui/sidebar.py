@@ -157,6 +157,7 @@ def prepare() -> Setup:
         state.reset(cache)
     ss["_settings_for"] = ds
     state.init(cache)
+    warnings += units.adopt_url()
     if warnings:
         ss["_url_warnings"] = warnings + state.url_warnings()
     try:
@@ -226,4 +227,5 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
                 _slider(key, cache, fmt="%.2f")
         units.sidebar_section(cache)
     if setup.ctx is not None:
+        units.publish_url()
         state.sync_url(setup.ctx.dataset)

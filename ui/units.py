@@ -20,7 +20,8 @@ from dimee_core.metrics import MethodResult
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
                                  Profile, ProfileError, UnitSummary, check_profile,
                                  parse_profile, profile_json, route_polynomials)
-from ui import charts, state
+from dimee_core.profile_code import SLUGS, decode, encode
+from ui import charts, state, url
 from ui.text import md
 
 
@@ -230,6 +231,40 @@ def _edit(part: str, field: str) -> None:
     v = st.session_state.get(_editor_key(part, field))
     sub = replace(getattr(p, part), **{field: v})
     try_profile(replace(p, name=_custom_name(p), **{part: sub}))
+
+
+PROFILE_PARAM = "pf"  # URL: a preset's slug, or a slug plus edited fields (profile_code)
+
+
+def adopt_url() -> list[str]:
+    """Put the URL's profile in force on a run that adopts the URL (arrival,
+    Back/Forward; no ``pf``: the default preset). A code that fails validation falls back
+    to its preset (or the default one); returns that warning, escaped, if any."""
+    ss = st.session_state
+    if PROFILE_KEY not in ss:
+        _set(PRESETS[DEFAULT_PROFILE])
+    if not url.adopting():
+        return []
+    raw = url.query().get(PROFILE_PARAM)
+    try:
+        p = PRESETS[DEFAULT_PROFILE] if raw is None else decode(raw)
+    except ProfileError as exc:
+        slug = raw.split("~", 1)[0]
+        p = next((PRESETS[n] for n, s in SLUGS.items() if s == slug), PRESETS[DEFAULT_PROFILE])
+        _set(p)
+        return [f"URL parameter {PROFILE_PARAM}={md(repr(raw[:80]))} is not a valid "
+                f"profile: {md(exc)}. Using the preset {md(p.name)} instead."]
+    if p != profile():
+        _set(p)
+    return []
+
+
+def publish_url() -> None:
+    """The profile in this run's URL whenever it matters: a real unit is shown or the
+    profile is not the default preset (an abstract link stays short)."""
+    p = profile()
+    if in_units() or p != PRESETS[DEFAULT_PROFILE]:
+        url.publish({PROFILE_PARAM: encode(p)})
 
 
 def _custom_name(p: Profile) -> str:
