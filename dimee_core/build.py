@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from .cache import MAX_FEATURE_DIM, ModelFiles, Split, write_cache
+from .cache import MAX_FEATURE_DIM, ModelFiles
 from .data import (BUILTIN, DataError, SplitIndices, TextDataset, load_hf_dataset,
                    make_splits)
+from .splits import Split
+from .writer import write_cache
 
 
 @dataclass

@@ -199,7 +199,8 @@ def _guarantee_entry(rec) -> dict:
 
 
 def _run_tune(args) -> int:
-    from .cache import META_FILE, atomic_write_text
+    from .cache import META_FILE
+    from .io import atomic_write_text
     from .selection import certify, evaluate_candidates
 
     cache = _load(args.cache_dir)
@@ -484,7 +485,7 @@ def _run_predict(args) -> int:
               f"{live.max_length} tokens and were truncated (first: {describe(int(cut[0]))})",
               file=sys.stderr)
     if args.out:
-        from .cache import atomic_write_text
+        from .io import atomic_write_text
 
         atomic_write_text(args.out, to_frame(outputs, routes, cache.label_names).to_csv(
             index=False))

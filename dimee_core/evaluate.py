@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 
 from . import baselines
-from .cache import Cache, Split
+from .cache import Cache
 from .costs import CostModel
 from .features import correct_matrix
 from .metrics import MethodResult, score, tier_shares
 from .profiles import (FALLBACK_TOKENS, LatencySLA, Profile, UnitCosts, UnitSummary, profile_from_dict,
                        sample_lengths, summarise)
 from .router import DIMEERouter, Routing
-from .splits import fit_part
+from .splits import Split, fit_part
 
 METHODS = ("dimee", "dimee_plus", "all_in_cloud", "mobile_only", "edge_only", "random",
            "cascade", "oracle")

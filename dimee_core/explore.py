@@ -15,12 +15,13 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from . import baselines
-from .cache import Cache, Split
+from .cache import Cache
 from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
 from .router import CLOUD, MOBILE, DIMEERouter, Routing, gate_of
+from .splits import Split
 
 POOLS = ("easy", "medium", "hard")
 FRONTIER_COLUMNS = ("method", "param", "value", "accuracy", "accuracy_drop_pp",

@@ -19,11 +19,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .cache import Cache, CacheError, Split, load_model_files
+from .cache import Cache, CacheError, load_model_files
 from .costs import TIERS
 from .data import TextDataset
 from .evaluate import DIMEEConfig
 from .router import EDGE_ESCALATE, DIMEERouter, Routing, gate_of
+from .splits import Split
 
 MAX_TEXT_CHARS = 20_000  # cut before tokenising: far beyond any max_length, bounds the work
 ROUTED = ("dimee", "dimee_plus")

@@ -390,7 +390,7 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
 
 
 def save_profile(profile: Profile, path: str | os.PathLike[str]) -> None:
-    from .cache import atomic_write_text  # the project's one atomic writer
+    from .io import atomic_write_text  # the project's one atomic writer
 
     atomic_write_text(path, profile_json(check_profile(profile)))
 

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 
 from . import baselines
-from .cache import Cache, Split, atomic_write_text
+from .cache import Cache
 from .evaluate import DIMEEConfig, fit_routers, score_routing
 from .explore import cascade_sweep, router_sweep
+from .io import atomic_write_text
 from .metrics import MethodResult
 from .router import Routing
 from .selection import (DELTA, METHODS, Candidates, Grid, Recommendation, certify,
                         evaluate_candidates, paired_loss)
-from .splits import concat, split_groups, two_way
+from .splits import Split, concat, split_groups, two_way
 from .stats import GATE_GRID
 
 TARGETS_PP = (0.3, 1.0)

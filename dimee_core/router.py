@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
-from .cache import Split
+from .splits import Split
 from .costs import CostModel, RoutePolynomials, check_split, moments
 from .features import FEATURE_SETS, block_sizes, confidences, pools, reaches, routing_features
 from .profiles import LatencySLA, sample_lengths

@@ -7,9 +7,31 @@ whose text occurs twice never sits on both sides.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .cache import Split
+
+@dataclass(frozen=True)
+class Split:
+    """One labelled split: ``probs[i, l, c]`` is exit l+1's probability of class c."""
+
+    labels: np.ndarray  # [N] int64
+    probs: np.ndarray  # [N, L, C] float32
+    feats: np.ndarray  # [N, L, d] float16/float32, pooled hidden state after PCA
+    texts: tuple[str, ...]
+    lengths: np.ndarray | None = None  # [N] int32 tokens processed; None in old caches
+
+    @property
+    def n(self) -> int:
+        return int(self.labels.shape[0])
+
+    def take(self, idx: np.ndarray) -> "Split":
+        """Sub- or re-sample rows (used by benchmarks and bootstrap helpers)."""
+        idx = np.asarray(idx)
+        texts = tuple(self.texts[i] for i in idx) if self.texts else ()
+        lengths = self.lengths[idx] if self.lengths is not None else None
+        return Split(self.labels[idx], self.probs[idx], self.feats[idx], texts, lengths)
 
 
 def two_way(labels: np.ndarray, groups: np.ndarray | None, fraction: float,

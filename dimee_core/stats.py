@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cache import Split
+from .splits import Split
 from .costs import moments
 from .features import confidences, correct_matrix
 from .profiles import sample_lengths

@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .cache import Cache, Split
+from .cache import Cache
 from .profiles import FALLBACK_TOKENS
+from .splits import Split
 
 PAIR_SEP = "\n[SEP] "  # how data.TextDataset.text joins a sentence pair
 

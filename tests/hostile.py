@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dimee_core.cache import write_cache
+from dimee_core.writer import write_cache
 
 from .conftest import synthetic_split
 

@@ -6,7 +6,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from dimee_core.cache import CacheError, Split, load_cache, write_cache
+from dimee_core.cache import CacheError, load_cache
+from dimee_core.splits import Split
+from dimee_core.writer import write_cache
 
 from .conftest import synthetic_split
 
@@ -352,7 +354,7 @@ def _build_killed_at(step: int, target, exchange: bool) -> int:
     import shutil
     import signal
 
-    from dimee_core import cache
+    from dimee_core import writer
 
     pid = os.fork()
     if pid:
@@ -369,8 +371,8 @@ def _build_killed_at(step: int, target, exchange: bool) -> int:
             return wrapped
 
         if not exchange:
-            cache._rename_exchange = lambda a, b: False
-        cache._rename_exchange = killing(cache._rename_exchange)
+            writer._rename_exchange = lambda a, b: False
+        writer._rename_exchange = killing(writer._rename_exchange)
         for name in ("rename", "replace", "fsync", "mkdir", "open", "unlink", "rmdir",
                      "chmod", "fchmod", "write", "close"):
             setattr(os, name, killing(getattr(os, name)))

@@ -26,7 +26,8 @@ from typing import BinaryIO
 
 import streamlit as st
 
-from dimee_core.cache import META_FILE, CacheError, check_member, check_zip_directory, load_cache
+from dimee_core.cache import META_FILE, CacheError, load_cache
+from dimee_core.npz import check_member, check_zip_directory
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # unpacked total of an archive (declared sizes)
 MAX_ZIP_FILES = 16
