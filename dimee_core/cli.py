@@ -250,7 +250,12 @@ def _run_evaluate(args) -> int:
     units = (unit_results(ev, cfg.profile, cache.test.lengths, cfg.hidden_size)
              if cfg.profile is not None else None)
     if args.json:
-        print(json.dumps(ev.to_json(units)))
+        doc = ev.to_json(units)
+        if cfg.profile is not None:  # the dashboard's pf= code reproduces these figures
+            from .profile_code import encode
+
+            doc.update(profile=cfg.profile.to_dict(), profile_code=encode(cfg.profile))
+        print(json.dumps(doc))
     else:
         c = cfg.costs
         print(f"{cache.meta.get('title', cache.name)}: L={cache.num_layers}, "

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dimee_core import explore
 from dimee_core.costs import TIERS
-from ui import charts, samples, sidebar, units, widgets
+from ui import charts, downloads, samples, sidebar, units, widgets
 from ui.text import md, md_quote
 
 ctx = sidebar.current()
@@ -46,7 +46,7 @@ if res is not None:
                        u.column: st.column_config.NumberColumn(
                            u.one.capitalize(), format=u.printf, help=u.help)})
     st.download_button("Download these rows (CSV)",
-                       lambda: view.to_csv(index=False).encode("utf-8"),
+                       lambda: downloads.stamp(view).to_csv(index=False).encode("utf-8"),
                        file_name=f"dimee_{cache.name}_samples.csv", mime="text/csv",
                        on_click="ignore", key="smp_csv")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pandas as pd
@@ -12,7 +11,7 @@ from dimee_core import explore, summary
 from dimee_core.cache import Cache
 from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import charts, state, units
+from ui import charts, downloads, state, units
 from ui.state import Results
 from ui.text import md
 
@@ -82,21 +81,18 @@ def methods_dataframe(table: pd.DataFrame) -> None:
 
 def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str,
                  real: dict | None = None) -> None:
-    """The exact configuration (for engineers) and the two downloads (the JSON with every
-    method's real-unit figures and their profile when ``real`` summaries are given)."""
-    profile = units.profile() if real is not None else None
+    """The exact configuration (for engineers) and the two downloads (with every method's
+    real-unit figures, the unit and the profile when ``real`` summaries are given)."""
     with st.expander("Exact configuration and downloads"):
         st.json(cfg.to_dict(), expanded=False)
         # callables: the files are built on click, not on every rerun
         c1, c2 = st.columns(2)
         c1.download_button("Per-sample assignments, DIMEE and DIMEE+ (CSV)",
-                           lambda: explore.assignments_table(cache, cfg, res.evaluation)
-                           .to_csv(index=False).encode("utf-8"),
+                           lambda: downloads.assignments_csv(cache, cfg, res),
                            file_name=f"dimee_{cache.name}_assignments.csv", mime="text/csv",
                            key=f"{key}_csv", on_click="ignore")
         c2.download_button("Configuration, results and cluster decisions (JSON)",
-                           lambda: json.dumps(res.to_json(cache, real, profile),
-                                              indent=2).encode("utf-8"),
+                           lambda: downloads.results_json(cache, res, real),
                            file_name=f"dimee_{cache.name}_results.json",
                            mime="application/json", key=f"{key}_json", on_click="ignore")
 
