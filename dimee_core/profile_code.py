@@ -56,7 +56,7 @@ def encode(profile: Profile) -> str:
 def decode(code: str) -> Profile:
     """The profile a code stands for; :class:`ProfileError` with one plain reason."""
     if not isinstance(code, str) or not code:
-        raise ProfileError("the profile code is empty")
+        raise ProfileError("the profile code must be non-empty text")
     if len(code) > MAX_CHARS:
         raise ProfileError(f"the profile code is longer than {MAX_CHARS} characters")
     slug, *edits = code.split("~")

@@ -32,8 +32,9 @@ for name, settings in picked:
         results.append(None)
 if len(results) == 2 and all(r is not None for r in results):
     names = compare.unique_names([n for n, _ in picked])
-    # units mode: both routings scored under the sidebar's one profile (None: abstract)
-    reals = [widgets.unit_summaries(cache, c)[0] for c in configs]
+    # units mode: each routing scored under its scenario's profile (None: abstract)
+    profiles = [compare.profile_of(s) for _, s in picked]
+    reals = [widgets.unit_summaries(cache, c, p)[0] for c, p in zip(configs, profiles)]
     for col, name, r, real in zip(cols, names, results, reals):
         with col:
             st.header(md(name))
@@ -51,4 +52,4 @@ if len(results) == 2 and all(r is not None for r in results):
     diff = compare.difference_table(results, names, reals)
     st.dataframe(diff, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in (*names, "difference")})
-    st.caption(compare.cost_caption(reals))
+    st.caption(compare.cost_caption(reals, profiles))

@@ -425,7 +425,9 @@ def test_compare_scenarios_travel_in_the_url():
     assert at.session_state["cmp_name_b"] == "Slow"
     url = at.query_params["cmp"]
     url = url[0] if isinstance(url, list) else url
-    assert scenarios.from_json(url.encode(), cache)[1] == ("Slow", b)  # mirrored back
+    name, back = scenarios.from_json(url.encode(), cache)[1]  # mirrored back
+    assert (name, {k: back[k] for k in state.SETTINGS}) == ("Slow", b)
+    assert back[scenarios.PROFILE] == "lte"  # a link without profiles: the sidebar's
     hostile = AppTest.from_file(APP, default_timeout=TIMEOUT)
     hostile.query_params["cmp"] = '{"format": "dimee-studio-scenarios", "scenarios": 7}'
     hostile.switch_page("pages/compare.py").run()

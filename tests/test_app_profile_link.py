@@ -51,6 +51,7 @@ def test_a_link_with_an_edited_profile_reproduces_its_kpis():
     assert at.session_state["_profile"] == p
     assert p.phone_cloud.rtt_ms == 70.0 and p.phone_cloud.uplink_mbps == 3.0
     assert _metric(at, "Mean latency") == f"{_expected_latency(p):.1f} ms"
+    at.run()  # arrival rewrites the URL in the browser only; a later run shows it here
     assert _url(at, "pf") == code  # written back unchanged
     # an edit in the editor moves the URL with it
     at.sidebar.number_input(key="pf.phone_edge.rtt_ms").set_value(9.0).run()
@@ -64,8 +65,14 @@ def test_a_preset_link_is_its_slug_and_abstract_default_links_stay_short():
     at = _open({"unit": "mJ", "pf": "wifi"})
     _clean(at)
     assert at.session_state["_profile"] == PRESETS["Wi-Fi + edge GPU"]
-    assert _url(at, "pf") == "wifi"
+    at.run()  # arrival rewrites the URL in the browser only; a later run shows it here
+    assert _url(at, "pf") == "wifi" and _url(at, "unit") == "mJ"
+    at.sidebar.radio(key="unit").set_value("abstract").run()
+    assert _url(at, "pf") == "wifi"  # not the default profile: still carried
     plain = _open({})
+    plain.sidebar.radio(key="unit").set_value("ms").run()
+    assert _url(plain, "pf") == "lte"
+    plain.sidebar.radio(key="unit").set_value("abstract").run()
     assert _url(plain, "pf") is None  # abstract and the default preset: nothing to carry
 
 
@@ -87,3 +94,42 @@ def test_a_free_cloud_in_the_url_is_refused_in_words():
     warned = [w.value.replace("\\", "") for w in at.warning if "URL parameter pf" in w.value]
     assert len(warned) == 1 and "costs no money" in warned[0]
     assert label("cloud", "usd_per_hour") in warned[0] and "usd_per_hour" not in warned[0]
+
+
+def test_compare_scores_each_scenario_under_its_own_profile():
+    import json
+
+    from ui import state
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["unit"] = "ms"
+    at.switch_page("pages/compare.py").run()
+    _clean(at)
+    assert (at.session_state["cmp_a_pf"], at.session_state["cmp_b_pf"]) == ("5g", "congested")
+    cache, _ = with_lengths(load_cache("cache/rt-snippets"))
+    shown = [m.value for m in at.metric if m.label == "DIMEE Mean latency"]
+    for side, value in zip("ab", shown):
+        settings = {k: at.session_state[f"cmp_{side}_{k}"] for k in state.SETTINGS}
+        ev = evaluate(cache, state.config_from(cache, settings), n_boot=0)
+        r, c = ev.routings["dimee"], ev.config
+        p = decode(at.session_state[f"cmp_{side}_pf"])
+        expected = summarise(p, r.tier, r.escalated, cache.test.lengths, c.m, c.n,
+                             cache.num_layers).latency_ms["mean"]
+        assert value == f"{expected:.1f} ms"
+    at.run()  # arrival rewrites the URL in the browser only; a later run shows it here
+    doc = json.loads(_url(at, "cmp"))
+    assert [s["profile"] for s in doc["scenarios"]] == ["5g", "congested"]
+    doc["scenarios"][1]["profile"] = "wifi~pc.rtt_70"
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    again.query_params.update(unit="ms", cmp=json.dumps(doc))
+    again.switch_page("pages/compare.py").run()
+    _clean(again)
+    assert again.session_state["cmp_b_pf"] == "wifi~pc.rtt_70"
+    doc["scenarios"][1]["profile"] = "wifi~pc.tail_-1"
+    bad = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    bad.query_params["cmp"] = json.dumps(doc)
+    bad.switch_page("pages/compare.py").run()
+    assert not bad.exception
+    warned = [w.value.replace("\\", "") for w in bad.warning if "cmp" in w.value]
+    assert len(warned) == 1 and "scenario 2: profile: " + label(
+        "phone_cloud", "radio_tail_mj") in warned[0]

@@ -49,7 +49,7 @@ def test_an_edit_is_the_nearest_preset_plus_the_changed_fields():
     ("lte~pc.rtt_3~pc.rtt_4", label("phone_cloud", "rtt_ms") + " twice"),
     ("mars", "must start with a preset"),
     ("lte~xx.rtt_3", "an edit it does not know"),
-    ("", "empty"),
+    ("", "must be non-empty text"),
 ])
 def test_bad_codes_get_one_message_in_the_sidebars_words(code, words):
     with pytest.raises(ProfileError) as exc:

@@ -10,12 +10,16 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache
 from dimee_core.costs import PRESETS
+from dimee_core.profile_code import decode, encode
+from dimee_core.profiles import PRESETS as PROFILES
+from dimee_core.profiles import Profile
 from ui import scenarios, state, units, url
 from ui.state import COSTS, SETTINGS
 from ui.text import md
 
 SIDES = ("a", "b")
-START = {"a": ("5G", "5G: cheap uplink"), "b": ("Congested", "Congested uplink")}
+START = {"a": ("5G", "5G: cheap uplink", "5G"),
+         "b": ("Congested", "Congested uplink", "Congested uplink")}  # costs, profile
 PERSIST = {"persist_state": "session"}  # keep the scenarios while other pages show
 # how costs are shown, not how samples are routed: both scenarios use the sidebar's unit
 DISPLAY_ONLY = ("unit",)
@@ -30,6 +34,20 @@ def _write(side: str, name: str, settings: dict[str, Any]) -> None:
     ss[f"cmp_name_{side}"] = name
     for key in SETTINGS:
         ss[_key(side, key)] = settings[key]
+    if settings.get(scenarios.PROFILE):  # a file without one keeps the scenario's
+        ss[_key(side, scenarios.PROFILE)] = settings[scenarios.PROFILE]
+
+
+def settings_of(side: str) -> dict[str, Any]:
+    """One scenario's settings and profile code, as files and the URL hold them."""
+    ss = st.session_state
+    return {**{k: ss[_key(side, k)] for k in SETTINGS},
+            scenarios.PROFILE: ss[_key(side, scenarios.PROFILE)]}
+
+
+def profile_of(settings: dict[str, Any]) -> Profile:
+    """A scenario's profile (its code was validated when it was set)."""
+    return decode(settings[scenarios.PROFILE])
 
 
 URL_PARAM = "cmp"
@@ -51,11 +69,13 @@ def init(cache: Cache) -> None:
     for side in SIDES:
         if _key(side, "m") in ss:
             continue
-        name, preset = START[side]
+        name, preset, profile = START[side]
         settings = {key: ss[key] for key in SETTINGS}
         settings.update({k: float(getattr(PRESETS[preset], f)) for k, f in COSTS},
                         mode=PRESETS[preset].mode)
-        _write(side, name, settings)
+        _write(side, name, {**settings, scenarios.PROFILE: encode(PROFILES[profile])})
+    for side in SIDES:  # a file or link without profiles: the sidebar's
+        ss.setdefault(_key(side, scenarios.PROFILE), encode(units.profile()))
     for side in SIDES:  # a data set switch can leave split points or k out of range
         for key in ("m", "n", "k"):
             lo, hi = state.bounds(cache, key, ss[_key(side, "m")] if key == "n" else None)
@@ -64,7 +84,8 @@ def init(cache: Cache) -> None:
 
 def _copy_sidebar(side: str) -> None:
     ss = st.session_state
-    _write(side, ss.get(f"cmp_name_{side}") or side.upper(), {k: ss[k] for k in SETTINGS})
+    _write(side, ss.get(f"cmp_name_{side}") or side.upper(),
+           {**{k: ss[k] for k in SETTINGS}, scenarios.PROFILE: encode(units.profile())})
 
 
 def _preset(side: str) -> None:
@@ -87,6 +108,13 @@ def editor(cache: Cache, side: str) -> tuple[str, dict[str, Any]]:
               args=(side,), help="Every knob of this scenario := the sidebar's setting.")
     c2.selectbox("Network preset", list(PRESETS), index=None, key=f"cmp_preset_{side}",
                  on_change=_preset, args=(side,), placeholder="Set the costs from…")
+    codes = list(dict.fromkeys([*(encode(p) for p in PROFILES.values()),
+                                ss[_key(side, scenarios.PROFILE)], encode(units.profile())]))
+    st.selectbox("Device-and-network profile (real units)", codes,
+                 key=_key(side, scenarios.PROFILE), format_func=_profile_name,
+                 help="Under ms, mJ or $ this scenario's routing is scored under this "
+                      "profile; the sidebar's profile is offered too. Abstract costs "
+                      "ignore it.", **PERSIST)
     with st.expander("Every knob of this scenario"):
         for key, s in SETTINGS.items():
             if key in DISPLAY_ONLY:
@@ -104,7 +132,12 @@ def editor(cache: Cache, side: str) -> tuple[str, dict[str, Any]]:
             else:
                 st.number_input(s.label, float(lo), float(hi), step=float(s.step), key=k,
                                 help=s.help or None, **PERSIST)
-    return name or side.upper(), {key: ss[_key(side, key)] for key in SETTINGS}
+    return name or side.upper(), settings_of(side)
+
+
+def _profile_name(code: str) -> str:
+    p = decode(code)
+    return p.name if p.name in PROFILES else f"{p.name}: {code}"
 
 
 def _load(cache: Cache) -> None:
@@ -125,8 +158,7 @@ def file_controls(cache: Cache, dataset: str) -> None:
     """Save both scenarios as JSON, or load a saved pair (validated); the pair also goes
     into the URL, so a link reproduces this comparison."""
     ss = st.session_state
-    current = [(ss.get(f"cmp_name_{s}") or s.upper(),
-                {k: ss[_key(s, k)] for k in SETTINGS}) for s in SIDES]
+    current = [(ss.get(f"cmp_name_{s}") or s.upper(), settings_of(s)) for s in SIDES]
     url.publish({URL_PARAM: scenarios.to_json(dataset, current, compact=True)})
     c1, c2 = st.columns(2)
     c1.download_button("Save both scenarios (JSON)",
@@ -159,14 +191,19 @@ def difference_table(results, names: list[str], reals: list | None = None) -> pd
     return pd.concat(parts, ignore_index=True)[["method", "kpi", *names, "difference"]]
 
 
-def cost_caption(reals: list) -> str:
-    """Which costs the table compares: in units mode both scenarios are scored under one
-    profile, so their figures are comparable; abstract costs are each scenario's own."""
+def cost_caption(reals: list, profiles: list[Profile]) -> str:
+    """Which costs the table compares: in units mode each scenario is scored under its
+    own profile (one profile: the same network, so only the settings differ)."""
     if all(r is not None for r in reals) and units.in_units():
         u = units.unit()
-        return (f"Both scenarios' routings are scored under the sidebar's one profile "
-                f"(**{md(units.profile().name)}**, {u.noun}), so their figures are directly "
-                f"comparable: a scenario's own costs only decide where its samples go.")
+        if profiles[0] == profiles[1]:
+            return (f"Both scenarios' routings are scored under one profile "
+                    f"(**{md(profiles[0].name)}**, {u.noun}), so their figures are directly "
+                    f"comparable: a scenario's own costs only decide where its samples go.")
+        each = ", ".join(f"{s.upper()}: **{md(p.name)}**" for s, p in zip(SIDES, profiles))
+        return (f"Each scenario is scored under its own profile ({each}, {u.noun}): "
+            f"the difference is the network's as well as the settings'. Pick the same "
+            f"profile in both to compare settings alone.")
     return ("Costs are in each scenario's own units, so compare cost *reduction* (%) "
             "across scenarios rather than raw mean cost. Pick ms, mJ or $ under **Real "
-            "units** to score both under one profile.")
+            "units** to score each scenario under its device-and-network profile.")

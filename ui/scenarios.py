@@ -1,8 +1,10 @@
 """Compare's scenarios: every knob of a setting, saved and reloaded as JSON.
 
 A scenario is a name plus one value per shared setting (ui.state.SETTINGS: split points,
-k, features, α, policy, ε, μ, offload mode and the six costs). Loading validates every
-value with the same parser as the URL, so a hostile file gets one clear message.
+k, features, α, policy, ε, μ, offload mode and the six costs) and its device-and-network
+profile (the URL's ``pf`` code; real units score each scenario under its own). Loading
+validates every value with the same parser as the URL, so a hostile file gets one clear
+message.
 """
 
 from __future__ import annotations
@@ -11,18 +13,22 @@ import json
 from typing import Any
 
 from dimee_core.cache import Cache
+from dimee_core.profile_code import decode, encode
+from dimee_core.profiles import ProfileError
 from ui import state
 
 FORMAT = "dimee-studio-scenarios"
 MAX_BYTES = 64 * 1024
 MAX_NAME = 60
+PROFILE = "pf"  # a scenario's profile code in its settings (absent: the sidebar's)
 
 
 def to_json(dataset: str, scenarios: list[tuple[str, dict[str, Any]]],
             compact: bool = False) -> str:
     """The scenarios file (``compact``: one line, for the URL's ``cmp`` parameter)."""
     return json.dumps({"format": FORMAT, "version": 1, "dataset": dataset,
-                       "scenarios": [{"name": n, "settings": {k: s[k] for k in state.SETTINGS}}
+                       "scenarios": [{"name": n, "settings": {k: s[k] for k in state.SETTINGS},
+                                      **({"profile": s[PROFILE]} if s.get(PROFILE) else {})}
                                      for n, s in scenarios]},
                       indent=None if compact else 2, ensure_ascii=False,
                       separators=(",", ":") if compact else None)
@@ -65,5 +71,10 @@ def from_json(data: bytes, cache: Cache) -> list[tuple[str, dict[str, Any]]]:
                     raise ValueError(f"scenario {i}: {key} {exc}") from None
         if settings["n"] <= settings["m"]:
             raise ValueError(f"scenario {i}: n must be above m")
+        if "profile" in item:
+            try:
+                settings[PROFILE] = encode(decode(item["profile"]))
+            except ProfileError as exc:
+                raise ValueError(f"scenario {i}: profile: {exc}") from None
         out.append((name.strip()[:MAX_NAME] or f"Scenario {i}", settings))
     return out

@@ -245,13 +245,14 @@ def sankey_panel(res: Results, n_samples: int, default: str, key: str) -> None:
     st.caption(charts.sankey_summary(SANKEY_METHODS[method], r.tier_shares, escalated))
 
 
-def unit_summaries(cache: Cache, cfg: DIMEEConfig) -> tuple[dict | None, dict | None]:
-    """Every method's real-unit summary and per-sample latencies in units mode, else
-    (None, None)."""
+def unit_summaries(cache: Cache, cfg: DIMEEConfig, profile=None
+                   ) -> tuple[dict | None, dict | None]:
+    """Every method's real-unit summary and per-sample latencies in units mode (under
+    ``profile``, by default the sidebar's), else (None, None)."""
     if not units.in_units():
         return None, None
     try:
-        return state.unit_view(cache, cfg, units.profile())
+        return state.unit_view(cache, cfg, profile or units.profile())
     except ValueError as exc:
         show_error(exc, "The real-unit figures")
         return None, None
