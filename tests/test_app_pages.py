@@ -423,6 +423,7 @@ def test_compare_scenarios_travel_in_the_url():
     _clean(at)
     assert {k: at.session_state[f"cmp_b_{k}"] for k in state.SETTINGS} == b
     assert at.session_state["cmp_name_b"] == "Slow"
+    at.run()  # arrival rewrites the browser's URL only; the next run shows it here
     url = at.query_params["cmp"]
     url = url[0] if isinstance(url, list) else url
     name, back = scenarios.from_json(url.encode(), cache)[1]  # mirrored back
