@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, sidebar, state, units, widgets
+from ui import charts, guarantee, sidebar, state, units, widgets
 from ui.text import md
 
 ctx = sidebar.current()
@@ -24,6 +24,7 @@ except ValueError as exc:
 widgets.headline_panel(cache)
 
 st.header("At your settings")
+applied = st.container()  # the applied recommendation, first: filled once results are in
 st.subheader("DIMEE")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, True) else None
 if res is not None:
@@ -34,6 +35,9 @@ if res is not None:
                     real=units.real_pair(real, "dimee_plus"))
     widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+",
                         real=units.real_pair(real, "dimee_plus"))
+    guarantee.status_caption(cache, cfg)
+    with applied:
+        guarantee.applied_section(cfg, ev, real)
     widgets.risk_warnings(ev, real)
 
     left, right = st.columns([3, 2])

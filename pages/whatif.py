@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, optimiser, sidebar, state, units, widgets
+from ui import charts, guarantee, optimiser, sidebar, state, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -13,6 +13,7 @@ st.caption("Every knob is in the sidebar (costs and presets, offload mode, split
            "tier choice of every cluster and rescores the test split instantly (k-means "
            "only reruns when m, k or the features change).")
 
+applied = st.container()  # the applied recommendation, first: filled once results are in
 st.header("DIMEE now")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg) else None
 if res is not None:
@@ -21,6 +22,9 @@ if res is not None:
     real, latencies = widgets.unit_summaries(cache, cfg)
     widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
                     real=units.real_pair(real, "dimee_plus"))
+    guarantee.status_caption(cache, cfg)
+    with applied:
+        guarantee.applied_section(cfg, ev, real)
     with st.expander("How DIMEE+ routes each cluster (a confidence gate on the phone; the "
                      "edge may escalate)"):
         st.caption("DIMEE+ keeps DIMEE's clusters but may give a cluster a confidence gate: "

@@ -18,13 +18,13 @@ from dimee_core import selection
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, state, undo, units, url, widgets
+from ui import charts, guarantee, state, undo, units, url, widgets
 from ui.text import md
 from ui.charts import METHOD_COLORS, _layout
 
 FAMILY_LABELS = {"any": "Any method", "dimee_plus": "DIMEE+ (or the cascade it contains)",
                  "dimee": "DIMEE", "cascade": "Confidence cascade"}
-METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
+METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}  # legend
 INTERACTIVE_BOOT = 200
 
 
@@ -36,14 +36,7 @@ class Verdict:
 
 def describe(rec: selection.Recommendation) -> str:
     """The recommended setting in words (Markdown-safe: only numbers and fixed names)."""
-    s = rec.setting()
-    where = f"m = {s['m']}, n = {s['n']}"
-    if s["method"] == "cascade":
-        return f"the confidence cascade at α = {s['alpha']:g}, {where}"
-    knob = {"budget": f"budget ε = {s.get('epsilon', 0):g} pp, safety {s.get('safety', 0):g}",
-            "reward": f"reward μ = {s.get('mu', 0):g}", "pools": "majority pools"}[s["policy"]]
-    return (f"{METHOD_NAMES[s['method']]} with {where}, k = {s['k']}, "
-            f"features {s['features']}, {knob}")
+    return guarantee.setting_words(rec.method, rec.config)
 
 
 def verdict(rec: selection.Recommendation, test: MethodResult | None) -> Verdict:
@@ -53,8 +46,9 @@ def verdict(rec: selection.Recommendation, test: MethodResult | None) -> Verdict
     if not rec.ok:
         return Verdict("warning", rec.message)
     head = (f"Guaranteed: {rec.guarantee()} (Learn then Test, exchangeable samples "
-            f"assumed). Recommended: {describe(rec)}. Its upper bound on the held-out "
-            f"calibration part: {rec.bound_pp:+.2f} pp (p = {rec.p_value:.3g}); "
+            f"assumed). Recommended: {describe(rec)}. This setting's own upper bound on the "
+            f"held-out calibration part (not adjusted for the selection; the guarantee "
+            f"is): {rec.bound_pp:+.2f} pp (p = {rec.p_value:.3g}); "
             f"{rec.reduction_pct:.1f} % cheaper than all-in-cloud on calibration.")
     if test is None:
         return Verdict("success", head)
@@ -122,10 +116,13 @@ def clicked_index(event) -> int | None:
     return None
 
 
-def apply(method: str, cfg: DIMEEConfig) -> None:
-    """Every knob of the recommendation (costs kept), undoable. A cascade has only its
-    split points and α: DIMEE's own knobs are left as they are."""
-    undo.bulk("apply the optimiser's setting", lambda: _write(method, cfg))
+def apply(rec: selection.Recommendation, source: str) -> None:
+    """Every knob of the recommendation (costs kept), undoable, and which rule was
+    recommended: the page then shows that method's numbers with their guarantee. A
+    cascade has only its split points and α: DIMEE's own knobs are left as they are."""
+    undo.bulk("apply the optimiser's setting", lambda: _write(rec.method, rec.config))
+    guarantee.record(guarantee.Claim(rec.method, rec.config, rec.target_pp, rec.delta,
+                                     rec.bound_pp, source))
 
 
 def _write(method: str, cfg: DIMEEConfig) -> None:
@@ -215,8 +212,11 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
                f"and certified on {cands.n_held_out} in {cands.seconds:.1f} s.")
     if rec.ok:
         widgets.kpi_row(test, prefix="Recommended, test: ", real=real)
-        st.button("Apply every knob of this setting", key="opt_apply", on_click=apply,
-                  args=(rec.method, rec.config))
+        st.button(f"Apply: {guarantee.setting_words(rec.method, rec.config)}",
+                  key="opt_apply", on_click=apply,
+                  args=(rec, "the optimiser's recommendation, certified for the whole grid"),
+                  help="Sets every knob of this setting and shows its method's numbers "
+                       "with the guarantee (undoable).")
     left, right = st.columns(2)
     with left:
         st.markdown("**Best guaranteed saving for each (m, n)**")
@@ -230,8 +230,10 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
         recs = selection.certified_frontier(cands, delta, family)
         event = st.plotly_chart(frontier(recs, target), key="opt_frontier", on_select="rerun",
                                 selection_mode="points")
-        picked = clicked_index(event)
-        if picked is not None and st.session_state.get("_opt_clicked") != (ask, picked):
-            st.session_state["_opt_clicked"] = (ask, picked)
-            apply(str(cands.table["method"].iat[picked]), cands.config(picked))
+        picked = next((r for r in recs if r.index == clicked_index(event)), None)
+        if picked is not None and st.session_state.get("_opt_clicked") != (ask, picked.index):
+            st.session_state["_opt_clicked"] = (ask, picked.index)
+            apply(picked, f"a frontier point certified at its own target of "
+                          f"{picked.target_pp:g} pp; picking it after seeing the frontier "
+                          f"is a choice the δ does not account for")
             st.rerun()
