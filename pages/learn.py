@@ -7,12 +7,13 @@ request went to the cloud.
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, lesson, sidebar, state, units, widgets
+from ui import charts, lesson, sidebar, state, teaching, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
 test, L = cache.test, cache.num_layers
 st.title("Learn: what is an early exit?")
+cfg = teaching.lesson_config(cache, cfg)
 st.markdown(
     f"The model here reads a text through **{L} layers**. After *each* layer a small "
     "classifier (an **exit**) guesses the answer and says how sure it is (its "

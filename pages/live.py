@@ -9,12 +9,13 @@ from dimee_core.features import feature_names, routing_features
 from dimee_core.model import ModelError
 from dimee_core.predict import (EXAMPLE_TIERS, PredictError, csv_columns, examples_by_tier,
                                 read_csv_texts, to_frame)
-from ui import charts, live, sidebar, units, widgets
+from ui import charts, live, sidebar, teaching, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
 names = cache.label_names
 st.title("Live: type a text, watch it exit and get routed")
+cfg = teaching.lesson_config(cache, cfg)
 
 
 def _use_example(index: int) -> None:
