@@ -23,9 +23,11 @@ APP = str(ROOT / "app.py")
 SENTENCE = "An utterly charming, funny and moving film."
 
 
-def _live(root, monkeypatch) -> AppTest:
+def _live(root, monkeypatch, lesson: str = "yours") -> AppTest:
+    """The Live page at the sidebar's settings (``lesson``: which setting it runs at)."""
     monkeypatch.setattr(state, "CACHE_ROOT", root)
     at = AppTest.from_file(APP, default_timeout=180).run()
+    at.session_state["lesson"] = lesson
     at.switch_page("pages/live.py").run()
     _clean(at)
     return at
@@ -155,3 +157,28 @@ def test_cache_without_model_says_why(smoke_cache_dir, tmp_path, monkeypatch):
     at = _live(root, monkeypatch)
     assert "this cache has none: the cache's model/ folder is missing" in at.info[0].value
     assert not at.text_area
+
+
+def test_opens_at_the_illustrative_setting_labelled_not_certified(smoke_cache_dir,
+                                                                 monkeypatch):
+    """At the data set's defaults the page runs the illustrative setting (not the
+    sidebar's), says it is not certified, and routes a text with routers fitted here."""
+    from dimee_core.teaching import illustrative_setting
+
+    monkeypatch.setattr(state, "CACHE_ROOT", smoke_cache_dir.parent)
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/live.py").run()
+    _clean(at)
+    assert at.session_state["lesson"] == "illustrative"
+    assert "Illustrative setting, not certified" in at.info[0].value
+    at.text_area(key="live_text").input(SENTENCE).run()
+    cache = load_cache(smoke_cache_dir)
+    ill = illustrative_setting(cache).config
+    assert ill.features == "signals" and ill.policy == "budget" and ill.epsilon == 1.0
+    want, _ = _expected(cache, ill, SENTENCE)
+    ref = ill.costs.reference_cost(cache.num_layers)
+    shown = _metrics(at)
+    for label, key in (("DIMEE sends it to", "dimee"), ("DIMEE+ sends it to", "dimee_plus")):
+        r = want[key][0]
+        assert shown[label] == (r.tier, f"cost {r.cost:.2f} of {ref:.2f}")
+    assert any(f"after layer {ill.m}" in s.value for s in at.subheader)
