@@ -3,7 +3,7 @@ are saved and reloaded as JSON."""
 
 import streamlit as st
 
-from ui import charts, compare, sidebar, state, units, widgets
+from ui import charts, compare, plot, sidebar, state, units, widgets
 from ui.text import md
 
 ctx = sidebar.current()
@@ -46,7 +46,7 @@ if len(results) == 2 and all(r is not None for r in results):
     shares = {f"{n} · {label}": r.evaluation.methods[key].tier_shares
               for n, r in zip(names, results)
               for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))}
-    st.plotly_chart(charts.tier_shares_bar(shares, height=300), key="cmp_tiers")
+    plot.chart(charts.tier_shares_bar(shares, height=300), key="cmp_tiers")
     st.caption(charts.shares_summary(shares))
     st.header(f"Difference ({names[1]} − {names[0]})")
     diff = compare.difference_table(results, names, reals)

@@ -7,7 +7,7 @@ request went to the cloud.
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, lesson, sidebar, state, teaching, units, widgets
+from ui import charts, lesson, plot, sidebar, state, teaching, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -26,16 +26,16 @@ st.markdown(
 
 st.header("1 · Early exit: later exits are more accurate, and more sure")
 acc = explore.layer_accuracy(test)
-st.plotly_chart(charts.layer_accuracy_chart(acc, cfg.m, cfg.n), key="ln_acc")
+plot.chart(charts.layer_accuracy_chart(acc, cfg.m, cfg.n), key="ln_acc")
 st.caption("Exit accuracy, layers 1→" + f"{L}: " + ", ".join(
     f"{100 * a:.1f} %" for a in acc["accuracy"]) + ". Colour: the device that holds it.")
-st.plotly_chart(charts.confidence_boxes(explore.confidence_long(test, random_state=0),
-                                        cfg.alpha), key="ln_conf")
+plot.chart(charts.confidence_boxes(explore.confidence_long(test, random_state=0),
+                                   cfg.alpha), key="ln_conf")
 st.caption("Box plots of confidence per exit, separately for samples that exit gets right "
            "and wrong. When right answers are much more confident than wrong ones, "
            "confidence is a good signal of when to stop.")
-st.plotly_chart(charts.pool_shares_chart(explore.pool_shares(test, cfg.m, cfg.n), cfg.alpha),
-                key="ln_pools")
+plot.chart(charts.pool_shares_chart(explore.pool_shares(test, cfg.m, cfg.n), cfg.alpha),
+           key="ln_pools")
 st.caption(f"A sample is **easy** if some exit on the phone (≤ {cfg.m}) reaches α, "
            f"**medium** if an edge exit (≤ {cfg.n}) does, **hard** otherwise. Raising α "
            "demands more certainty, so samples move from easy to hard.")
@@ -49,8 +49,11 @@ except ValueError as exc:
     widgets.show_error(exc)
 else:
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.projection_chart(pts, centres, "pool"), key="ln_proj_pool")
-    c2.plotly_chart(charts.projection_chart(pts, centres, "cluster"), key="ln_proj_cluster")
+    with c1:
+        plot.chart(charts.projection_chart(pts, centres, "pool"), key="ln_proj_pool")
+    with c2:
+        plot.chart(charts.projection_chart(pts, centres, "cluster"),
+                   key="ln_proj_cluster")
     st.caption(f"Each dot is one of {len(pts):,} calibration samples, placed by a 2-D PCA of "
                f"the routing features the phone computes after layer {cfg.m}. Left: coloured "
                "by true pool (which needs all layers to know); right: by DIMEE's cluster "
@@ -73,7 +76,7 @@ if res is not None:
     plus_r, casc = (units.in_unit(ev.methods[k], units.real_pair(real, k))
                     for k in ("dimee_plus", "cascade"))
     noun = units.shown(real).noun
-    st.plotly_chart(charts.gate_chart(res.clusters_plus, cfg.alpha), key="ln_gates")
+    plot.chart(charts.gate_chart(res.clusters_plus, cfg.alpha), key="ln_gates")
     st.markdown(
         f"A **confidence cascade** lets the phone answer whenever its exit's confidence "
         f"reaches one threshold α = {cfg.alpha:g}, for every request. **DIMEE+** first puts "

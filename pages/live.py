@@ -9,7 +9,7 @@ from dimee_core.features import feature_names, routing_features
 from dimee_core.model import ModelError
 from dimee_core.predict import (EXAMPLE_TIERS, PredictError, csv_columns, examples_by_tier,
                                 read_csv_texts, to_frame)
-from ui import charts, live, sidebar, teaching, units, widgets
+from ui import charts, live, plot, sidebar, teaching, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -95,7 +95,7 @@ def _one_text(task: str, res) -> None:
     for col, (key, label) in zip((c2, c3), (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))):
         cost, ref = live.figures(cache, cfg, routes[key], out.tokens)
         _route_panel(col, f"{label} sends it to", routes[key][0], cost[0], ref[0])
-    st.plotly_chart(charts.exit_probs_chart(probs, names, cfg.m, cfg.n, cfg.alpha, {
+    plot.chart(charts.exit_probs_chart(probs, names, cfg.m, cfg.n, cfg.alpha, {
         k: routes[k][0].exit_layer for k in ("dimee", "dimee_plus")}), key="live_chart")
     conf = probs.max(1)
     first = next((i + 1 for i, c in enumerate(conf) if c >= cfg.alpha), None)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dimee_core import explore
 from dimee_core.costs import TIERS
-from ui import charts, downloads, samples, sidebar, units, widgets
+from ui import charts, downloads, plot, samples, sidebar, units, widgets
 from ui.text import md, md_quote
 
 ctx = sidebar.current()
@@ -78,8 +78,8 @@ if res is not None:
             st.caption(f"DIMEE+ rule of cluster {row['cluster']}: **{rule}**. This sample's "
                        f"confidence: {conf[cfg.m]:.3f} on the phone (exit {cfg.m}), "
                        f"{conf[cfg.n]:.3f} on the edge (exit {cfg.n}).")
-        st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha,
-                                                int(row["exit_layer"])), key="smp_traj")
+        plot.chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha,
+                                           int(row["exit_layer"])), key="smp_traj")
         st.caption("Each dot is the answer the model would give if it stopped at that layer "
                    "(green = right, red cross = wrong). The shaded bands show which device "
                    "holds those layers; the dashed line is α.")
@@ -92,7 +92,7 @@ if res is not None:
                       f"all in cloud: {units.fmt(u, per_request[1][sid])}",
                       delta_color="off", delta_arrow="off", help=u.help)
         ref = cfg.costs.reference_cost(cache.num_layers)
-        st.plotly_chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
+        plot.chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
         st.caption(" · ".join(f"{k}: {v:g}" for k, v in parts.items())
                    + f" · all-in-cloud would cost {ref:g}")
         units.abstract_note("the parts split the cost model the router minimised; the "

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dimee_core import explore
-from ui import charts, guarantee, optimiser, sidebar, state, units, widgets
+from ui import charts, guarantee, optimiser, plot, sidebar, state, units, widgets
 
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -25,6 +25,7 @@ if res is not None:
     guarantee.status_caption(cache, cfg)
     with applied:
         guarantee.applied_section(cfg, ev, real)
+    widgets.risk_warnings(ev, real)
     with st.expander("How DIMEE+ routes each cluster (a confidence gate on the phone; the "
                      "edge may escalate)"):
         st.caption("DIMEE+ keeps DIMEE's clusters but may give a cluster a confidence gate: "
@@ -46,8 +47,8 @@ if res is not None:
     except ValueError as exc:
         widgets.show_error(exc, "The frontier")
     else:
-        st.plotly_chart(charts.frontier_chart(front, explore.methods_table(ev), param),
-                        key="wi_frontier")
+        plot.chart(charts.frontier_chart(front, explore.methods_table(ev), param),
+                   key="wi_frontier")
         st.caption(f"Each line is one method with one knob swept (DIMEE: {param}; DIMEE+: ε; "
                    "cascade: α); stars and diamonds are every method at your current "
                    "settings. Up and to the left is better: more accurate and cheaper.")
@@ -57,13 +58,13 @@ if res is not None:
     left, right = st.columns(2)
     with left:
         st.header("Tier distribution")
-        st.plotly_chart(charts.tier_shares_bar(
+        plot.chart(charts.tier_shares_bar(
             {label: ev.methods[k].tier_shares
              for k, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"),
-                          ("cascade", "Cascade"), ("oracle", "Oracle"))}), key="wi_tiers")
+                              ("cascade", "Cascade"), ("oracle", "Oracle"))}), key="wi_tiers")
     with right:
         st.header("Clusters")
-        st.plotly_chart(charts.cluster_chart(res.clusters), key="wi_clusters")
+        plot.chart(charts.cluster_chart(res.clusters), key="wi_clusters")
     st.caption("Clusters are groups of calibration samples that looked alike to the phone "
                "after layer m. Bars show how many of each are easy (the phone's exit is "
                "already sure), medium or hard; the label says where DIMEE sends the group.")

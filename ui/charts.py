@@ -23,6 +23,25 @@ SWEPT = {"dimee": "DIMEE (sweep {p})", "dimee_plus": "DIMEE+ (sweep ε)",
          "cascade": "Confidence cascade (sweep α)"}
 
 
+# Plotly's toolbar ("mode bar"): only where something can be zoomed, and then only while
+# the pointer is over the chart; touch screens never hover (Plotly then shows it for
+# good, over legends and labels), so TOUCH_CSS hides it there.
+STATIC_TRACES = {"bar", "sankey", "heatmap", "parcoords", "table"}
+MODEBAR_HIDDEN = ("select2d", "lasso2d", "toImage", "autoScale2d")
+TOUCH_CSS = "@media (hover: none) {.stApp .modebar-container {display: none}}"
+
+
+def config(fig: go.Figure) -> dict:
+    """The Plotly config every chart of the app is drawn with (ui.plot.chart): no
+    toolbar on a figure with nothing to zoom (bars, Sankey, heatmaps), else a short one
+    on hover."""
+    zoomable = any(t.type not in STATIC_TRACES for t in fig.data)
+    if not zoomable:
+        return {"displayModeBar": False, "displaylogo": False}
+    return {"displayModeBar": "hover", "displaylogo": False,
+            "modeBarButtonsToRemove": list(MODEBAR_HIDDEN)}
+
+
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360, **kw) -> go.Figure:
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title
                                                               else 10, b=10),
@@ -85,10 +104,12 @@ def label_positions(xs: Sequence[float], ys: Sequence[float], texts: Sequence[st
                     extent: tuple[Sequence[float], Sequence[float]] | None = None
                     ) -> list[str]:
     """A Plotly textposition per point so that labels overlap neither each other nor
-    another marker, as far as the plot's estimated pixel size allows. Points are placed
-    in the order given (put the important ones first); each takes the first free spot,
-    or the least crowded one. ``extent``: (x values, y values) that set the axes' ranges
-    when other traces widen them (default: the labelled points)."""
+    another marker, nor stick out of the plot (where they would be cut), as far as the
+    plot's estimated pixel size allows. Points are placed in the order given (put the
+    important ones first); each takes the first free spot, or the least crowded one.
+    A text may hold several lines ("<br>"); an empty text takes no room. ``extent``:
+    (x values, y values) that set the axes' ranges when other traces widen them
+    (default: the labelled points)."""
     ex, ey = extent if extent is not None else (xs, ys)
 
     def px(v: Sequence[float], size: float, span: Sequence[float]) -> list[float]:
@@ -96,28 +117,53 @@ def label_positions(xs: Sequence[float], ys: Sequence[float], texts: Sequence[st
         pad = 0.08 * ((hi - lo) or 1.0)
         return [size * (x - lo + pad) / ((hi - lo) + 2 * pad) for x in v]
 
+    def outside(box: tuple) -> float:  # area beyond the plot's edges
+        inner = (0.0, 0.0, width_px, height_px)
+        return (box[2] - box[0]) * (box[3] - box[1]) - _overlap(box, inner)
+
     X, Y = px(xs, width_px, ex), px(ys, height_px, ey)
     markers = [(x - marker_px, y - marker_px, x + marker_px, y + marker_px)
                for x, y in zip(X, Y)]
     placed: list[tuple] = []
     out = []
     for i, (x, y, text) in enumerate(zip(X, Y, texts)):
-        w, h = char_px * len(text), line_px
+        lines = text.split("<br>")
+        w, h = char_px * max(map(len, lines)), line_px * len(lines)
         best, best_area = "top center", float("inf")
         for spot, (dx, dy) in _LABEL_SPOTS.items():
             cx = x + dx * (w / 2 + marker_px)
             cy = y + dy * (h / 2 + marker_px)
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
             area = sum(_overlap(box, b) for b in placed) + sum(
-                _overlap(box, m) for j, m in enumerate(markers) if j != i)
+                _overlap(box, m) for j, m in enumerate(markers) if j != i) + 4 * outside(box)
             if area < best_area - 1e-9:
                 best, best_area = spot, area
             if area == 0:
                 break
         dx, dy = _LABEL_SPOTS[best]
         cx, cy = x + dx * (w / 2 + marker_px), y + dy * (h / 2 + marker_px)
-        placed.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        if text:
+            placed.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
         out.append(best)
+    return out
+
+
+def coincident_labels(xs: Sequence[float], ys: Sequence[float], names: Sequence[str],
+                      tol: float = 0.01) -> list[str]:
+    """One label per spot: points within ``tol`` of each axis' span of an earlier one
+    share its label ("DIMEE<br>= All in cloud"), and their own label is empty, so names
+    never print over each other."""
+    span_x = (max(xs) - min(xs)) or 1.0
+    span_y = (max(ys) - min(ys)) or 1.0
+    out = list(names)
+    for i in range(len(xs)):
+        if not out[i]:
+            continue
+        for j in range(i + 1, len(xs)):
+            if out[j] and abs(xs[i] - xs[j]) <= tol * span_x \
+                    and abs(ys[i] - ys[j]) <= tol * span_y:
+                out[i] += f"<br>= {out[j]}"
+                out[j] = ""
     return out
 
 
@@ -147,14 +193,15 @@ def methods_scatter(table: pd.DataFrame,
     under a baseline that lands on the same spot (random routing uses DIMEE's shares)."""
     order = sorted(range(len(table)), key=lambda i: table["key"].iloc[i] not in FOCUS)
     rows = table.iloc[order]
-    spots = label_positions(rows["cost_reduction_pct"].tolist(),
-                            rows["accuracy_drop_pp"].tolist(), rows["method"].tolist())
+    xs, ys = rows["cost_reduction_pct"].tolist(), rows["accuracy_drop_pp"].tolist()
+    labels = coincident_labels(xs, ys, rows["method"].tolist())
+    spots = label_positions(xs, ys, labels, width_px=260, height_px=280)  # phone-sized
     fig = go.Figure()
-    for (_, r), spot in reversed(list(zip(rows.iterrows(), spots))):
+    for (_, r), spot, label in reversed(list(zip(rows.iterrows(), spots, labels))):
         big = r["key"] in FOCUS
         fig.add_trace(go.Scatter(
             x=[r["cost_reduction_pct"]], y=[r["accuracy_drop_pp"]], mode="markers+text",
-            name=r["method"], text=[r["method"]], textposition=spot,
+            name=r["method"], text=[label], textposition=spot, cliponaxis=False,
             hovertemplate=f"{r['method']}: %{{x:.1f}} % cheaper, %{{y:+.2f}} pp"
                           "<extra></extra>",
             marker=dict(size=18 if big else 10, color=METHOD_COLORS.get(r["key"]),

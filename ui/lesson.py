@@ -10,7 +10,7 @@ from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
 from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.predict import examples_by_tier
-from ui import charts, state, units
+from ui import charts, plot, state, units
 from ui.text import md, md_quote
 from ui.state import Results
 
@@ -42,8 +42,8 @@ def alpha_examples(cache: Cache, cfg: DIMEEConfig) -> None:
             st.markdown(f"#{idx}, true label *{md(cache.label_names[test.labels[idx]])}*"
                         f"\n\n{_quote(cache, idx)}")
             traj = explore.trajectory(test, idx, cache.label_names)
-            st.plotly_chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha, e),
-                            key=f"ln_{kind}")
+            plot.chart(charts.trajectory_chart(traj, cfg.m, cfg.n, cfg.alpha, e),
+                       key=f"ln_{kind}")
             sure = traj["confidence"].iloc[e - 1] >= cfg.alpha
             when = "the first to be sure (≥ α)" if sure else "the last one: no exit reaches α"
             verdict = "right" if traj["correct"].iloc[e - 1] else "wrong"

@@ -18,7 +18,7 @@ from dimee_core import selection
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, guarantee, state, undo, units, url, widgets
+from ui import charts, guarantee, plot, state, undo, units, url, widgets
 from ui.text import md
 from ui.charts import METHOD_COLORS, _layout
 
@@ -221,15 +221,15 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
     with left:
         st.markdown("**Best guaranteed saving for each (m, n)**")
         table = selection.split_point_table(cands, target, delta, family)
-        st.plotly_chart(heatmap(table, (rec.config.m, rec.config.n) if rec.ok else None),
-                        key="opt_heatmap")
+        plot.chart(heatmap(table, (rec.config.m, rec.config.n) if rec.ok else None),
+                   key="opt_heatmap")
         st.caption("Each cell is certified on its own (its own guarantee); the "
                    "recommendation above is the one whose guarantee covers the whole grid.")
     with right:
         st.markdown("**Certified settings for targets from 0.1 to 5 pp** (click to apply)")
         recs = selection.certified_frontier(cands, delta, family)
-        event = st.plotly_chart(frontier(recs, target), key="opt_frontier", on_select="rerun",
-                                selection_mode="points")
+        event = plot.chart(frontier(recs, target), key="opt_frontier", on_select="rerun",
+                           selection_mode="points")
         picked = next((r for r in recs if r.index == clicked_index(event)), None)
         if picked is not None and st.session_state.get("_opt_clicked") != (ask, picked.index):
             st.session_state["_opt_clicked"] = (ask, picked.index)

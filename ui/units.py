@@ -21,7 +21,7 @@ from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PAR
                                  Profile, ProfileError, UnitSummary, check_profile,
                                  parse_profile, profile_json, route_polynomials)
 from dimee_core.profile_code import SLUGS, decode, encode
-from ui import charts, state, url
+from ui import charts, plot, state, url
 from ui.text import md
 
 
@@ -354,9 +354,9 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
     sla_ms = float(sla) or None
     if latencies is not None:
         keys = ("dimee", "dimee_plus", "cascade", "all_in_cloud", "edge_only")
-        st.plotly_chart(charts.latency_distribution({k: latencies[k] for k in keys},
-                                                    METHOD_LABELS, sla_ms),
-                        key="wi_latency")
+        plot.chart(charts.latency_distribution({k: latencies[k] for k in keys},
+                                               METHOD_LABELS, sla_ms),
+                   key="wi_latency")
         st.caption(f"Profile **{md(p.name)}**: each curve is one method at your "
                    f"settings; read off how many requests finish within a time. The "
                    f"dashed line is your target.")
@@ -384,7 +384,7 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
     cells = (ok.sort_values("objective").groupby(["m", "n"], as_index=False).first()
              .rename(columns={"objective": "value"}))
     best = None if test is None else (test[0].m, test[0].n)
-    st.plotly_chart(charts.split_heatmap(cells, axis_title(u), [
+    plot.chart(charts.split_heatmap(cells, axis_title(u), [
         f"{fmt(u, v)}<br>k={k}" for v, k in zip(cells["value"], cells["k"])], best),
         key="wi_split_heatmap")
     st.caption(f"Each cell: DIMEE's {axis_title(u)} on the CALIBRATION split at that "

@@ -11,7 +11,7 @@ from dimee_core import explore, summary
 from dimee_core.cache import Cache
 from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import charts, downloads, state, units
+from ui import charts, downloads, plot, state, units
 from ui.state import Results
 from ui.text import md
 
@@ -240,8 +240,8 @@ def sankey_panel(res: Results, n_samples: int, default: str, key: str) -> None:
         key=key, persist_state="session") or default
     r = ev.methods[method]
     escalated = float(explore.via_edge(ev.routings[method]).mean())
-    st.plotly_chart(charts.sankey(r.tier_shares, escalated, n_samples=n_samples),
-                    key=f"{key}_chart")
+    plot.chart(charts.sankey(r.tier_shares, escalated, n_samples=n_samples),
+               key=f"{key}_chart")
     st.caption(charts.sankey_summary(SANKEY_METHODS[method], r.tier_shares, escalated))
 
 
