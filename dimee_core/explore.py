@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from . import baselines
+from . import baselines, words
 from .cache import Cache
 from .costs import TIERS, CostModel
 from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, resolve
@@ -318,6 +318,16 @@ def example_samples(split: Split, alpha: float, m: int, n: int) -> dict[str, int
     return out
 
 
+def _margin(safety: float) -> str:
+    """The budget policy's safety margin in words (0: none)."""
+    if safety <= 0:
+        return " (with no safety margin: each cluster's loss is taken as measured)"
+    return (f" (with a safety margin: each cluster's measured loss is raised by {safety:g} "
+            f"standard {words.plural(safety, 'error')}, a measure of how much it could be "
+            "off by chance on that few samples, so a small cluster that only looks good by "
+            "luck is not trusted)")
+
+
 def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DIMEEConfig,
              n_calibration: int) -> str:
     """Why DIMEE sent a cluster to its tier, from the numbers its policy used: the
@@ -325,8 +335,8 @@ def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DI
     ``cluster`` is a row of :func:`cluster_table` (a plain-tier DIMEE router)."""
     acc = {t: float(cluster[f"acc_{t}"]) for t in TIERS}
     size, tier = int(cluster["size"]), str(cluster["tier"])
-    facts = (f"Cluster #{int(cluster['cluster'])} holds {size} calibration samples that "
-             f"looked alike to the phone. On them the phone's exit is right "
+    facts = (f"Cluster #{int(cluster['cluster'])} holds "
+             f"{words.count(size, 'calibration sample')} that looked alike to the phone. On them the phone's exit is right "
              f"{100 * acc['mobile']:.0f} % of the time, the edge's {100 * acc['edge']:.0f} % "
              f"and the cloud's {100 * acc['cloud']:.0f} %; an answer costs "
              f"{tier_costs[0]:.3g} on the phone, {tier_costs[1]:.3g} on the edge and "
@@ -353,9 +363,8 @@ def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DI
             f"whole calibration accuracy" + "".join(f", to the {t} {loss[t]:.2f} pp"
                                                    for t in rest)
             + f". The budget policy picks, for all clusters together, the cheapest tiers "
-            f"whose total loss (plus a safety margin of {config.safety:g} standard errors "
-            f"per cluster) stays within ε = {config.epsilon:g} pp; a cheaper tier for this "
-            f"cluster did not fit, so: {tier}.")
+            f"whose total loss stays within ε = {config.epsilon:g} pp{_margin(config.safety)}"
+            f"; a cheaper tier for this cluster did not fit, so: {tier}.")
     return facts + tail
 
 

@@ -6,7 +6,7 @@ request went to the cloud.
 
 import streamlit as st
 
-from dimee_core import explore
+from dimee_core import explore, words
 from ui import charts, lesson, plot, sidebar, state, teaching, units, widgets
 
 ctx = sidebar.current()
@@ -19,7 +19,8 @@ st.markdown(
     "classifier (an **exit**) guesses the answer and says how sure it is (its "
     "**confidence**, the top probability). Stopping early saves work; the question is "
     "*which* samples can stop early. DIMEE splits the layers over three devices — the "
-    f"phone holds layers 1–{cfg.m}, the edge server up to {cfg.n}, the cloud all {L} — and "
+    f"phone holds {words.span('layer', 1, cfg.m)}, the edge server up to {cfg.n}, the cloud "
+    f"all {L} — and "
     "learns from what the phone sees which requests it can answer itself.\n\n"
     "**The path:** 1 · early exit → 2 · what the phone sees → 3 · clusters → "
     "4 · tiers → 5 · costs, and why one request went to the cloud.")
@@ -57,7 +58,8 @@ else:
     st.caption(f"Each dot is one of {len(pts):,} calibration samples, placed by a 2-D PCA of "
                f"the routing features the phone computes after layer {cfg.m}. Left: coloured "
                "by true pool (which needs all layers to know); right: by DIMEE's cluster "
-               f"(which the phone knows; {cfg.k} clusters, × = centre, hover for its tier). "
+               f"(which the phone knows; {words.count(cfg.k, 'cluster')}, × = centre, hover "
+               "for its tier). "
                "Clusters that line up with pools are what makes DIMEE work.")
 
 st.header("4 · Tiers: one request per tier, as DIMEE routed it")

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dimee_core.cache import CacheError
+from dimee_core import words
 from dimee_core.data import split_display_text
 from dimee_core.features import feature_names, routing_features
 from dimee_core.model import ModelError
@@ -47,9 +48,10 @@ def _phone_view(out, cluster: int, res) -> None:
     table = res.clusters.set_index("cluster")
     row = table.loc[cluster]
     st.caption(
-        f"The phone ran layers 1–{cfg.m} (exits 1–{cfg.m}) and clusters on '{cfg.features}': "
-        f"{len(cols)} numbers. k-means puts this text in **cluster {cluster}** of {cfg.k}: "
-        f"{int(row['size'])} calibration texts, on which exit {cfg.m} (phone) is right "
+        f"The phone ran {words.span('layer', 1, cfg.m)} ({words.span('exit', 1, cfg.m)}) "
+        f"and clusters on '{cfg.features}': {words.count(len(cols), 'number')}. k-means puts "
+        f"this text in **cluster {cluster}** of {cfg.k}: "
+        f"{words.count(int(row['size']), 'calibration text')}, on which exit {cfg.m} (phone) is right "
         f"{100 * row['acc_mobile']:.1f} %, exit {cfg.n} (edge) {100 * row['acc_edge']:.1f} %, "
         f"the final exit (cloud) {100 * row['acc_cloud']:.1f} %.")
     st.dataframe(pd.DataFrame({"feature": cols, "value": X}), hide_index=True, height=220,
@@ -128,7 +130,7 @@ def _many_texts(task: str, res) -> None:
         texts, pairs = read_csv_texts(data, text_col, pair_col, "the upload", live.MAX_CSV_ROWS)
         bar = st.progress(0.0, text="Running the model…")
         out = live.batch_outputs(cache, data, columns, texts, pairs, lambda done, total:
-                                 bar.progress(done / total, text=f"{done} of {total} texts"))
+                                 bar.progress(done / total, text=f"{done:,} of {words.count(total, 'text')}"))
         bar.empty()
     except PredictError as exc:
         st.error(live.md(exc))
@@ -141,7 +143,7 @@ def _many_texts(task: str, res) -> None:
             table[f"{key}_{u.column}"] = live.figures(cache, cfg, routes[key], out.tokens)[0]
     cost, ref = live.figures(cache, cfg, routes["dimee_plus"], out.tokens)
     shares = table["dimee_plus_tier"].value_counts(normalize=True)
-    st.caption(f"{out.n} texts; DIMEE+ answers {100 * shares.get('mobile', 0):.0f} % on the "
+    st.caption(f"{words.count(out.n, 'text')}; DIMEE+ answers {100 * shares.get('mobile', 0):.0f} % on the "
                f"phone, {100 * shares.get('edge', 0):.0f} % on the edge, "
                f"{100 * shares.get('cloud', 0):.0f} % in the cloud, at a mean {u.noun} of "
                f"{units.fmt(u, cost.mean())} (all in cloud: {units.fmt(u, ref.mean())})."

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dimee_core import explore
+from dimee_core import explore, words
 from ui import charts, guarantee, plot, sidebar, state, units, widgets
 from ui.text import md
 
@@ -12,8 +12,9 @@ st.title("DIMEE Studio — overview")
 st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model "
            f"{md(cache.meta.get('model_id'))} "
            f"with an answer head after each of its {cache.num_layers} layers. The phone "
-           f"runs layers 1–{cfg.m}, the edge up to {cfg.n}, the cloud all "
-           f"{cache.num_layers}. All numbers are on the {cache.test.n} held-out test samples.")
+           f"runs {words.span('layer', 1, cfg.m)}, the edge up to {cfg.n}, the cloud all "
+           f"{cache.num_layers}. All numbers are on the "
+           f"{words.count(cache.test.n, 'held-out test sample')}.")
 
 st.header("The answer for this data set")
 try:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dimee_core import explore
+from dimee_core import explore, words
 from dimee_core.costs import TIERS
 from ui import charts, downloads, plot, samples, sidebar, units, widgets
 from ui.text import md, md_quote
@@ -35,7 +35,7 @@ if res is not None:
         view = view[view["correct"] == (outcome == "correct")]
     if text:
         view = view[view["text"].str.contains(text, case=False, regex=False)]
-    st.caption(f"{len(view)} of {len(table)} test samples. Pool = how hard the sample is by "
+    st.caption(f"{words.number(len(view))} of {words.count(len(table), 'test sample')}. Pool = how hard the sample is by "
                f"the early-exit rule (first exit with confidence ≥ α = {cfg.alpha:g}); "
                f"tier = where {'DIMEE' if method == 'dimee' else 'DIMEE+'} actually sent it.")
     picked = st.dataframe(

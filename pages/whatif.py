@@ -5,6 +5,7 @@ import streamlit as st
 from dimee_core import explore
 from ui import charts, guarantee, optimiser, plot, sidebar, state, units, widgets
 
+COUNT = lambda title: st.column_config.NumberColumn(title, format="localized")  # "1,234"
 ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("What-if: change the costs, see the routing")
@@ -37,7 +38,7 @@ if res is not None:
                    + " With every cluster gated at β it would be the confidence cascade.")
         st.dataframe(res.clusters_plus[["cluster", "size", "test_size", "tier"]],
                      hide_index=True, column_config={
-                         "size": "Calibration size", "test_size": "Test size",
+                         "size": COUNT("Calibration size"), "test_size": COUNT("Test size"),
                          "tier": "DIMEE+ option"}, key="wi_plus_clusters")
 
     param = "μ" if cfg.policy == "reward" else "ε"
@@ -73,7 +74,8 @@ if res is not None:
         "acc_mobile": cc("Acc. on phone", format="percent"),
         "acc_edge": cc("Acc. on edge", format="percent"),
         "acc_cloud": cc("Acc. in cloud", format="percent"),
-        "size": "Calibration size", "test_size": "Test size", "tier": "Chosen tier"})
+        "size": COUNT("Calibration size"), "test_size": COUNT("Test size"),
+        "tier": "Chosen tier"})
 
     units.network_section(cache, cfg, latencies)
 

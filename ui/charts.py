@@ -67,7 +67,7 @@ def sankey(shares: Mapping[str, float], escalated: float = 0.0, n_samples: int =
     pct = lambda v: f"{100 * v:.1f}%"
     edge_in = shares["edge"] + escalated
     direct_cloud = shares["cloud"] - escalated
-    labels = [f"All samples start on the phone ({n_samples})" if n_samples else "Phone",
+    labels = [f"All samples start on the phone ({n_samples:,})" if n_samples else "Phone",
               f"Answered on phone {pct(shares['mobile'])}",
               f"Sent to edge {pct(edge_in)}", f"Answered on edge {pct(shares['edge'])}",
               f"Answered in cloud {pct(shares['cloud'])}"]

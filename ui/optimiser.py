@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dimee_core import selection
+from dimee_core import selection, words
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
@@ -208,7 +208,8 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
                         "sidebar's abstract costs, so the savings in this verdict, the "
                         "heatmap and the frontier are abstract; the test KPIs are rescored "
                         "in your unit, and What-if → Your network sweeps the splits in it")
-    st.caption(f"{len(cands.table)} candidates, fitted on {cands.n_fit} calibration samples "
+    st.caption(f"{words.count(len(cands.table), 'candidate')}, fitted on "
+               f"{words.count(cands.n_fit, 'calibration sample')} "
                f"and certified on {cands.n_held_out} in {cands.seconds:.1f} s.")
     if rec.ok:
         widgets.kpi_row(test, prefix="Recommended, test: ", real=real)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dimee_core import words
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
@@ -192,8 +193,10 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
         cache = setup.cache
         if cache is None:
             return
-        st.caption(f"{md(cache.meta.get('title', cache.name))} · {cache.calibration.n} "
-                   f"calibration / {cache.test.n} test samples · {cache.num_layers} layers")
+        st.caption(f"{md(cache.meta.get('title', cache.name))} · "
+                   f"{words.number(cache.calibration.n)} calibration / "
+                   f"{words.count(cache.test.n, 'test sample')} · "
+                   f"{words.count(cache.num_layers, 'layer')}")
         for warning in cache.warnings:
             st.warning(md(warning, 400))
         st.button("Reset to this data set's defaults", key="reset_defaults", on_click=_reset,

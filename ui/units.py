@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dimee_core import words
 from dimee_core.evaluate import METHOD_LABELS
 from dimee_core.metrics import MethodResult
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
@@ -396,7 +397,7 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
                    "calibration; raise ε or the target.")
         return
     picked, ev, summaries = test
-    st.success(f"For **{md(p.name)}**: phone layers 1–{picked.m}, edge up to "
+    st.success(f"For **{md(p.name)}**: phone {words.span('layer', 1, picked.m)}, edge up to "
                f"{picked.n}, k = {picked.k}. On the test split:")
     r = ev.methods["dimee"]
     c = st.columns(4)
