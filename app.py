@@ -36,10 +36,15 @@ KNOB_PAGES = ("whatif",)  # pages whose sidebar setting sections start open
 # - slider values: drawn in the primary colour, which cannot reach 4.5:1 both against the
 #   dark background and under the white text of selected chips; use the text colour
 #   (selected segmented-control buttons likewise: their border and tint still show it).
+# Layout: the page starts just below the header bar (Streamlit's 6rem left ~130 px empty
+# above each title). Plotly's toolbar (ui.charts.config): a touch screen cannot hover,
+# so Plotly would show it for good, over legends and labels: hidden there.
 STYLE = ("<style>.stApp [data-testid='stCaptionContainer'], .stApp blockquote "
          "{color: inherit; opacity: 0.85} "
          ".stApp [data-testid='stSliderThumbValue'] {color: inherit} "
-         ".stApp button[data-selected='true'] {color: inherit !important}</style>")
+         ".stApp button[data-selected='true'] {color: inherit !important} "
+         ".stApp [data-testid='stMainBlockContainer'] {padding-top: 3.5rem} "
+         "@media (hover: none) {.stApp .modebar-container {display: none}}</style>")
 
 
 def main() -> None:

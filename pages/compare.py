@@ -35,7 +35,8 @@ if len(results) == 2 and all(r is not None for r in results):
     # units mode: each routing scored under its scenario's profile (None: abstract)
     profiles = [compare.profile_of(s) for _, s in picked]
     reals = [widgets.unit_summaries(cache, c, p)[0] for c, p in zip(configs, profiles)]
-    for col, name, r, real in zip(cols, names, results, reals):
+    # a new row of columns: an open knob panel above must not push one side down
+    for col, name, r, real in zip(st.columns(2), names, results, reals):
         with col:
             st.header(md(name))
             for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):

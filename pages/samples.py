@@ -26,8 +26,9 @@ if res is not None:
         table[u.column] = per_request[0]
 
     f1, f2, f3, f4 = st.columns([2, 2, 2, 3])
-    tiers = f1.multiselect("Tier", TIERS, key="smp_tier")
-    pools = f2.multiselect("Pool", explore.POOLS, key="smp_pool")
+    # chips that all stay visible (a multiselect cut them off in a narrow column)
+    tiers = f1.pills("Tier", TIERS, selection_mode="multi", key="smp_tier") or []
+    pools = f2.pills("Pool", explore.POOLS, selection_mode="multi", key="smp_pool") or []
     outcome = f3.selectbox("Outcome", samples.OUTCOMES, key="smp_outcome")
     text = f4.text_input("Text contains", key="smp_text", max_chars=samples.MAX_TEXT)
     view = table[table["tier"].isin(tiers) & table["pool"].isin(pools)]

@@ -36,15 +36,15 @@ def test_samples_state_travels_in_the_url():
                                          "smp_outcome": "wrong", "smp_text": "the"})
     assert not at.exception and not at.warning, [w.value for w in at.warning]
     assert at.session_state["smp_method"] == "dimee_plus"
-    assert at.multiselect(key="smp_tier").value == ["edge", "cloud"]  # the options' order
+    assert at.pills(key="smp_tier").value == ["edge", "cloud"]  # the options' order
     assert at.selectbox(key="smp_outcome").value == "wrong"
     shown = at.selectbox(key="smp_id").value
-    at.multiselect(key="smp_pool").unselect("easy").run()  # a change: mirrored in the URL
+    at.pills(key="smp_pool").unselect("easy").run()  # a change: mirrored in the URL
     assert _url(at, "smp_pool") == "medium,hard" and _url(at, "smp_tier") == "edge,cloud"
     assert _url(at, "smp_outcome") == "wrong" and _url(at, "smp_method") == "dimee_plus"
     again = _deep_link("pages/samples.py", {k: _url(at, k) for k in at.query_params})
     assert again.selectbox(key="smp_id").value == at.selectbox(key="smp_id").value
-    assert again.multiselect(key="smp_pool").value == ["medium", "hard"]
+    assert again.pills(key="smp_pool").value == ["medium", "hard"]
     assert shown is not None
 
 
@@ -55,7 +55,7 @@ def test_bad_samples_values_warn_once_and_use_defaults():
     warnings = [w.value for w in at.warning if w.value.startswith("URL parameter")]
     assert len(warnings) == 3, warnings
     assert all("](" not in w for w in warnings)
-    assert at.multiselect(key="smp_tier").value == ["mobile", "edge", "cloud"]
+    assert at.pills(key="smp_tier").value == ["mobile", "edge", "cloud"]
     assert at.selectbox(key="smp_outcome").value == "all"
 
 

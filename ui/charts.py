@@ -25,10 +25,9 @@ SWEPT = {"dimee": "DIMEE (sweep {p})", "dimee_plus": "DIMEE+ (sweep ε)",
 
 # Plotly's toolbar ("mode bar"): only where something can be zoomed, and then only while
 # the pointer is over the chart; touch screens never hover (Plotly then shows it for
-# good, over legends and labels), so TOUCH_CSS hides it there.
+# good, over legends and labels), so app.py's STYLE hides it there.
 STATIC_TRACES = {"bar", "sankey", "heatmap", "parcoords", "table"}
 MODEBAR_HIDDEN = ("select2d", "lasso2d", "toImage", "autoScale2d")
-TOUCH_CSS = "@media (hover: none) {.stApp .modebar-container {display: none}}"
 
 
 def config(fig: go.Figure) -> dict:

@@ -220,11 +220,12 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
             # this widget every run made a stale "Balanced" from a fast slider user
             # look like a new choice, and its callback reset every cost.
             st.selectbox("Preset", list(PRESETS), index=None, key="preset",
-                         on_change=_apply_preset,
-                         placeholder=f"Current costs: {state.matching_preset()}",
+                         on_change=_apply_preset, placeholder="Pick a preset…",
                          help="Named network/hardware scenarios: picking one sets every "
                               "cost below; moving a cost slider afterwards gives custom "
                               "costs.")
+            # the name wraps here; in the box it was cut ("Current costs: Balanced (DI")
+            st.caption(f"Current costs: {md(state.matching_preset())}")
             _choice("mode", horizontal=True)
             for key, _ in COSTS:
                 _slider(key, cache, fmt="%.2f")
