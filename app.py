@@ -43,7 +43,9 @@ STYLE = ("<style>.stApp [data-testid='stCaptionContainer'], .stApp blockquote "
          "{color: inherit; opacity: 0.85} "
          ".stApp [data-testid='stSliderThumbValue'] {color: inherit} "
          ".stApp button[data-selected='true'] {color: inherit !important} "
-         ".stApp [data-testid='stMainBlockContainer'] {padding-top: 3.5rem} "
+         ".stApp [data-testid='stMainBlockContainer'] {padding-top: 2.5rem} "
+         "@media (max-width: 640px) {.stApp [data-testid='stMainBlockContainer'] "
+         "{padding-top: 3.75rem}} "  # a phone: below the header's menu button
          "@media (hover: none) {.stApp .modebar-container {display: none}}</style>")
 
 
