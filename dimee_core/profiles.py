@@ -199,7 +199,7 @@ class UnitSummary:
     """One method's figures in real units on a split."""
 
     latency_ms: dict[str, float]  # mean, p50, p95, p99
-    phone_energy_mj: dict[str, float]  # mean
+    phone_energy_mj: dict[str, float]  # mean; radio_tail: its radio promotion + tail part
     money_per_million: float  # dollars per million requests
     bytes_uplink: dict[str, float]  # mean
 
@@ -221,13 +221,17 @@ def summarise(profile: Profile, tier: np.ndarray, escalated: np.ndarray | None,
     phi = moments(lengths)
     v = {k: per_sample(route_polynomials(profile, k, m, n, num_layers, mode, hidden_size),
                        tier, escalated, phi, reference) for k in METRICS}
-    lat = v["latency_ms"]
+    lat, t = v["latency_ms"], np.asarray(tier)
+    via_edge = (t == 1) | (np.zeros(t.shape, bool) if escalated is None else escalated)
+    tail = (np.full(t.shape, profile.phone_cloud.radio_tail_mj) if reference else  # per
+            np.where(via_edge, profile.phone_edge.radio_tail_mj,  # phone transfer
+                     np.where(t == 2, profile.phone_cloud.radio_tail_mj, 0.0)))
     p50, p95, p99 = np.percentile(lat, [50, 95, 99]) if lat.size else (np.nan,) * 3
     mean = lambda a: float(a.mean()) if a.size else float("nan")
     return UnitSummary(
         latency_ms={"mean": mean(lat), "p50": float(p50), "p95": float(p95),
                     "p99": float(p99)},
-        phone_energy_mj={"mean": mean(v["energy_mj"])},
+        phone_energy_mj={"mean": mean(v["energy_mj"]), "radio_tail": mean(tail)},
         money_per_million=mean(v["usd"]) * 1e6,
         bytes_uplink={"mean": mean(v["bytes_uplink"])})
 

@@ -36,12 +36,12 @@ if len(results) == 2 and all(r is not None for r in results):
     profiles = [compare.profile_of(s) for _, s in picked]
     reals = [widgets.unit_summaries(cache, c, p)[0] for c, p in zip(configs, profiles)]
     # a new row of columns: an open knob panel above must not push one side down
-    for col, name, r, real in zip(st.columns(2), names, results, reals):
+    for col, name, r, real, p in zip(st.columns(2), names, results, reals, profiles):
         with col:
             st.header(md(name))
             for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+")):
                 widgets.kpi_row(r.evaluation.methods[key], prefix=f"{label} ", per_row=2,
-                                real=units.real_pair(real, key))
+                                real=units.real_pair(real, key), profile=p)
             widgets.risk_warnings(r.evaluation, real)
     st.header("Where the samples go")
     shares = {f"{n} · {label}": r.evaluation.methods[key].tier_shares

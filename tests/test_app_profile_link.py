@@ -133,3 +133,15 @@ def test_compare_scores_each_scenario_under_its_own_profile():
     warned = [w.value.replace("\\", "") for w in bad.warning if "cmp" in w.value]
     assert len(warned) == 1 and "scenario 2: profile: " + label(
         "phone_cloud", "radio_tail_mj") in warned[0]
+
+
+def test_the_editor_refuses_a_free_cloud_in_words_and_keeps_the_profile():
+    at = _open({"unit": "$"})
+    _clean(at)
+    before = at.session_state["_profile"]
+    at.sidebar.number_input(key="pf.cloud.usd_per_hour").set_value(0.0).run()
+    assert at.session_state["_profile"] == before
+    msg = [e.value.replace("\\", "") for e in at.sidebar.error]
+    assert len(msg) == 1 and "costs no money" in msg[0]
+    assert label("cloud", "usd_per_hour") in msg[0] and "usd_per_hour" not in msg[0]
+    assert at.sidebar.number_input(key="pf.cloud.usd_per_hour").value == before.cloud.usd_per_hour

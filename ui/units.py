@@ -21,6 +21,7 @@ from dimee_core.metrics import MethodResult
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
                                  Profile, ProfileError, UnitSummary, check_profile,
                                  parse_profile, profile_json, route_polynomials)
+from dimee_core.payoff import payoff, tail_note
 from dimee_core.profile_code import SLUGS, decode, encode
 from ui import charts, plot, state, url
 from ui.text import md
@@ -52,7 +53,7 @@ UNITS: dict[str, Unit] = {u.key: u for u in (
          "Energy the phone spends per request: its own layers plus the radio (including "
          "the high-power tail after each transfer).", "phone energy", "phone energy (mJ)",
          "phone_energy_mj", "%.0f"),
-    Unit("$", "Money", "server cost per million requests ($)", "${:,.3f}",
+    Unit("$", "Money", "server cost per million requests ($)", "${:,.3f} per 1 M requests",
          "What the edge and cloud bill per million requests: busy compute time at the "
          "profile's hourly prices plus any per-request fee.", "money",
          "server cost ($ per million such requests)", "usd_per_million", "%.3f"),
@@ -169,6 +170,29 @@ def per_test_request(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | Non
         return None
     lengths = state.with_tokens(cache)[0].test.lengths
     return per_request(cfg, cache.num_layers, routing.tier, routing.escalated, lengths)
+
+
+def energy_note(real: tuple[UnitSummary, UnitSummary] | None, p: Profile | None = None
+                ) -> str | None:
+    """In mJ, how much of a method's phone energy is the radio's promotion + tail (with
+    its source), when that dominates; else None."""
+    if real is None or unit().key != "mJ":
+        return None
+    return tail_note(p or profile(), real[0].phone_energy_mj)
+
+
+def payoff_box(cache, cfg) -> None:
+    """In a real unit: which tier can pay off against all-in-cloud under the profile at
+    ``cfg``'s split points, and why the others cannot (exact means over the test
+    split's token counts)."""
+    if not in_units():
+        return
+    p, u = profile(), unit()
+    lengths = state.with_tokens(cache)[0].test.lengths
+    verdict = payoff(p, OBJECTIVE_OF[u.key], cfg.m, cfg.n, cache.num_layers, lengths,
+                     cfg.costs.mode, cfg.hidden_size)
+    st.info(f"**Which tier pays off under {md(p.name)}** (m = {cfg.m}, n = {cfg.n}). "
+            f"{verdict.sentence()}", icon=":material/lightbulb:")
 
 
 ABSTRACT_NOTE = ("In the paper's abstract units (layer-equivalents), whatever the sidebar's "
@@ -346,6 +370,7 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
         st.info("Pick ms, mJ or $ under **Real units** in the sidebar to see this "
                 "section in a device-and-network profile's units.", icon=":material/speed:")
         return
+    payoff_box(cache, cfg)
     u, p = unit(), profile()
     sla = st.number_input("Latency target: p95 at most (ms; 0 = none)", min_value=0.0,
                           max_value=1e6, value=0.0, step=10.0, key="sla_ms",

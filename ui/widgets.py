@@ -31,10 +31,11 @@ def _ci(ci: tuple[float, float] | None) -> str:
 
 
 def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
-            real: tuple | None = None) -> None:
+            real: tuple | None = None, profile=None) -> None:
     """Four headline numbers of one method (``per_row=2`` for half-width columns).
-    ``real``: (own, all-in-cloud) real-unit summaries: the cost KPIs then show the
-    sidebar's unit (through ui.units, like every cost on every page)."""
+    ``real``: (own, all-in-cloud) real-unit summaries under ``profile`` (the sidebar's by
+    default): the cost KPIs then show the sidebar's unit (through ui.units, like every
+    cost on every page), and in mJ the radio tail's share when it dominates."""
     cells = [st.columns(per_row) for _ in range(4 // per_row)]
     c = [col for row in cells for col in row]
     c[0].metric(f"{prefix}Accuracy", f"{100 * r.accuracy:.2f} %", help=KPI_HELP["accuracy"])
@@ -44,6 +45,9 @@ def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
     c[2].metric(f"{prefix}{label}", value, help=help_text)
     c[3].metric(f"{prefix}{red_label}", red, help=KPI_HELP["reduction"],
                 delta_description=_ci(units.in_unit(r, real).reduction_ci95) or None)
+    note = units.energy_note(real, profile)
+    if note:
+        st.caption(f"{prefix}phone energy: {note}" if prefix else f"Phone energy: {note}")
 
 
 def kpi_caption(r: MethodResult, name: str = "DIMEE", real: tuple | None = None) -> None:
@@ -184,6 +188,7 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation
                f"{summary.why(rec)}"
                + ("" if real is None else " (Those calibration costs are abstract "
                   "layer-equivalents: the method was picked in the paper's cost model.)"))
+    units.payoff_box(cache, rec.chosen_config)
     if cfg != rec.config:
         st.info("The sidebar holds another setting: the sections below use yours.",
                 icon=":material/tune:")
