@@ -109,7 +109,7 @@ def _figure(cache, cfg, routing, unit, reference=False):
 
 SHOWN = {"ms": ("Mean latency", "Latency reduction", "{:.1f} ms"),
          "mJ": ("Phone energy", "Phone energy reduction", "{:,.0f} mJ"),
-         "$": ("Money", "Money reduction", "${:,.3f}")}
+         "$": ("Money", "Money reduction", "${:,.3f} per 1 M requests")}
 
 
 @pytest.mark.parametrize("unit", ["ms", "mJ", "$"])
@@ -149,6 +149,8 @@ def test_compare_kpis_and_difference_are_in_the_unit_under_one_profile(at):
     at.switch_page("pages/compare.py").run()
     at.number_input(key="cmp_b_m").set_value(3).run()  # n follows: 4
     at.number_input(key="cmp_b_k").set_value(4).run()
+    for side in "ab":  # each scenario starts on its own network: both on the sidebar's
+        at.selectbox(key=f"cmp_{side}_pf").set_value("lte").run()
     _clean(at)
     assert [at.session_state[f"cmp_b_{k}"] for k in "mnk"] == [3, 4, 4]
     expected = {}
