@@ -319,13 +319,14 @@ def example_samples(split: Split, alpha: float, m: int, n: int) -> dict[str, int
 
 
 def _margin(safety: float) -> str:
-    """The budget policy's safety margin in words (0: none)."""
+    """The budget policy's safety margin in words (0: none, and what one would do)."""
+    what = ("standard errors, how far a loss measured on that few samples may be off by "
+            "chance, so that a small cluster that only looks good by luck is not trusted")
     if safety <= 0:
-        return " (with no safety margin: each cluster's loss is taken as measured)"
+        return (" (with no safety margin; a margin would raise each cluster's measured loss "
+                f"by a number of {what})")
     return (f" (with a safety margin: each cluster's measured loss is raised by {safety:g} "
-            f"standard {words.plural(safety, 'error')}, a measure of how much it could be "
-            "off by chance on that few samples, so a small cluster that only looks good by "
-            "luck is not trusted)")
+            f"{what.replace('standard errors', 'standard ' + words.plural(safety, 'error'))})")
 
 
 def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DIMEEConfig,
@@ -336,8 +337,8 @@ def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DI
     acc = {t: float(cluster[f"acc_{t}"]) for t in TIERS}
     size, tier = int(cluster["size"]), str(cluster["tier"])
     facts = (f"Cluster #{int(cluster['cluster'])} holds "
-             f"{words.count(size, 'calibration sample')} that looked alike to the phone. On them the phone's exit is right "
-             f"{100 * acc['mobile']:.0f} % of the time, the edge's {100 * acc['edge']:.0f} % "
+             f"{words.count(size, 'calibration sample')} that looked alike to the phone. "
+             f"On them the phone's exit is right {100 * acc['mobile']:.0f} % of the time, the edge's {100 * acc['edge']:.0f} % "
              f"and the cloud's {100 * acc['cloud']:.0f} %; an answer costs "
              f"{tier_costs[0]:.3g} on the phone, {tier_costs[1]:.3g} on the edge and "
              f"{tier_costs[2]:.3g} in the cloud. ")
@@ -350,8 +351,8 @@ def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DI
         ref = tier_costs[2] if tier_costs[2] > 0 else 1.0
         score = {t: acc[t] - config.mu * c / ref for t, c in zip(TIERS, tier_costs)}
         return facts + ("The reward policy scores accuracy − μ·cost/cloud cost (μ = "
-                        f"{config.mu:g}): " + ", ".join(f"{t} {v:.3f}" for t, v in
-                                                        score.items())
+                        f"{config.mu:g}, how much accuracy one all-in-cloud cost is "
+                        "worth): " + ", ".join(f"{t} {v:.3f}" for t, v in score.items())
                         + f"; the highest wins: {tier}.")
     cheaper = [t for t, c in zip(TIERS, tier_costs) if c < tier_costs[TIERS.index(tier)]]
     loss = {t: 100 * (acc["cloud"] - acc[t]) * size / max(n_calibration, 1)

@@ -13,17 +13,19 @@ ctx = sidebar.current()
 cache, cfg = ctx.cache, ctx.cfg
 test, L = cache.test, cache.num_layers
 st.title("Learn: what is an early exit?")
-cfg = teaching.lesson_config(cache, cfg)
 st.markdown(
     f"The model here reads a text through **{L} layers**. After *each* layer a small "
     "classifier (an **exit**) guesses the answer and says how sure it is (its "
     "**confidence**, the top probability). Stopping early saves work; the question is "
     "*which* samples can stop early. DIMEE splits the layers over three devices — the "
-    f"phone holds {words.span('layer', 1, cfg.m)}, the edge server up to {cfg.n}, the cloud "
-    f"all {L} — and "
-    "learns from what the phone sees which requests it can answer itself.\n\n"
+    "phone holds the first **m** layers, the edge server the first **n**, the cloud all "
+    f"{L} — and learns from what the phone sees which requests it can answer itself.")
+st.markdown(lesson.TERMS)
+cfg = teaching.lesson_config(cache, cfg)
+st.markdown(
+    f"Here the phone holds {words.span('layer', 1, cfg.m)}, the edge up to {cfg.n}.\n\n"
     "**The path:** 1 · early exit → 2 · what the phone sees → 3 · clusters → "
-    "4 · tiers → 5 · costs, and why one request went to the cloud.")
+    "4 · tiers → 5 · costs, and why one request went to the cloud → 6 · every knob.")
 
 st.header("1 · Early exit: later exits are more accurate, and more sure")
 acc = explore.layer_accuracy(test)
@@ -55,7 +57,9 @@ else:
     with c2:
         plot.chart(charts.projection_chart(pts, centres, "cluster"),
                    key="ln_proj_cluster")
-    st.caption(f"Each dot is one of {len(pts):,} calibration samples, placed by a 2-D PCA of "
+    st.caption(f"Each dot is one of {len(pts):,} calibration samples, placed by a 2-D PCA "
+               "(principal component analysis: principal component 1 is the direction along "
+               "which the samples differ most, component 2 the next one at right angles) of "
                f"the routing features the phone computes after layer {cfg.m}. Left: coloured "
                "by true pool (which needs all layers to know); right: by DIMEE's cluster "
                f"(which the phone knows; {words.count(cfg.k, 'cluster')}, × = centre, hover "
@@ -88,3 +92,6 @@ if res is not None:
         f"sent on). Here the cascade saves {casc.cost_reduction_pct:.1f} % of the {noun} "
         f"at {casc.accuracy_drop_pp:+.2f} pp, DIMEE+ {plus_r.cost_reduction_pct:.1f} % at "
         f"{plus_r.accuracy_drop_pp:+.2f} pp (test split).")
+
+lesson.knobs({key: s.label for key, s in state.SETTINGS.items()},
+             {key: st.session_state.get(key) for key in state.SETTINGS})

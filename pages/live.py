@@ -51,7 +51,8 @@ def _phone_view(out, cluster: int, res) -> None:
         f"The phone ran {words.span('layer', 1, cfg.m)} ({words.span('exit', 1, cfg.m)}) "
         f"and clusters on '{cfg.features}': {words.count(len(cols), 'number')}. k-means puts "
         f"this text in **cluster {cluster}** of {cfg.k}: "
-        f"{words.count(int(row['size']), 'calibration text')}, on which exit {cfg.m} (phone) is right "
+        f"{words.count(int(row['size']), 'calibration text')}, on which exit {cfg.m} (phone) "
+        f"is right "
         f"{100 * row['acc_mobile']:.1f} %, exit {cfg.n} (edge) {100 * row['acc_edge']:.1f} %, "
         f"the final exit (cloud) {100 * row['acc_cloud']:.1f} %.")
     st.dataframe(pd.DataFrame({"feature": cols, "value": X}), hide_index=True, height=220,
@@ -130,7 +131,8 @@ def _many_texts(task: str, res) -> None:
         texts, pairs = read_csv_texts(data, text_col, pair_col, "the upload", live.MAX_CSV_ROWS)
         bar = st.progress(0.0, text="Running the model…")
         out = live.batch_outputs(cache, data, columns, texts, pairs, lambda done, total:
-                                 bar.progress(done / total, text=f"{done:,} of {words.count(total, 'text')}"))
+                                 bar.progress(done / total, text=f"{done:,} of "
+                                              f"{words.count(total, 'text')}"))
         bar.empty()
     except PredictError as exc:
         st.error(live.md(exc))
@@ -143,7 +145,8 @@ def _many_texts(task: str, res) -> None:
             table[f"{key}_{u.column}"] = live.figures(cache, cfg, routes[key], out.tokens)[0]
     cost, ref = live.figures(cache, cfg, routes["dimee_plus"], out.tokens)
     shares = table["dimee_plus_tier"].value_counts(normalize=True)
-    st.caption(f"{words.count(out.n, 'text')}; DIMEE+ answers {100 * shares.get('mobile', 0):.0f} % on the "
+    st.caption(f"{words.count(out.n, 'text')}; DIMEE+ answers "
+               f"{100 * shares.get('mobile', 0):.0f} % on the "
                f"phone, {100 * shares.get('edge', 0):.0f} % on the edge, "
                f"{100 * shares.get('cloud', 0):.0f} % in the cloud, at a mean {u.noun} of "
                f"{units.fmt(u, cost.mean())} (all in cloud: {units.fmt(u, ref.mean())})."

@@ -36,7 +36,8 @@ if res is not None:
         view = view[view["correct"] == (outcome == "correct")]
     if text:
         view = view[view["text"].str.contains(text, case=False, regex=False)]
-    st.caption(f"{words.number(len(view))} of {words.count(len(table), 'test sample')}. Pool = how hard the sample is by "
+    st.caption(f"{words.number(len(view))} of {words.count(len(table), 'test sample')}. "
+               f"Pool = how hard the sample is by "
                f"the early-exit rule (first exit with confidence ≥ α = {cfg.alpha:g}); "
                f"tier = where {'DIMEE' if method == 'dimee' else 'DIMEE+'} actually sent it.")
     picked = st.dataframe(

@@ -119,3 +119,82 @@ def why_cloud(cache: Cache, cfg: DIMEEConfig, res: Results,
     cluster = res.clusters.iloc[int(routing.cluster[idx])]
     st.markdown(f"Request #{idx} (quoted above). "
                 + explore.why_tier(cluster, tier_costs, cfg, cache.calibration.n))
+
+
+# ---------------------------------------------------------------- words and knobs
+
+TERMS = (
+    "**Words used below.** The samples come in two labelled parts: the **calibration "
+    "split**, on which DIMEE learns its clusters and picks every setting, and the **test "
+    "split**, which it never sees while choosing and which only scores the result. "
+    "Accuracy changes are in **pp** (percentage points): from 85.9 % to 85.6 % is a "
+    "drop of 0.3 pp. **ε** (epsilon) is the accuracy drop you allow against sending "
+    "everything to the cloud, judged on the calibration split. A setting is "
+    "**certified** when a statistical test on calibration samples it was not fitted on "
+    "shows that its drop stays within a target with high probability.")
+
+KNOB_WORDS: dict[str, str] = {
+    "m": "how many of the model's layers run on the phone; every request runs them, and "
+         "the phone can answer with exit m.",
+    "n": "how far the edge server's copy of the model goes: a request sent to the edge is "
+         "answered by exit n (always above m).",
+    "k": "how many groups (clusters) DIMEE forms from what the phone sees; each group "
+         "gets one tier. More clusters make finer choices, each resting on fewer "
+         "calibration samples.",
+    "feat": "which numbers the phone groups requests by: its exits' confidences ('conf'); "
+            "those plus how far the top answer leads (margin), how spread the "
+            "probabilities are (entropy) and whether exits agree ('signals'); or the "
+            "layer-m hidden state itself ('embed').",
+    "fit": "the share of the calibration split that fits the clusters and picks their "
+           "tiers; a certified setting was tested on the rest, which it never saw.",
+    "alpha": "how sure an exit must be to count as sure (its top probability at least "
+             "α); it sorts samples into easy, medium and hard and is the confidence "
+             "cascade's one threshold.",
+    "policy": "how each cluster picks its tier: 'budget' takes the cheapest tiers whose "
+              "accuracy loss stays within ε; 'reward' weighs accuracy against cost with "
+              "μ; 'pools' follows the cluster's majority of easy, medium or hard samples.",
+    "eps": "ε (epsilon): how many percentage points of accuracy the budget policy may "
+           "give up against all-in-cloud, judged on the calibration split.",
+    "mu": "μ (mu): with the reward policy, how much accuracy one all-in-cloud cost is "
+          "worth; a higher μ favours cheaper tiers.",
+    "safety": "with the budget policy, each cluster's measured accuracy loss is raised "
+              "by this many standard errors (how far a loss measured on few samples may "
+              "be off by chance), so a small cluster that only looks good by luck is not "
+              "trusted; 0 takes each loss as measured.",
+    "mode": "what the phone sends on: 'resume' ships its layer-m hidden state and the "
+            "remote tier carries on from layer m + 1; 'recompute' ships the raw text and "
+            "the remote tier starts again from layer 1.",
+    "lm": "what running one layer costs on the phone (λ, lambda: cost per layer); 1 is "
+          "the unit every other cost is measured in.",
+    "le": "what running one layer costs on the edge server, in phone layers.",
+    "lc": "what running one layer costs in the cloud, in phone layers.",
+    "oe": "what sending one request from the phone to the edge costs (network time, "
+          "radio energy), in phone layers.",
+    "oc": "what sending one request from the phone to the cloud costs; all-in-cloud pays "
+          "it for every request.",
+    "oec": "what the edge pays to hand a request on to the cloud (the cascade and DIMEE+ "
+           "do this when the edge is unsure).",
+    "unit": "the paper's abstract layer-equivalents, or milliseconds, millijoules or "
+            "dollars from a device-and-network profile and each request's length.",
+}
+OTHER_CONTROLS = (
+    ("Dataset", "which data set and model every page shows."),
+    ("Load your own cache", "open a cache you built (a .zip, private to your session)."),
+    ("Reset to this data set's defaults", "every knob back to the setting stored with "
+                                          "the data set."),
+    ("Undo", "takes back the last preset, reset or applied recommendation."),
+    ("Preset", "sets every cost at once to a named network scenario."),
+    ("Device-and-network profile", "the phone, edge, cloud and links behind ms, mJ and $; "
+                                   "edit, save or load it under Real units."),
+)
+
+
+def knobs(labels: dict[str, str], values: dict[str, object]) -> None:
+    """Every sidebar control in one plain sentence, with its current value."""
+    st.header("6 · Every knob in the sidebar")
+    st.caption("Sections 1–5 met most of them; here is each in one sentence.")
+    shown = {k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in values.items()}
+    lines = [f"- **{label}** (sidebar: {md(shown[key])}): {KNOB_WORDS[key]}"
+             for key, label in labels.items()]
+    lines += [f"- **{name}**: {words}" for name, words in OTHER_CONTROLS]
+    st.markdown("\n".join(lines))
