@@ -146,9 +146,26 @@ def saving_words(r: MethodResult, noun: str = "cost") -> str:
             f"all-in-cloud{span}")
 
 
+def all_to_cloud(r: MethodResult) -> bool:
+    """A routing that saves nothing because every request goes to the cloud."""
+    return r.tier_shares["cloud"] >= 0.999 and abs(r.cost_reduction_pct) < 0.05
+
+
+def zero_reason(target_pp: float) -> str:
+    """Why a certified method saves 0 %: said in the same sentence as the 0 %."""
+    return (f"because at the {target_pp:g} pp target nothing cheaper than sending every "
+            f"request to the cloud could be certified on this data set's calibration "
+            f"samples")
+
+
 def headline(rec: Recommendation, noun: str = "cost") -> str:
-    """One plain sentence (Markdown, no user-controlled text) for the Overview."""
+    """One plain sentence (Markdown, no user-controlled text) for the Overview; a method
+    that saves nothing says why in the same sentence."""
     r, s = rec.chosen, rec.chosen.tier_shares
+    if all_to_cloud(r):
+        return (f"**{METHOD_LABELS[rec.method]}** sends every request to the cloud and "
+                f"**saves nothing**, {zero_reason(rec.target_pp)}; the accuracy is the "
+                f"cloud's own on the {rec.n_test:,} held-out test samples.")
     return (f"**{METHOD_LABELS[rec.method]}** answers {100 * s['mobile']:.0f} % of requests "
             f"on the phone, {100 * s['edge']:.0f} % on the edge and "
             f"{100 * s['cloud']:.0f} % in the cloud: it **{saving_words(r, noun)}**, with "
@@ -168,6 +185,8 @@ def why(rec: Recommendation) -> str:
 
 
 def _cell(r: MethodResult) -> str:
+    if all_to_cloud(r):  # a 0 % is shown with its reason
+        return "0.0 % · +0.00 pp (all to the cloud: nothing cheaper certified)"
     return f"{r.cost_reduction_pct:.1f} % · {r.accuracy_drop_pp:+.2f} pp"
 
 

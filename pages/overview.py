@@ -11,10 +11,10 @@ cache, cfg = ctx.cache, ctx.cfg
 st.title("DIMEE Studio — overview")
 st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model "
            f"{md(cache.meta.get('model_id'))} "
-           f"with an answer head after each of its {cache.num_layers} layers. The phone "
-           f"runs {words.span('layer', 1, cfg.m)}, the edge up to {cfg.n}, the cloud all "
-           f"{cache.num_layers}. All numbers are on the "
-           f"{words.count(cache.test.n, 'held-out test sample')}.")
+           f"with an answer head after each of its {cache.num_layers} layers: the phone "
+           f"runs the first m layers, the edge up to layer n, the cloud all "
+           f"{cache.num_layers} (each setting below names its own m and n). All numbers "
+           f"are on the {words.count(cache.test.n, 'held-out test sample')}.")
 
 st.header("The answer for this data set")
 try:
@@ -25,6 +25,10 @@ except ValueError as exc:
 widgets.headline_panel(cache)
 
 st.header("At your settings")
+st.caption("The answer above runs each method at its own stored, certified setting; this "
+           "section runs DIMEE, DIMEE+ and the cascade at the sidebar's knobs "
+           f"(m = {cfg.m}, n = {cfg.n}, k = {cfg.k}), so their numbers can differ. The line "
+           "under DIMEE+ says which of them a guarantee covers here.")
 applied = st.container()  # the applied recommendation, first: filled once results are in
 st.subheader("DIMEE")
 res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, True) else None

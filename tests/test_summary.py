@@ -172,3 +172,19 @@ def test_stored_dimee_plus_cascade_runs_as_that_cascade(trec):
     assert rec.test["dimee_plus"].cost_reduction_pct == pytest.approx(
         ev.methods["dimee_plus"].cost_reduction_pct)
     assert "every cluster gated at α = 0.95" in summary.setting_words(rec.plus_config)
+
+
+def test_a_zero_saving_is_said_with_its_reason_in_the_same_sentence():
+    from dimee_core.metrics import MethodResult
+
+    cloud = MethodResult(0.86, 0.85, 11.0, 0.0, 0.0, {"mobile": 0.0, "edge": 0.0, "cloud": 1.0})
+    some = MethodResult(0.86, 0.85, 9.9, 10.0, 0.0, {"mobile": 0.1, "edge": 0.0, "cloud": 0.9})
+    rec = summary.Recommendation("d", "d", DIMEEConfig(), "dimee", 0.3, 1.01, {},
+                                 {"dimee": cloud, "dimee_plus": some, "cascade": cloud},
+                                 2000, 0.86, {})
+    first = summary.headline(rec).split(". ")[0]
+    assert "saves nothing" in first and "nothing cheaper than sending every request to " \
+        "the cloud could be certified" in first and "0.3 pp target" in first
+    cells = summary.summary_table([rec]).iloc[0]
+    assert cells["dimee"].startswith("0.0 %") and "nothing cheaper certified" in cells["dimee"]
+    assert cells["dimee_plus"] == "10.0 % · +0.00 pp"
