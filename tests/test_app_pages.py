@@ -166,8 +166,8 @@ def test_optimiser_recommends_a_certified_setting_and_applies_every_knob(at):
     _clean(at)
     cache = load_cache(ROOT / "cache" / "rt-snippets")
     base = DIMEEConfig(alpha=at.session_state["alpha"])
-    rec = selection.certify(selection.evaluate_candidates(cache.calibration, base), 1.0,
-                            0.1, "any")
+    cands = selection.evaluate_candidates(cache.calibration, base)
+    rec = selection.certify(cands, 1.0, 0.1, "any")
     assert rec.ok and not at.warning
     assert len(at.success) == 1
     msg = at.success[0].value
@@ -181,6 +181,24 @@ def test_optimiser_recommends_a_certified_setting_and_applies_every_knob(at):
     if rec.method != "cascade":
         assert (at.session_state["k"], at.session_state["feat"], at.session_state["policy"],
                 at.session_state["fit"]) == (c.k, c.features, c.policy, c.fit_fraction)
+    # the page shows the recommended method's own numbers, scored here by hand from the
+    # selection's rule, with its guarantee; the other methods are said to be uncertified
+    import numpy as np
+
+    r, test = cands.routing(rec.index, cache.test), cache.test  # the selection's routers
+    right = test.probs.argmax(2) == test.labels[:, None]
+    drop = 100 * (right[:, -1].mean() - right[np.arange(test.n), r.exit_layer - 1].mean())
+    saved = 100 * (1 - r.cost.mean() / base.costs.reference_cost(cache.num_layers))
+    name = {"cascade": "Confidence cascade", "dimee": "DIMEE", "dimee_plus": "DIMEE+"}
+    shown = {m.label: m.value for m in at.metric}
+    prefix = f"{name[rec.method]} (applied) "
+    assert shown[prefix + "Cost reduction"] == f"{saved:.1f} %"
+    assert shown[prefix + "Accuracy drop vs cloud"] == f"{drop:+.2f} pp"
+    assert any(s.value.startswith("**Certified:**") and "≤ 1 pp with 90 % confidence"
+               in s.value for s in at.success)
+    status = next(c.value for c in at.caption if "Certified at these knobs" in c.value)
+    yes, no = status.split("Not certified")
+    assert name[rec.method] in yes and all(name[m] in no for m in name if m != rec.method)
     at.switch_page("pages/overview.py").run()
 
 
