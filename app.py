@@ -1,25 +1,29 @@
 """DIMEE Studio: `streamlit run app.py`. Router only; each page lives in pages/.
 
-This file plays two roles:
+This file plays three roles:
 - the Streamlit script of every session (run as ``__main__``): ``main()`` declares the
   pages with ``st.navigation``, settles the shared settings and runs the current page;
+- the module every page imports for :func:`current` (its context, and the one place
+  that handles Streamlit's legacy pages/ mode);
 - the server entry point: ``streamlit run`` finds the ``st.App`` below and imports this
-  file as a module once, at server start. Its lifespan hook starts a background thread
-  that imports the heavy modules (scikit-learn, pandas, Plotly) and fills the caches the
-  default view reads (k-means fit, KPIs, results, frontiers), so the first visitor does
-  not pay for them. Heavy imports therefore stay inside functions here.
+  file as a module once, at server start. Its lifespan hook starts ``ui.warmup`` in a
+  background thread (heavy imports, the default view's caches), so the first visitor
+  does not pay for them. Heavy imports therefore stay inside functions here.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (ui.sidebar.current)
+if TYPE_CHECKING:
+    from ui.sidebar import Context
+
+PAGES = [  # url_path == file name: legacy pages/ mode picks the same page (current)
     ("pages/overview.py", "Overview", ":material/dashboard:"),
     ("pages/whatif.py", "What-if", ":material/tune:"),
     ("pages/samples.py", "Samples", ":material/search:"),
@@ -80,6 +84,25 @@ def main() -> None:
         sidebar.draw(setup, knobs_open=page.url_path in KNOB_PAGES)
 
 
+def current() -> Context:
+    """The context main() built for this run; every page calls this first.
+
+    Because a pages/ folder exists (the product's layout names it), Streamlit starts in
+    legacy multipage mode and may run a page file on its own (a deep link on a fresh
+    server; every AppTest run). Then run main() instead, which declares st.navigation
+    (leaving that mode) and runs this same page (url_path == file name), and end this
+    run. The one place that knows about that mode."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        main()
+        st.stop()
+    ctx = st.session_state.get("_ctx")
+    if ctx is None:  # main() only runs pages with a context; be safe anyway
+        st.stop()
+    return ctx
+
+
 def _preload_plotly() -> None:
     """A session's first run starts with an empty, hidden Plotly chart: the browser then
     fetches and evaluates Plotly's ~4.7 MB bundle (2-4 s on this machine) while this run
@@ -92,25 +115,12 @@ def _preload_plotly() -> None:
         st.plotly_chart({"data": [{"type": "bar"}]}, key="plotly_preload_chart")
 
 
-def warm_up() -> None:
-    """Server start, background thread: imports, then the default view's caches."""
-    try:
-        from ui import charts  # first: a first run's Plotly preload needs Plotly
-
-        charts.warm_up()
-        from ui import state, widgets  # noqa: F401  (scikit-learn, pandas: the rest)
-
-        state.warm_up()
-    except Exception:  # best effort: the first visitor then computes it as before
-        logging.getLogger(__name__).exception("DIMEE Studio warm-up failed")
-
-
 @asynccontextmanager
 async def _lifespan(_app):
-    from ui import upload  # light: no scikit-learn
+    from ui import upload, warmup  # light: no scikit-learn (warmup imports it later)
 
     upload.remove_orphans()  # uploads of servers that were killed
-    threading.Thread(target=warm_up, name="dimee-warm-up", daemon=True).start()
+    threading.Thread(target=warmup.run, name="dimee-warm-up", daemon=True).start()
     try:
         yield
     finally:  # server stop: no upload outlives it
@@ -120,5 +130,5 @@ async def _lifespan(_app):
 if __name__ == "__main__":
     main()
 elif not st.runtime.exists() and get_script_run_ctx() is None:
-    # imported by `streamlit run` before its runtime starts (not by ui.sidebar in a run)
+    # imported by `streamlit run` before its runtime starts (not by a page in a run)
     app = st.App(__file__, lifespan=_lifespan)

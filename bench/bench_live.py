@@ -89,9 +89,9 @@ def bench_forward(live: LiveModel, repeats: int) -> None:
 def bench_page(cache_dir: Path, repeats: int) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from ui import state
+    from ui import datasets
 
-    state.CACHE_ROOT = cache_dir.parent
+    datasets.CACHE_ROOT = cache_dir.parent
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.query_params["ds"] = cache_dir.name
     at.run()

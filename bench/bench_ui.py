@@ -63,7 +63,7 @@ def bench_core(repeats: int = 30) -> None:
         times.append(time.perf_counter() - t)
     print(f"core  re-solve + evaluate all methods, n_boot=200: {_ms(times)}")
     times = []
-    for i in range(repeats):  # what the KPI row waits for (ui.state.kpis)
+    for i in range(repeats):  # what the KPI row waits for (ui.compute.kpis)
         c = replace(cfg, costs=CostModel(o_cloud=9.0 + 0.25 * i))
         t = time.perf_counter()
         routing = resolve(routers[0], c).route(cache.test, test_clusters)
@@ -107,7 +107,7 @@ def _config(cfg: DIMEEConfig, key: str, value: float, settings: dict[str, str]) 
 
 def expected_kpis(sweep: Sweep, values: list[float], settings: dict[str, str]) -> list[str]:
     """What the app must show as DIMEE's KPI at each slider value, computed with the same
-    core calls as ui.state.kpis / ui.state.unit_kpis (never the UI code itself)."""
+    core calls as ui.compute.kpis / ui.compute.unit_kpis (never the UI code itself)."""
     from dimee_core.profiles import DEFAULT_PROFILE, PRESETS, summarise
     from dimee_core.tokens import with_lengths
 

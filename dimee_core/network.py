@@ -17,9 +17,9 @@ import pandas as pd
 
 from .cache import Cache
 from .costs import moments
-from .evaluate import DIMEEConfig, fit_routers, resolve
+from .evaluate import DIMEEConfig, Evaluation, evaluate, fit_routers, resolve, unit_results
 from .features import correct_matrix
-from .profiles import route_polynomials
+from .profiles import UnitSummary, route_polynomials
 
 
 def split_grid(cache: Cache, config: DIMEEConfig, ks: Sequence[int]) -> pd.DataFrame:
@@ -66,3 +66,19 @@ def cheapest(grid: pd.DataFrame) -> pd.Series | None:
     if ok.empty:
         return None
     return ok.sort_values(["objective", "m", "n", "k"]).iloc[0]
+
+
+def best_split(cache: Cache, config: DIMEEConfig, ks: Sequence[int], n_boot: int
+               ) -> tuple[pd.DataFrame,
+                          tuple[DIMEEConfig, Evaluation, dict[str, UnitSummary]] | None]:
+    """The sweep, and its calibration-cheapest cell's test evaluation with every method
+    in ``config.profile``'s units (None when no cell qualifies). The test split only
+    reports the picked cell: it never picks it. ``cache`` needs token counts."""
+    grid = split_grid(cache, config, ks)
+    best = cheapest(grid)
+    if best is None:
+        return grid, None
+    picked = replace(config, m=int(best["m"]), n=int(best["n"]), k=int(best["k"]))
+    ev = evaluate(cache, picked, n_boot=n_boot)
+    return grid, (picked, ev, unit_results(ev, config.profile, cache.test.lengths,
+                                           config.hidden_size))

@@ -3,10 +3,12 @@ are saved and reloaded as JSON."""
 
 import streamlit as st
 
-from ui import charts, compare, plot, sidebar, state, units, widgets
+import app
+
+from ui import charts, compare, compute, plot, settings, units, widgets
 from ui.text import md
 
-ctx = sidebar.current()
+ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("Compare two scenarios")
 st.caption("Each scenario holds a whole setting: split points, clusters, features, α, "
@@ -22,11 +24,11 @@ for col, side in zip(cols, compare.SIDES):
         picked.append(compare.editor(cache, side))
 
 configs, results = [], []
-for name, settings in picked:
+for name, values in picked:
     try:
-        c = state.config_from(cache, settings)
+        c = settings.config_from(cache, values)
         configs.append(c)
-        results.append(state.results(cache, c))
+        results.append(compute.results(cache, c))
     except ValueError as exc:
         widgets.show_error(exc, f"Scenario {name!r}")
         results.append(None)

@@ -6,10 +6,12 @@ request went to the cloud.
 
 import streamlit as st
 
-from dimee_core import explore, words
-from ui import charts, lesson, plot, sidebar, state, teaching, units, widgets
+import app
 
-ctx = sidebar.current()
+from dimee_core import explore, words
+from ui import charts, compute, lesson, plot, teaching, units, widgets
+
+ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
 test, L = cache.test, cache.num_layers
 st.title("Learn: what is an early exit?")
@@ -46,7 +48,7 @@ lesson.alpha_examples(cache, cfg)
 
 st.header("2 · What the phone sees, and 3 · the clusters it forms")
 try:
-    with state.routers(cache, cfg) as (dimee, _):
+    with compute.routers(cache, cfg) as (dimee, _):
         pts, centres = explore.projection(dimee, cache.calibration, random_state=0)
 except ValueError as exc:
     widgets.show_error(exc)

@@ -3,6 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+import app
+
 from dimee_core.cache import CacheError
 from dimee_core import words
 from dimee_core.data import split_display_text
@@ -10,9 +12,10 @@ from dimee_core.features import feature_names, routing_features
 from dimee_core.model import ModelError
 from dimee_core.predict import (EXAMPLE_TIERS, PredictError, csv_columns, examples_by_tier,
                                 read_csv_texts, to_frame)
-from ui import charts, live, plot, sidebar, teaching, units, widgets
+from ui import charts, live, plot, teaching, units, widgets
+from ui.text import md
 
-ctx = sidebar.current()
+ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
 names = cache.label_names
 st.title("Live: type a text, watch it exit and get routed")
@@ -68,8 +71,8 @@ def _route_panel(col, title: str, r, cost: float, ref: float) -> None:
                   help=f"Its {u.one} against all in cloud (the raw text sent to the cloud, "
                        f"which runs every layer). {u.help}")
         via = " (the edge handed it on)" if r.escalated else ""
-        st.markdown(f"Answer **{live.md(r.label)}** from exit {r.exit_layer}{via}.  \n"
-                    f"Rule: {live.md(r.rule)}.")
+        st.markdown(f"Answer **{md(r.label)}** from exit {r.exit_layer}{via}.  \n"
+                    f"Rule: {md(r.rule)}.")
 
 
 def _one_text(task: str, res) -> None:
@@ -84,7 +87,7 @@ def _one_text(task: str, res) -> None:
     try:
         out = live.outputs(cache, text, pair)
     except PredictError as exc:
-        st.warning(live.md(exc))
+        st.warning(md(exc))
         return
     model = live.model(cache)
     if out.truncated[0]:
@@ -118,7 +121,7 @@ def _many_texts(task: str, res) -> None:
     try:
         cols = csv_columns(data, "the upload")
     except PredictError as exc:
-        st.error(live.md(exc))
+        st.error(md(exc))
         return
     c1, c2 = st.columns(2)
     text_col = c1.selectbox("Text column", cols, key="live_csv_col")
@@ -135,7 +138,7 @@ def _many_texts(task: str, res) -> None:
                                               f"{words.count(total, 'text')}"))
         bar.empty()
     except PredictError as exc:
-        st.error(live.md(exc))
+        st.error(md(exc))
         return
     routes = live.routes(cache, cfg, out)
     table = to_frame(out, routes, names)
@@ -162,13 +165,13 @@ def _many_texts(task: str, res) -> None:
 problem = cache.model_status
 if problem is not None:
     st.info(f"The Live page runs the cache's own model, and this cache has none: "
-            f"{live.md(problem)}. A build with adapters (`python -m dimee_core build`, "
+            f"{md(problem)}. A build with adapters (`python -m dimee_core build`, "
             f"LoRA by default) ships one in the cache's model/ folder.")
 else:
     try:
         task = live.model(cache).task
     except (CacheError, ModelError) as exc:
-        st.error(f"The model cannot be loaded: {live.md(exc)}")
+        st.error(f"The model cannot be loaded: {md(exc)}")
     else:
         res = widgets.results_or_error(cache, cfg)
         if res is not None:

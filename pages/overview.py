@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+import app
+
 from dimee_core import explore, words
-from ui import charts, guarantee, plot, sidebar, state, units, widgets
+from ui import charts, datasets, guarantee, plot, units, widgets
 from ui.text import md
 
-ctx = sidebar.current()
+ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("DIMEE Studio — overview")
 st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model "
@@ -72,4 +74,4 @@ if res is not None:
     widgets.config_panel(cache, cfg, res, key="ov", real=real)
 
 st.header("Every shipped data set")
-widgets.summary_table(state.shipped_recommendations())
+widgets.summary_table(datasets.shipped_recommendations())

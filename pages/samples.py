@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+import app
+
 from dimee_core import explore, words
 from dimee_core.costs import TIERS
-from ui import charts, downloads, plot, samples, sidebar, units, widgets
+from ui import charts, downloads, plot, samples, units, widgets
 from ui.text import md, md_quote
 
-ctx = sidebar.current()
+ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("Samples: follow one request")
 

@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+import app
+
 from dimee_core import explore
-from ui import charts, guarantee, optimiser, plot, sidebar, state, units, widgets
+from ui import charts, compute, guarantee, optimiser, plot, units, widgets
 
 COUNT = lambda title: st.column_config.NumberColumn(title, format="localized")  # "1,234"
-ctx = sidebar.current()
+ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
 st.title("What-if: change the costs, see the routing")
 st.caption("Every knob is in the sidebar (costs and presets, offload mode, split points "
@@ -44,7 +46,7 @@ if res is not None:
     param = "μ" if cfg.policy == "reward" else "ε"
     st.header("Accuracy vs cost")
     try:
-        front = state.frontiers(cache, cfg)
+        front = compute.frontiers(cache, cfg)
     except ValueError as exc:
         widgets.show_error(exc, "The frontier")
     else:

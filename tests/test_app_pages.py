@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import state
+from ui import compute, datasets, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -129,14 +129,14 @@ def test_malformed_query_value_falls_back_with_warning(key, bad):
     at = _app({key: bad})
     assert not at.exception
     assert any(key in w.value for w in at.warning), [w.value for w in at.warning]
-    d = state.defaults(state.load(str(ROOT / "cache" / "rt-snippets")))
+    d = settings.defaults(compute.load(str(ROOT / "cache" / "rt-snippets")))
     if key in d:
         assert at.session_state[key] == d[key]
     assert len(at.metric) >= 4  # the app still works
 
 
 def test_invalid_costs_and_bad_cache_show_errors_not_tracebacks(monkeypatch):
-    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
     at = _app()  # own session: the load error stays on screen until the next load
     at.sidebar.slider(key="oc").set_value(0.0)
     at.sidebar.slider(key="lc").set_value(0.0).run()
@@ -268,7 +268,7 @@ def test_overview_shows_the_reports_calibration_tuned_numbers(at):
 
 
 def test_loading_a_cache_folder_switches_to_it(tmp_path, monkeypatch):
-    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")  # opt-in; config binds loopback
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")  # opt-in; config binds loopback
     folder = tmp_path / "mine"
     shutil.copytree(ROOT / "cache" / "rt-snippets", folder)
     at = _app()
@@ -303,8 +303,8 @@ def test_overview_leads_with_the_recommended_method(at):
     at.switch_page("pages/overview.py").run()
     _clean(at)
     assert [h.value for h in at.header][0] == "The answer for this data set"
-    cache = state.load(str(ROOT / "cache" / "rt-snippets"))
-    rec = summary.recommend(cache, n_boot=state.SUMMARY_BOOT)
+    cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
+    rec = summary.recommend(cache, n_boot=compute.SUMMARY_BOOT)
     page_md = [md.value for md in at.markdown if not md.value.startswith("<style>")]
     assert page_md[0] == summary.headline(rec)  # the first thing after the heading
     assert _metric(at, f"{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'} Cost "
@@ -348,13 +348,13 @@ def test_a_reloaded_link_to_a_private_cache_says_why():
 
 def test_switching_data_set_starts_from_its_defaults():
     """The sidebar then shows what the CLI and a fresh link show for that data set."""
-    trec = state.load(str(ROOT / "cache" / "trec"))
+    trec = compute.load(str(ROOT / "cache" / "trec"))
     at = _app()
     at.sidebar.slider(key="k").set_value(5).run()
     at.sidebar.slider(key="alpha").set_value(0.7).run()
     at.sidebar.selectbox(key="ds").select("trec").run()
     _clean(at)
-    want = state.defaults(trec)
+    want = settings.defaults(trec)
     assert {k: at.session_state[k] for k in want} == want
     fresh = _app({"ds": "trec"})
     assert _metric(at, "Cost reduction") == _metric(fresh, "Cost reduction")
@@ -373,7 +373,7 @@ def test_a_hostile_cache_folder_shows_an_error_not_a_broken_session(tmp_path, mo
     """A lone surrogate in the title used to raise UnicodeEncodeError on every run."""
     from . import hostile
 
-    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
     folder = hostile.small_cache(tmp_path / "evil")
     raw = (folder / "meta.json").read_text().replace(
         '"Toy data"', '"[x](https://e.example) \\ud800"')
@@ -391,7 +391,7 @@ def test_learn_fills_every_slot_and_explains_the_cloud():
     at.switch_page("pages/learn.py").run()
     _clean(at)
     m = at.session_state["m"]
-    cache = state.load(str(ROOT / "cache" / "trec"))
+    cache = compute.load(str(ROOT / "cache" / "trec"))
     assert cache.test.probs[:, :m].max() < 1.0  # so no sample is easy at α = 1
     subs = [s.value for s in at.subheader]
     assert {"An easy sample", "A hard sample", "Answered on the phone", "Answered on the edge",
@@ -417,10 +417,10 @@ def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
     assert set(diff["method"]) == {"DIMEE", "DIMEE+"}
     # scenario B's DIMEE is exactly the core's evaluation of B's full setting
     from dimee_core.evaluate import evaluate
-    cache = state.load(str(ROOT / "cache" / "rt-snippets"))
-    b = {k: at.session_state[f"cmp_b_{k}"] for k in state.SETTINGS}
+    cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
+    b = {k: at.session_state[f"cmp_b_{k}"] for k in settings.SETTINGS}
     assert (b["m"], b["k"], b["policy"]) == (1, 4, "reward")
-    ev = evaluate(cache, state.config_from(cache, b), n_boot=0)
+    ev = evaluate(cache, settings.config_from(cache, b), n_boot=0)
     row = diff[(diff["method"] == "DIMEE")
                & (diff["kpi"] == "Cost reduction vs all-in-cloud (%)")]
     assert row["Congested"].iloc[0] == pytest.approx(ev.methods["dimee"].cost_reduction_pct)
@@ -431,21 +431,21 @@ def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
 def test_compare_scenarios_travel_in_the_url():
     from ui import scenarios
 
-    cache = state.load(str(ROOT / "cache" / "rt-snippets"))
-    b = dict(state.defaults(cache), m=1, n=2, k=3, policy="pools", oc=9.5)
-    link = scenarios.to_json("rt-snippets", [("Now", state.defaults(cache)), ("Slow", b)],
+    cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
+    b = dict(settings.defaults(cache), m=1, n=2, k=3, policy="pools", oc=9.5)
+    link = scenarios.to_json("rt-snippets", [("Now", settings.defaults(cache)), ("Slow", b)],
                              compact=True)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["cmp"] = link
     at.switch_page("pages/compare.py").run()  # a deep link: Compare is the first run
     _clean(at)
-    assert {k: at.session_state[f"cmp_b_{k}"] for k in state.SETTINGS} == b
+    assert {k: at.session_state[f"cmp_b_{k}"] for k in settings.SETTINGS} == b
     assert at.session_state["cmp_name_b"] == "Slow"
     at.run()  # arrival rewrites the browser's URL only; the next run shows it here
     url = at.query_params["cmp"]
     url = url[0] if isinstance(url, list) else url
     name, back = scenarios.from_json(url.encode(), cache)[1]  # mirrored back
-    assert (name, {k: back[k] for k in state.SETTINGS}) == ("Slow", b)
+    assert (name, {k: back[k] for k in settings.SETTINGS}) == ("Slow", b)
     assert back[scenarios.PROFILE] == "lte"  # a link without profiles: the sidebar's
     hostile = AppTest.from_file(APP, default_timeout=TIMEOUT)
     hostile.query_params["cmp"] = '{"format": "dimee-studio-scenarios", "scenarios": 7}'

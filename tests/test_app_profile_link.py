@@ -99,7 +99,7 @@ def test_a_free_cloud_in_the_url_is_refused_in_words():
 def test_compare_scores_each_scenario_under_its_own_profile():
     import json
 
-    from ui import state
+    from ui import settings
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["unit"] = "ms"
@@ -109,8 +109,8 @@ def test_compare_scores_each_scenario_under_its_own_profile():
     cache, _ = with_lengths(load_cache("cache/rt-snippets"))
     shown = [m.value for m in at.metric if m.label == "DIMEE Mean latency"]
     for side, value in zip("ab", shown):
-        settings = {k: at.session_state[f"cmp_{side}_{k}"] for k in state.SETTINGS}
-        ev = evaluate(cache, state.config_from(cache, settings), n_boot=0)
+        values = {k: at.session_state[f"cmp_{side}_{k}"] for k in settings.SETTINGS}
+        ev = evaluate(cache, settings.config_from(cache, values), n_boot=0)
         r, c = ev.routings["dimee"], ev.config
         p = decode(at.session_state[f"cmp_{side}_pf"])
         expected = summarise(p, r.tier, r.escalated, cache.test.lengths, c.m, c.n,

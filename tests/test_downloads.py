@@ -13,7 +13,7 @@ from dimee_core import explore
 from dimee_core.cache import load_cache
 from dimee_core.evaluate import DIMEEConfig, evaluate
 from tests.conftest import SHIPPED
-from ui.state import Results
+from ui.compute import Results
 
 
 @pytest.fixture(scope="module")

@@ -282,23 +282,23 @@ def test_uploads_raise_only_cache_error_and_leave_nothing(template):
 def test_url_values_parse_or_refuse_and_show_inert(shipped_default):
     import re
 
-    from ui import state
+    from ui import settings as ui_settings
     from ui.text import md
 
     @settings(max_examples=300, **FUZZ)
-    @given(key=st.sampled_from(sorted(state.SETTINGS)),
+    @given(key=st.sampled_from(sorted(ui_settings.SETTINGS)),
            raw=st.text(max_size=40) | st.sampled_from(
                ["[Click](https://evil.example/)", "![x](http://h/b.png)", ":red[x]", "1e999",
                 "nan", "-0", "9" * 5000, "<img src=x>", "$x$", "\\[x](y)", "0x10"]))
     def check(key, raw):
         try:
-            value = state.parse(shipped_default, key, raw)
+            value = ui_settings.parse(shipped_default, key, raw)
         except ValueError:
             pass
         else:
-            s = state.SETTINGS[key]
+            s = ui_settings.SETTINGS[key]
             if s.kind != "choice":
-                lo, hi = state.bounds(shipped_default, key)
+                lo, hi = ui_settings.bounds(shipped_default, key)
                 assert lo <= value <= hi
         shown = md(raw)
         assert "\n" not in shown

@@ -15,7 +15,7 @@ from dimee_core.cache import META_FILE, MODEL_DIR, load_cache  # noqa: E402
 from dimee_core.costs import TIERS  # noqa: E402
 from dimee_core.evaluate import fit_routers, with_costs  # noqa: E402
 from dimee_core.predict import LiveModel, route  # noqa: E402
-from ui import state  # noqa: E402
+from ui import datasets, settings  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
@@ -25,7 +25,7 @@ SENTENCE = "An utterly charming, funny and moving film."
 
 def _live(root, monkeypatch, lesson: str = "yours") -> AppTest:
     """The Live page at the sidebar's settings (``lesson``: which setting it runs at)."""
-    monkeypatch.setattr(state, "CACHE_ROOT", root)
+    monkeypatch.setattr(datasets, "CACHE_ROOT", root)
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.session_state["lesson"] = lesson
     at.switch_page("pages/live.py").run()
@@ -65,7 +65,7 @@ def test_type_a_sentence_see_the_route(at, smoke_cache_dir, monkeypatch):
     at.text_area(key="live_text").input(SENTENCE).run()
     _clean(at)
     cache = load_cache(smoke_cache_dir)
-    cfg = state.config_from(cache, state.defaults(cache))
+    cfg = settings.config_from(cache, settings.defaults(cache))
     want, out = _expected(cache, cfg, SENTENCE)
     shown = _metrics(at)
     ref = cfg.costs.reference_cost(cache.num_layers)
@@ -165,7 +165,7 @@ def test_opens_at_the_illustrative_setting_labelled_not_certified(smoke_cache_di
     sidebar's), says it is not certified, and routes a text with routers fitted here."""
     from dimee_core.teaching import illustrative_setting
 
-    monkeypatch.setattr(state, "CACHE_ROOT", smoke_cache_dir.parent)
+    monkeypatch.setattr(datasets, "CACHE_ROOT", smoke_cache_dir.parent)
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/live.py").run()
     _clean(at)

@@ -8,7 +8,7 @@ import pytest
 
 from dimee_core.cache import load_cache
 from tests.conftest import SHIPPED
-from ui import scenarios, state
+from ui import scenarios, settings
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,9 @@ def cache():
 
 
 def test_round_trip(cache):
-    a = dict(state.defaults(cache), m=1, n=3, k=5, policy="reward", mu=0.25, oc=7.5,
+    a = dict(settings.defaults(cache), m=1, n=3, k=5, policy="reward", mu=0.25, oc=7.5,
              mode="recompute")
-    b = state.defaults(cache)
+    b = settings.defaults(cache)
     text = scenarios.to_json("rt-snippets", [("cheap *uplink*", a), ("B", b)])
     back = scenarios.from_json(text.encode(), cache)
     assert back == [("cheap *uplink*", a), ("B", b)]
@@ -49,4 +49,4 @@ def test_hostile_files_get_one_clear_message(cache, data, why):
 
 def test_missing_settings_take_the_defaults(cache):
     (name, s), = scenarios.from_json(_doc({"oc": 9}), cache)
-    assert s == dict(state.defaults(cache), oc=9.0) and name == "x"
+    assert s == dict(settings.defaults(cache), oc=9.0) and name == "x"

@@ -20,7 +20,7 @@ from tests.conftest import SHIPPED
 from tests.test_cli import run
 from tests.test_profiles import by_hand
 from ui import downloads, units
-from ui.state import Results
+from ui.compute import Results
 
 
 @pytest.fixture(scope="module")

@@ -180,9 +180,10 @@ def test_session_folder_is_removed_when_the_session_ends():
 
 def test_server_stop_removes_every_upload(monkeypatch, tmp_path):
     import app
+    from ui import warmup
 
     monkeypatch.setattr(upload, "UPLOAD_ROOT", tmp_path / "dimee-uploads-test")
-    monkeypatch.setattr(app, "warm_up", lambda: None)
+    monkeypatch.setattr(warmup, "run", lambda: None)
     session = upload.new_session_folder()
     upload.receive(_zip(_cache_files(SHIPPED)), "mine.zip", session)
     assert _disk(upload.UPLOAD_ROOT) > 1_000_000
@@ -205,17 +206,17 @@ def test_uploads_of_killed_servers_are_removed_at_start(monkeypatch, tmp_path):
 
 
 def test_server_paths_are_opt_in_and_loopback_only(monkeypatch):
-    from ui import state
+    from ui import datasets
 
     address = {"server.address": "127.0.0.1"}
-    monkeypatch.setattr(state.st, "get_option", lambda key: address[key])
-    monkeypatch.delenv(state.SERVER_PATHS_ENV, raising=False)
-    assert not state.server_paths_allowed()
-    monkeypatch.setenv(state.SERVER_PATHS_ENV, "1")
-    assert state.server_paths_allowed()
+    monkeypatch.setattr(datasets.st, "get_option", lambda key: address[key])
+    monkeypatch.delenv(datasets.SERVER_PATHS_ENV, raising=False)
+    assert not datasets.server_paths_allowed()
+    monkeypatch.setenv(datasets.SERVER_PATHS_ENV, "1")
+    assert datasets.server_paths_allowed()
     for exposed in ("0.0.0.0", "", None, "192.168.1.5", "::"):
         address["server.address"] = exposed
-        assert not state.server_paths_allowed(), exposed
+        assert not datasets.server_paths_allowed(), exposed
 
 
 def test_shipped_config_binds_loopback():

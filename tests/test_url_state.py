@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from dimee_core.costs import PRESETS
-from ui import state
+from ui import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -28,7 +28,7 @@ def _url(at: AppTest, key: str) -> str:
 
 
 def _settings(at: AppTest) -> dict:
-    return {k: at.session_state[k] for k in state.SETTINGS}
+    return {k: at.session_state[k] for k in settings.SETTINGS}
 
 
 def test_samples_state_travels_in_the_url():

@@ -13,8 +13,8 @@ from dimee_core.costs import PRESETS
 from dimee_core.profile_code import decode, encode
 from dimee_core.profiles import PRESETS as PROFILES
 from dimee_core.profiles import Profile
-from ui import scenarios, state, units, url
-from ui.state import COSTS, SETTINGS
+from ui import scenarios, settings, units, url
+from ui.settings import COSTS, SETTINGS
 from ui.text import md
 
 SIDES = ("a", "b")
@@ -29,13 +29,13 @@ def _key(side: str, setting: str) -> str:
     return f"cmp_{side}_{setting}"
 
 
-def _write(side: str, name: str, settings: dict[str, Any]) -> None:
+def _write(side: str, name: str, values: dict[str, Any]) -> None:
     ss = st.session_state
     ss[f"cmp_name_{side}"] = name
     for key in SETTINGS:
-        ss[_key(side, key)] = settings[key]
-    if settings.get(scenarios.PROFILE):  # a file without one keeps the scenario's
-        ss[_key(side, scenarios.PROFILE)] = settings[scenarios.PROFILE]
+        ss[_key(side, key)] = values[key]
+    if values.get(scenarios.PROFILE):  # a file without one keeps the scenario's
+        ss[_key(side, scenarios.PROFILE)] = values[scenarios.PROFILE]
 
 
 def settings_of(side: str) -> dict[str, Any]:
@@ -45,9 +45,9 @@ def settings_of(side: str) -> dict[str, Any]:
             scenarios.PROFILE: ss[_key(side, scenarios.PROFILE)]}
 
 
-def profile_of(settings: dict[str, Any]) -> Profile:
+def profile_of(values: dict[str, Any]) -> Profile:
     """A scenario's profile (its code was validated when it was set)."""
-    return decode(settings[scenarios.PROFILE])
+    return decode(values[scenarios.PROFILE])
 
 
 URL_PARAM = "cmp"
@@ -61,24 +61,24 @@ def init(cache: Cache) -> None:
     raw = url.query().get(URL_PARAM) if url.adopting() else None
     if raw is not None:
         try:
-            for side, (name, settings) in zip(SIDES, scenarios.from_json(
+            for side, (name, values) in zip(SIDES, scenarios.from_json(
                     raw.encode("utf-8"), cache)):
-                _write(side, name, settings)
+                _write(side, name, values)
         except ValueError as exc:
             st.warning(f"URL parameter {URL_PARAM} ignored: {md(exc)}")
     for side in SIDES:
         if _key(side, "m") in ss:
             continue
         name, preset, profile = START[side]
-        settings = {key: ss[key] for key in SETTINGS}
-        settings.update({k: float(getattr(PRESETS[preset], f)) for k, f in COSTS},
+        values = {key: ss[key] for key in SETTINGS}
+        values.update({k: float(getattr(PRESETS[preset], f)) for k, f in COSTS},
                         mode=PRESETS[preset].mode)
-        _write(side, name, {**settings, scenarios.PROFILE: encode(PROFILES[profile])})
+        _write(side, name, {**values, scenarios.PROFILE: encode(PROFILES[profile])})
     for side in SIDES:  # a file or link without profiles: the sidebar's
         ss.setdefault(_key(side, scenarios.PROFILE), encode(units.profile()))
     for side in SIDES:  # a data set switch can leave split points or k out of range
         for key in ("m", "n", "k"):
-            lo, hi = state.bounds(cache, key, ss[_key(side, "m")] if key == "n" else None)
+            lo, hi = settings.bounds(cache, key, ss[_key(side, "m")] if key == "n" else None)
             ss[_key(side, key)] = int(min(max(ss[_key(side, key)], lo), hi))
 
 
@@ -123,7 +123,7 @@ def editor(cache: Cache, side: str) -> tuple[str, dict[str, Any]]:
             if s.kind == "choice":
                 st.selectbox(s.label, s.options, key=k, help=s.help or None, **PERSIST)
                 continue
-            lo, hi = state.bounds(cache, key, ss.get(_key(side, "m")))
+            lo, hi = settings.bounds(cache, key, ss.get(_key(side, "m")))
             if s.kind == "int":
                 lo, hi = int(lo), int(hi)
                 ss[k] = int(min(max(ss[k], lo), hi))  # n follows a new m
@@ -150,8 +150,8 @@ def _load(cache: Cache) -> None:
         st.session_state["_cmp_error"] = f"Could not load those scenarios: {exc}"
         return
     st.session_state.pop("_cmp_error", None)
-    for side, (name, settings) in zip(SIDES, loaded):
-        _write(side, name, settings)
+    for side, (name, values) in zip(SIDES, loaded):
+        _write(side, name, values)
 
 
 def file_controls(cache: Cache, dataset: str) -> None:

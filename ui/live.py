@@ -2,7 +2,7 @@
 once per session, and routing those outputs with the shared cached routers.
 
 A sidebar change re-runs the page: the outputs come from the session, the routers from
-``state.routers`` (k-means cached, re-solved for the new settings), so the model never
+``compute.routers`` (k-means cached, re-solved for the new settings), so the model never
 runs again for a text it has seen.
 """
 
@@ -21,8 +21,7 @@ from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
-from ui import state, units
-from ui.text import md  # noqa: F401  (pages call live.md)
+from ui import compute, units
 
 MAX_REMEMBERED = 64  # texts whose outputs a session keeps
 MAX_CSV_ROWS = 5000
@@ -34,23 +33,15 @@ class _Loaded:
     lock: threading.Lock  # fast tokenizers must not be used by two threads at once
 
 
-@st.cache_resource(show_spinner="Loading the model (once per server)…", max_entries=4)
-def _model(path: str, stamp: float) -> _Loaded:
-    return _Loaded(LiveModel(state.load(path)), threading.Lock())
+@compute.cached(show_spinner="Loading the model (once per server)…", max_entries=4)
+def _loaded(cache: Cache) -> _Loaded:  # a rebuilt cache gets a new model
+    return _Loaded(LiveModel(cache), threading.Lock())
 
 
 def model(cache: Cache) -> LiveModel:
     """The cache's model, shared by every session (CacheError / ModelError when it has
     none or it fails its checks; errors are not cached)."""
     return _loaded(cache).model
-
-
-def _stamp(cache: Cache) -> float:
-    return state._stamp(str(cache.path))  # a rebuilt cache gets a new model
-
-
-def _loaded(cache: Cache) -> _Loaded:
-    return _model(str(cache.path), _stamp(cache))
 
 
 def _remember(key: tuple, make: Callable[[], ModelOutputs]) -> ModelOutputs:
@@ -71,11 +62,12 @@ def outputs(cache: Cache, text: str, pair: str | None = None) -> ModelOutputs:
         with loaded.lock:
             return loaded.model.run([text], None if pair is None else [pair])
 
-    return _remember(("text", str(cache.path), _stamp(cache), text, pair), run)
+    return _remember(("text", str(cache.path), compute.stamp(cache), text, pair), run)
 
 
 def _csv_key(cache: Cache, data: bytes, columns: tuple[str, str | None]) -> tuple:
-    return ("csv", str(cache.path), _stamp(cache), hashlib.sha256(data).hexdigest(), columns)
+    return ("csv", str(cache.path), compute.stamp(cache), hashlib.sha256(data).hexdigest(),
+            columns)
 
 
 def batch_outputs(cache: Cache, data: bytes, columns: tuple[str, str | None],
@@ -99,7 +91,7 @@ def batch_seen(cache: Cache, data: bytes, columns: tuple[str, str | None]) -> bo
 
 def routes(cache: Cache, cfg: DIMEEConfig, out: ModelOutputs) -> dict[str, list[Route]]:
     """DIMEE and DIMEE+ routes at ``cfg`` with the shared fitted routers (no model run)."""
-    with state.routers(cache, cfg) as (dimee, plus):
+    with compute.routers(cache, cfg) as (dimee, plus):
         return route(out, dimee, plus, cache.label_names)
 
 

@@ -18,7 +18,7 @@ from dimee_core import selection, words
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, guarantee, plot, state, undo, units, url, widgets
+from ui import charts, compute, guarantee, plot, state, undo, units, url, widgets
 from ui.text import md
 from ui.charts import METHOD_COLORS, _layout
 
@@ -137,7 +137,7 @@ def _test_result(cache: Cache, cands: selection.Candidates, rec: selection.Recom
     """The recommendation scored once on test, and in the sidebar's real unit (None in
     abstract mode)."""
     routing = cands.routing(rec.index, cache.test)
-    real = (state.route_units(cache, rec.config, routing, units.profile())
+    real = (compute.route_units(cache, rec.config, routing, units.profile())
             if units.in_units() else None)
     return score_routing(cache, rec.config, routing, INTERACTIVE_BOOT), real
 
@@ -199,7 +199,7 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
     _, alpha, target, delta, family = ask  # alpha of the pools policy when asked
     url.publish({"opt_target": url.num(target), "opt_delta": url.num(delta),
                  "opt_family": family})  # a link (or Back) repeats this search
-    cands = state.candidates(cache, replace(cfg, alpha=alpha))
+    cands = compute.candidates(cache, replace(cfg, alpha=alpha))
     rec = selection.certify(cands, target, delta, family)
     test, real = _test_result(cache, cands, rec) if rec.ok else (None, None)
     v = verdict(rec, test)

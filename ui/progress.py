@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import state
+from ui import compute
 from ui.text import md
 
 DRAWN = "_drawn_ds"  # the data set the last finished run drew
@@ -45,10 +45,10 @@ def finish(loading: Loading, ctx) -> None:
     loading.bar.progress(0.25, text=f"Clustering what the phone sees on "
                                     f"{cache.calibration.n:,} calibration samples (k = {cfg.k})…")
     try:
-        state.kpis(cache, cfg)
+        compute.kpis(cache, cfg)
         loading.bar.progress(0.7, text=f"Scoring DIMEE, DIMEE+ and the baselines on "
                                        f"{cache.test.n:,} test samples…")
-        state.results(cache, cfg)
+        compute.results(cache, cfg)
     except ValueError:
         pass  # the page shows the error in its place
     loading.bar.progress(1.0, text="Drawing…")

@@ -1,6 +1,6 @@
 """Compare's scenarios: every knob of a setting, saved and reloaded as JSON.
 
-A scenario is a name plus one value per shared setting (ui.state.SETTINGS: split points,
+A scenario is a name plus one value per shared setting (ui.settings.SETTINGS: split points,
 k, features, α, policy, ε, μ, offload mode and the six costs) and its device-and-network
 profile (the URL's ``pf`` code; real units score each scenario under its own). Loading
 validates every value with the same parser as the URL, so a hostile file gets one clear
@@ -15,7 +15,7 @@ from typing import Any
 from dimee_core.cache import Cache
 from dimee_core.profile_code import decode, encode
 from dimee_core.profiles import ProfileError
-from ui import state
+from ui import settings
 
 FORMAT = "dimee-studio-scenarios"
 MAX_BYTES = 64 * 1024
@@ -27,7 +27,7 @@ def to_json(dataset: str, scenarios: list[tuple[str, dict[str, Any]]],
             compact: bool = False) -> str:
     """The scenarios file (``compact``: one line, for the URL's ``cmp`` parameter)."""
     return json.dumps({"format": FORMAT, "version": 1, "dataset": dataset,
-                       "scenarios": [{"name": n, "settings": {k: s[k] for k in state.SETTINGS},
+                       "scenarios": [{"name": n, "settings": {k: s[k] for k in settings.SETTINGS},
                                       **({"profile": s[PROFILE]} if s.get(PROFILE) else {})}
                                      for n, s in scenarios]},
                       indent=None if compact else 2, ensure_ascii=False,
@@ -56,25 +56,25 @@ def from_json(data: bytes, cache: Cache) -> list[tuple[str, dict[str, Any]]]:
         if not isinstance(name, str):
             raise ValueError(f"scenario {i}: the name must be text")
         raw = item["settings"]
-        unknown = sorted(set(raw) - set(state.SETTINGS))
+        unknown = sorted(set(raw) - set(settings.SETTINGS))
         if unknown:
             raise ValueError(f"scenario {i}: unknown settings {', '.join(map(str, unknown))[:200]}")
-        settings = dict(state.defaults(cache))
-        for key in state.SETTINGS:  # dict order: m before n, so n's bounds see m
+        values = dict(settings.defaults(cache))
+        for key in settings.SETTINGS:  # dict order: m before n, so n's bounds see m
             if key in raw:
                 value = raw[key]
                 if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                     raise ValueError(f"scenario {i}: {key} must be a number or a name")
                 try:
-                    settings[key] = state.parse(cache, key, str(value), settings["m"])
+                    values[key] = settings.parse(cache, key, str(value), values["m"])
                 except ValueError as exc:
                     raise ValueError(f"scenario {i}: {key} {exc}") from None
-        if settings["n"] <= settings["m"]:
+        if values["n"] <= values["m"]:
             raise ValueError(f"scenario {i}: n must be above m")
         if "profile" in item:
             try:
-                settings[PROFILE] = encode(decode(item["profile"]))
+                values[PROFILE] = encode(decode(item["profile"]))
             except ProfileError as exc:
                 raise ValueError(f"scenario {i}: profile: {exc}") from None
-        out.append((name.strip()[:MAX_NAME] or f"Scenario {i}", settings))
+        out.append((name.strip()[:MAX_NAME] or f"Scenario {i}", values))
     return out

@@ -10,8 +10,8 @@ from dimee_core import words
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
-from ui import state, undo, units, upload, url
-from ui.state import COSTS, SETTINGS
+from ui import compute, datasets, settings, state, undo, units, upload, url
+from ui.settings import COSTS, SETTINGS
 from ui.text import md
 
 
@@ -22,25 +22,6 @@ class Context:
     cfg: DIMEEConfig
 
 
-def current() -> Context:
-    """The context app.py built for this run; pages call this first."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        # Because a pages/ folder exists, Streamlit starts in legacy multipage mode and
-        # may run a page file on its own (a deep link on a fresh server; every AppTest
-        # run). Run app.py's router instead, which declares st.navigation (leaving that
-        # mode) and runs this same page (url_path == file name), then end this run.
-        import app
-
-        app.main()
-        st.stop()
-    ctx = st.session_state.get("_ctx")
-    if ctx is None:  # app.py only runs pages with a context; be safe anyway
-        st.stop()
-    return ctx
-
-
 # ---------------------------------------------------------------- callbacks (run before the script)
 
 def _use(name: str) -> None:
@@ -49,11 +30,11 @@ def _use(name: str) -> None:
 
 
 def _load_path() -> None:
-    if not state.server_paths_allowed():  # the control is not drawn then; be safe anyway
+    if not datasets.server_paths_allowed():  # the control is not drawn then; be safe anyway
         return
     path = (st.session_state.get("user_path") or "").strip()
     try:
-        _use(state.register_user_cache(path))
+        _use(datasets.register_user_cache(path))
     except CacheError as exc:
         st.session_state["_load_error"] = f"Could not load that folder: {md(exc, 400)}"
 
@@ -64,7 +45,7 @@ def _load_zip() -> None:
         return
     try:  # a new upload replaces this session's previous one
         folder = upload.receive(up, up.name, upload.session_folder())
-        _use(state.register_user_cache(folder, f"{up.name} (uploaded)"))
+        _use(datasets.register_user_cache(folder, f"{up.name} (uploaded)"))
     except CacheError as exc:
         st.session_state["_load_error"] = (f"Could not use the uploaded archive: "
                                            f"{md(exc, 400)}")
@@ -87,7 +68,7 @@ def _apply_preset() -> None:
 
 def _slider(key: str, cache: Cache, disabled: bool = False, fmt: str | None = None) -> None:
     s = SETTINGS[key]
-    lo, hi = state.bounds(cache, key, st.session_state.get("m"))
+    lo, hi = settings.bounds(cache, key, st.session_state.get("m"))
     if s.kind == "int":
         lo, hi = int(lo), int(hi)
         if lo == hi:  # a slider needs a range; show the forced value instead
@@ -108,7 +89,7 @@ def _choice(key: str, horizontal: bool = False) -> None:
 def _choose_dataset() -> tuple[str | None, list[str]]:
     """Settle ``ds``: the URL's on a run that adopts it (first run, Back/Forward), else the
     current one, else the default."""
-    names = list(state.datasets())
+    names = list(datasets.datasets())
     warnings = []
     ss = st.session_state
     wanted = url.query().get("ds") if url.adopting() else None
@@ -120,11 +101,11 @@ def _choose_dataset() -> tuple[str | None, list[str]]:
                    "are private to the session that opened them and are deleted when it "
                    "ends, so load it again" if wanted.endswith(("(yours)", "(uploaded)"))
                    else "is not an available dataset")
-            shown = ss.get("ds") if ss.get("ds") in names else state.default_dataset(names)
+            shown = ss.get("ds") if ss.get("ds") in names else datasets.default_dataset(names)
             warnings.append(f"URL parameter ds={md(repr(wanted))} {why}; showing "
                             f"{md(repr(shown))} instead.")
     if ss.get("ds") not in names:
-        ss["ds"] = state.default_dataset(names)
+        ss["ds"] = datasets.default_dataset(names)
     return ss.get("ds"), warnings
 
 
@@ -148,12 +129,12 @@ def prepare() -> Setup:
     if ds is None:
         return Setup(None, None, "No dataset found under cache/. Load a cache folder or "
                                  "upload a .zip.")
-    path = state.datasets()[ds]
+    path = datasets.datasets()[ds]
     try:
-        cache = state.load(path)
+        cache = compute.load(path)
     except CacheError as exc:
         return Setup(None, None, f"Dataset {md(repr(ds))} cannot be used: "
-                                 f"{state.public_error(exc, path, ds)}")
+                                 f"{datasets.public_error(exc, path, ds)}")
     if ss.get("_settings_for") not in (None, ds):  # a switch: start from its defaults
         state.reset(cache)
     ss["_settings_for"] = ds
@@ -176,12 +157,12 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
     the page (a closed expander's widgets take no tab stops)."""
     ss = st.session_state
     with st.sidebar:
-        names = list(state.datasets())
+        names = list(datasets.datasets())
         if names:
             st.selectbox("Dataset", names, key="ds", help="A cache of per-layer exit "
                          "outputs on a calibration and a test split.")
         with st.expander("Load your own cache"):
-            if state.server_paths_allowed():
+            if datasets.server_paths_allowed():
                 st.text_input("Cache folder on this machine", key="user_path",
                               placeholder="/path/to/cache/my-dataset")
                 st.button("Load folder", on_click=_load_path, key="user_path_go")

@@ -10,7 +10,7 @@ import streamlit as st
 from dimee_core import teaching
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
-from ui import guarantee, state, url
+from ui import compute, guarantee, settings, url
 
 KEY = "lesson"  # widget key == URL parameter
 CHOICES = {"illustrative": "Illustrative (not certified)", "certified": "Certified",
@@ -18,18 +18,15 @@ CHOICES = {"illustrative": "Illustrative (not certified)", "certified": "Certifi
 PARAM = url.Param(KEY, url.choice(tuple(CHOICES)))
 
 
-@st.cache_data(show_spinner="Choosing an illustrative setting on the calibration split…",
-               max_entries=16)
-def _illustration(path: str, stamp: float, costs_key: str, _base: DIMEEConfig,
-                  _cache: Cache) -> teaching.Illustration:
-    return teaching.illustrative_setting(_cache, _base)
+@compute.cached("data", max_entries=16,
+                show_spinner="Choosing an illustrative setting on the calibration split…")
+def _illustration(cache: Cache, base: DIMEEConfig) -> teaching.Illustration:
+    return teaching.illustrative_setting(cache, base)
 
 
 def illustration(cache: Cache, cfg: DIMEEConfig) -> teaching.Illustration:
     """The illustrative setting under the sidebar's costs (memoised per cache build)."""
-    path = str(cache.path)
-    base = DIMEEConfig.for_cache(cache, costs=cfg.costs)
-    return _illustration(path, state._stamp(path), repr(base), base, cache)
+    return _illustration(cache, DIMEEConfig.for_cache(cache, costs=cfg.costs))
 
 
 def _certified(cache: Cache) -> tuple[DIMEEConfig, guarantee.Claim | None]:
@@ -44,7 +41,7 @@ def lesson_config(cache: Cache, cfg: DIMEEConfig) -> DIMEEConfig:
     else at the sidebar's settings (someone who moved a knob wants to see it)."""
     ss = st.session_state
     if KEY not in ss:
-        at_defaults = cfg == state.config_from(cache, state.defaults(cache))
+        at_defaults = cfg == settings.config_from(cache, settings.defaults(cache))
         ss[KEY] = "illustrative" if at_defaults else "yours"
     url.adopt((PARAM,))
     choice = st.segmented_control(

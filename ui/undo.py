@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from ui.state import SETTINGS
+from ui.settings import SETTINGS
 
 _KEY = "_undo"  # (label, data set, settings before, settings after) of the last bulk change
 

@@ -23,7 +23,7 @@ from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PAR
                                  parse_profile, profile_json, route_polynomials)
 from dimee_core.payoff import payoff, tail_note
 from dimee_core.profile_code import SLUGS, decode, encode
-from ui import charts, plot, state, url
+from ui import charts, compute, plot, url
 from ui.text import md
 
 
@@ -168,7 +168,7 @@ def per_test_request(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | Non
     abstract mode (the routing's own ``cost`` is the abstract figure)."""
     if not in_units():
         return None
-    lengths = state.with_tokens(cache)[0].test.lengths
+    lengths = compute.with_tokens(cache)[0].test.lengths
     return per_request(cfg, cache.num_layers, routing.tier, routing.escalated, lengths)
 
 
@@ -327,7 +327,7 @@ def sidebar_section(cache) -> None:
                  help="abstract: the paper's layer-equivalents. ms / mJ / $: latency, "
                       "phone energy or server money from the device-and-network profile "
                       "below, per request, from each sample's token count.")
-        note = state.with_tokens(cache)[1] if in_units() else None
+        note = compute.with_tokens(cache)[1] if in_units() else None
         if note:  # an old cache: every real-unit figure rests on these counts
             st.caption(f"Token counts: {md(note)}.")
         p = profile()
@@ -399,7 +399,7 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
                      + (f", p95 ≤ {sla_ms:g} ms" if sla_ms else "") + ")", key="net_go"):
         return
     try:
-        grid, test = state.network(cache, sweep_cfg, ks)
+        grid, test = compute.network(cache, sweep_cfg, ks)
     except ValueError as exc:
         st.error(f"The sweep cannot run: {md(exc)}")
         return

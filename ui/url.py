@@ -26,7 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.text import md
 
-EXTRA = "_url_extra"  # {param: value} a page adds to the URL for its own state, this run
+_EXTRA = "_url_extra"  # {param: value} a page adds to the URL for its own state, this run
 _MODE = "_url_mode"  # why this run runs: "first", "history" (Back/Forward) or "run"
 _PAGE = "_url_page"  # the page the previous run showed
 _REPLACED = "_url_replaced"  # how many entries this session rewrote
@@ -52,7 +52,12 @@ def adopting() -> bool:
 
 def publish(params: Mapping[str, str]) -> None:
     """A page's own parameters for this run's URL (written once, at the run's end)."""
-    st.session_state.setdefault(EXTRA, {}).update(params)
+    st.session_state.setdefault(_EXTRA, {}).update(params)
+
+
+def take_published() -> dict[str, str]:
+    """The page parameters published this run (and forget them: next run starts empty)."""
+    return st.session_state.pop(_EXTRA, {})
 
 
 def write(want: dict[str, str]) -> None:

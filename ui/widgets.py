@@ -11,8 +11,8 @@ from dimee_core import explore, summary
 from dimee_core.cache import Cache
 from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import charts, downloads, plot, state, units
-from ui.state import Results
+from ui import charts, compute, downloads, plot, units
+from ui.compute import Results
 from ui.text import md
 
 KPI_HELP = {
@@ -109,7 +109,7 @@ def show_error(exc: Exception, what: str = "This setting") -> None:
 def results_or_error(cache: Cache, cfg: DIMEEConfig) -> Results | None:
     """Evaluate the current settings; on a core validation error show it and return None."""
     try:
-        return state.results(cache, cfg)
+        return compute.results(cache, cfg)
     except ValueError as exc:  # includes CacheError
         show_error(exc)
         return None
@@ -119,8 +119,8 @@ def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
                per_row: int = 4) -> bool:
     """DIMEE's KPI row via the fast path (drawn before anything slower); False on error."""
     try:
-        r = state.kpis(cache, cfg)
-        real = state.unit_kpis(cache, cfg, units.profile()) if units.in_units() else None
+        r = compute.kpis(cache, cfg)
+        real = compute.unit_kpis(cache, cfg, units.profile()) if units.in_units() else None
     except ValueError as exc:
         show_error(exc)
         return False
@@ -132,7 +132,7 @@ def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
 
 def headline_panel(cache: Cache) -> None:
     """The shipped report's honest operating points for this dataset (if it covers it)."""
-    table = state.headline(cache)
+    table = compute.headline(cache)
     if table is None:
         return
     with st.expander("Against the paper's headline (≥ 43 % cheaper at ≤ 0.3 pp): each "
@@ -164,7 +164,7 @@ def headline_panel(cache: Cache) -> None:
 def recommendation_units(cache: Cache) -> dict | None:
     """Each method of the cache's recommendation as (own, all-in-cloud) under the profile
     in force; None in abstract mode."""
-    return state.recommendation_units(cache, units.profile()) if units.in_units() else None
+    return compute.recommendation_units(cache, units.profile()) if units.in_units() else None
 
 
 def _in_unit(rec: summary.Recommendation, real: dict | None) -> summary.Recommendation:
@@ -177,7 +177,7 @@ def _in_unit(rec: summary.Recommendation, real: dict | None) -> summary.Recommen
 def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation:
     """The data set's recommended method at its stored setting, in one sentence, its KPIs
     and why it was chosen; a note when the sidebar holds another setting."""
-    rec = state.recommendation(cache)
+    rec = compute.recommendation(cache)
     real = recommendation_units(cache)
     st.markdown(summary.headline(_in_unit(rec, real), units.shown(real).noun))
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
@@ -257,7 +257,7 @@ def unit_summaries(cache: Cache, cfg: DIMEEConfig, profile=None
     if not units.in_units():
         return None, None
     try:
-        return state.unit_view(cache, cfg, profile or units.profile())
+        return compute.unit_view(cache, cfg, profile or units.profile())
     except ValueError as exc:
         show_error(exc, "The real-unit figures")
         return None, None
