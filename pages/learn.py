@@ -9,7 +9,7 @@ import streamlit as st
 import app
 
 from dimee_core import explore, words
-from ui import charts, compute, lesson, plot, teaching, units, widgets
+from ui import charts, compute, lesson, plot, settings, teaching, units, widgets
 
 ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -95,5 +95,5 @@ if res is not None:
         f"at {casc.accuracy_drop_pp:+.2f} pp, DIMEE+ {plus_r.cost_reduction_pct:.1f} % at "
         f"{plus_r.accuracy_drop_pp:+.2f} pp (test split).")
 
-lesson.knobs({key: s.label for key, s in state.SETTINGS.items()},
-             {key: st.session_state.get(key) for key in state.SETTINGS})
+lesson.knobs({key: s.label for key, s in settings.SETTINGS.items()},
+             {key: st.session_state.get(key) for key in settings.SETTINGS})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import lesson, state
+from ui import lesson, settings
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -46,7 +46,7 @@ def test_each_term_is_defined_where_it_first_appears(texts, term):
 
 def test_every_sidebar_knob_is_covered(texts):
     page = "\n".join(texts)
-    for key, setting in state.SETTINGS.items():
+    for key, setting in settings.SETTINGS.items():
         assert f"**{setting.label}**" in page, key
         assert lesson.KNOB_WORDS[key] in page, key
     for name, _ in lesson.OTHER_CONTROLS:

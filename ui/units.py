@@ -188,7 +188,7 @@ def payoff_box(cache, cfg) -> None:
     if not in_units():
         return
     p, u = profile(), unit()
-    lengths = state.with_tokens(cache)[0].test.lengths
+    lengths = compute.with_tokens(cache)[0].test.lengths
     verdict = payoff(p, OBJECTIVE_OF[u.key], cfg.m, cfg.n, cache.num_layers, lengths,
                      cfg.costs.mode, cfg.hidden_size)
     st.info(f"**Which tier pays off under {md(p.name)}** (m = {cfg.m}, n = {cfg.n}). "
