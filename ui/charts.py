@@ -41,7 +41,8 @@ def config(fig: go.Figure) -> dict:
             "modeBarButtonsToRemove": list(MODEBAR_HIDDEN)}
 
 
-def _layout(fig: go.Figure, title: str | None = None, height: int = 360, **kw) -> go.Figure:
+def layout(fig: go.Figure, title: str | None = None, height: int = 360, **kw) -> go.Figure:
+    """The house layout every chart shares: title, height, tight margins, legend on top."""
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title
                                                               else 10, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
@@ -58,7 +59,7 @@ def tier_shares_bar(shares: Mapping[str, Mapping[str, float]], height: int = 260
                      for t in TIERS])
     fig.update_xaxes(title="share of test samples (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, height=height, barmode="stack")
+    return layout(fig, height=height, barmode="stack")
 
 
 def sankey(shares: Mapping[str, float], escalated: float = 0.0, n_samples: int = 0) -> go.Figure:
@@ -81,7 +82,7 @@ def sankey(shares: Mapping[str, float], escalated: float = 0.0, n_samples: int =
         link=dict(source=[s for s, _, _ in links], target=[t for _, t, _ in links],
                   value=[100 * v for _, _, v in links],
                   color="rgba(150,150,150,0.35)")))
-    return _layout(fig, height=280)
+    return layout(fig, height=280)
 
 
 _LABEL_SPOTS = {  # Plotly textposition -> direction of the label from its marker
@@ -208,7 +209,7 @@ def methods_scatter(table: pd.DataFrame,
                         line=dict(width=1, color="white") if big else None)))
     fig.update_xaxes(title=f"{x_title} →  better")
     fig.update_yaxes(title="accuracy drop (pp) ↓ better", zeroline=True)
-    return _layout(fig, showlegend=False, height=380)
+    return layout(fig, showlegend=False, height=380)
 
 
 def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
@@ -237,7 +238,7 @@ def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
                         line=dict(width=1, color="black"))))
     fig.update_xaxes(title="mean cost per sample (layer-equivalents) ← cheaper")
     fig.update_yaxes(title="test accuracy (%)")
-    return _layout(fig, height=440)
+    return layout(fig, height=440)
 
 
 def cluster_chart(clusters: pd.DataFrame) -> go.Figure:
@@ -248,7 +249,7 @@ def cluster_chart(clusters: pd.DataFrame) -> go.Figure:
                                   ("hard", "#d62728"))])
     fig.update_yaxes(title="calibration samples")
     fig.update_xaxes(title="cluster → chosen tier")
-    return _layout(fig, barmode="stack", height=320)
+    return layout(fig, barmode="stack", height=320)
 
 
 def gate_chart(clusters: pd.DataFrame, alpha: float) -> go.Figure:
@@ -268,7 +269,7 @@ def gate_chart(clusters: pd.DataFrame, alpha: float) -> go.Figure:
                   annotation_position="top left")
     fig.update_yaxes(title="phone answers if its confidence ≥", range=[0, 1.1])
     fig.update_xaxes(title="DIMEE+ cluster", type="category")
-    return _layout(fig, height=320)
+    return layout(fig, height=320)
 
 
 def _tiers_and_alpha(fig: go.Figure, m: int, n: int, L: int, alpha: float) -> None:
@@ -302,7 +303,7 @@ def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
                       annotation_text="answer taken here", annotation_position="bottom left")
     fig.update_xaxes(title="exit (layer)", dtick=1, range=[0.5, L + 0.5])
     fig.update_yaxes(title="confidence", range=[0, 1.05])
-    return _layout(fig, height=340)
+    return layout(fig, height=340)
 
 
 def cost_breakdown_chart(parts: Mapping[str, float], reference: float | None = None
@@ -317,7 +318,7 @@ def cost_breakdown_chart(parts: Mapping[str, float], reference: float | None = N
                       annotation_position="top")
     fig.update_xaxes(title=f"cost (total {sum(parts.values()):g})",
                      range=[0, 1.05 * max(sum(parts.values()), reference or 0)])
-    return _layout(fig, barmode="stack", height=190, yaxis=dict(visible=False))
+    return layout(fig, barmode="stack", height=190, yaxis=dict(visible=False))
 
 
 def layer_accuracy_chart(acc: pd.DataFrame, m: int, n: int) -> go.Figure:
@@ -331,7 +332,7 @@ def layer_accuracy_chart(acc: pd.DataFrame, m: int, n: int) -> go.Figure:
                    mode="lines+markers", line=dict(color="#444"))])
     fig.update_xaxes(title="exit (layer); colour = tier that holds it", dtick=1)
     fig.update_yaxes(title="%", range=[0, 105])
-    return _layout(fig, height=320)
+    return layout(fig, height=320)
 
 
 def confidence_boxes(long: pd.DataFrame, alpha: float) -> go.Figure:
@@ -345,7 +346,7 @@ def confidence_boxes(long: pd.DataFrame, alpha: float) -> go.Figure:
     fig.add_hline(y=alpha, line_dash="dash", annotation_text=f"α = {alpha:g}")
     fig.update_xaxes(title="exit (layer)", dtick=1)
     fig.update_yaxes(title="confidence (top probability)")
-    return _layout(fig, boxmode="group", height=340)
+    return layout(fig, boxmode="group", height=340)
 
 
 def pool_shares_chart(shares: pd.DataFrame, alpha: float) -> go.Figure:
@@ -355,7 +356,7 @@ def pool_shares_chart(shares: pd.DataFrame, alpha: float) -> go.Figure:
     fig.add_vline(x=alpha, line_dash="dash", annotation_text="your α")
     fig.update_xaxes(title="confidence threshold α")
     fig.update_yaxes(title="share of test samples (%)", range=[0, 100])
-    return _layout(fig, height=320)
+    return layout(fig, height=320)
 
 
 def distinct_colors(k: int) -> list[str]:
@@ -407,7 +408,7 @@ def projection_chart(pts: pd.DataFrame, centres: pd.DataFrame, color_by: str) ->
                                          line=dict(width=1, color="#888"))))
     fig.update_xaxes(title="principal component 1")
     fig.update_yaxes(title="principal component 2")
-    return _layout(fig, height=400, showlegend=len(groups) <= len(QUALITATIVE))
+    return layout(fig, height=400, showlegend=len(groups) <= len(QUALITATIVE))
 
 
 def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float,
@@ -429,7 +430,7 @@ def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float
                       annotation_position="bottom right" if i else "bottom left")
     fig.update_xaxes(title="exit (layer)", dtick=1, range=[0.5, L + 0.5])
     fig.update_yaxes(title="probability", range=[0, 1.05])
-    return _layout(fig, height=360)
+    return layout(fig, height=360)
 
 
 def warm_up() -> None:
@@ -459,7 +460,7 @@ def latency_distribution(latencies: Mapping[str, "np.ndarray"], labels: Mapping[
         fig.add_hline(y=100 * quantile, line_dash="dot", line_color="#999999")
     fig.update_xaxes(title="latency per request (ms)", rangemode="tozero")
     fig.update_yaxes(title="requests answered within (%)", range=[0, 101])
-    return _layout(fig, height=380)
+    return layout(fig, height=380)
 
 
 def split_heatmap(cells: pd.DataFrame, value_title: str, texts: Sequence[str],
@@ -485,4 +486,4 @@ def split_heatmap(cells: pd.DataFrame, value_title: str, texts: Sequence[str],
                       line=dict(color=outline, width=3))
     fig.update_xaxes(title="edge split n", type="category")
     fig.update_yaxes(title="mobile split m", type="category")
-    return _layout(fig, height=height)
+    return layout(fig, height=height)

@@ -20,7 +20,7 @@ from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
 from ui import charts, compute, guarantee, plot, state, undo, units, url, widgets
 from ui.text import md
-from ui.charts import METHOD_COLORS, _layout
+from ui.charts import METHOD_COLORS, layout
 
 FAMILY_LABELS = {"any": "Any method", "dimee_plus": "DIMEE+ (or the cascade it contains)",
                  "dimee": "DIMEE", "cascade": "Confidence cascade"}
@@ -100,7 +100,7 @@ def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figur
     fig.update_yaxes(title="drop on the held-out calibration part (pp), bar to its bound",
                      range=[lo, hi])
     fig.update_xaxes(title="cost reduction on calibration (%) → better")
-    return _layout(fig, height=380, clickmode="event+select")
+    return layout(fig, height=380, clickmode="event+select")
 
 
 def clicked_index(event) -> int | None:
