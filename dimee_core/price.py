@@ -1,0 +1,183 @@
+"""The price of certainty for one cache: the three things a screen shows beside a
+recommended saving, computed once (``tune`` stores them; the dashboard reads them).
+
+1. the certified saving (target, δ, the setting's own bound);
+2. the expected saving of the calibration-best setting, NOT guaranteed: the cheapest
+   candidate whose held-out drop is within the target, with a re-split interval (pick on
+   one half of the held-out part, score on the other, many times: how much of that
+   saving survives on samples that did not choose it, and how often it breaks the target);
+3. certified saving against calibration size (subsamples N/4, N/2, N), and what 4× the
+   labels would buy, extrapolated from that curve and labelled as such.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .cache import Split
+from .evaluate import DIMEEConfig
+from .selection import DELTA, FAMILIES, Candidates, certify
+
+RESPLITS = 200
+FAMILY = "dimee_plus"  # what the Overview recommends: DIMEE+ contains the cascade
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The calibration-best rule re-selected on half the held-out part, scored on the
+    other half, ``n`` times: no guarantee, an honest spread."""
+
+    mean_saving_pct: float
+    lo_pct: float  # 5th percentile of the saving picked
+    hi_pct: float  # 95th percentile
+    mean_drop_pp: float  # on the halves that did not choose it
+    break_share: float  # share of re-splits whose other-half drop exceeds the target
+    n: int
+
+
+def resplit_interval(cands: Candidates, target_pp: float, family: str = FAMILY,
+                     resplits: int = RESPLITS, random_state: int = 0) -> Interval | None:
+    """The calibration-best rule's spread over re-splits of the held-out part (None when
+    no candidate is within the target on any half)."""
+    t = cands.table
+    rows = np.flatnonzero(t["method"].isin(FAMILIES[family]).to_numpy())
+    D = cands.D[rows].astype(np.float32)
+    saving = t["reduction_pct"].to_numpy()[rows]
+    n = D.shape[1]
+    rng = np.random.default_rng(random_state)
+    picked, drops = [], []
+    for _ in range(resplits):
+        perm = rng.permutation(n)
+        a, b = perm[: n // 2], perm[n // 2:]
+        ok = np.flatnonzero(100 * D[:, a].mean(1) <= target_pp + 1e-9)
+        if not ok.size:
+            continue
+        best = ok[np.argmax(saving[ok])]
+        picked.append(saving[best])
+        drops.append(100 * D[best, b].mean())
+    if not picked:
+        return None
+    p, d = np.array(picked), np.array(drops)
+    return Interval(float(p.mean()), float(np.percentile(p, 5)), float(np.percentile(p, 95)),
+                    float(d.mean()), float((d > target_pp + 1e-9).mean()), len(p))
+
+
+@dataclass(frozen=True)
+class SizePoint:
+    """Certified saving when only ``n_calibration`` labelled samples are at hand."""
+
+    n_calibration: int
+    n_held_out: int
+    saving_pct: float | None  # None: too small to certify anything at this target
+    note: str
+
+
+def extrapolate_4x(points: list[SizePoint]) -> float | None:
+    """Certified saving at 4 N, extrapolated (not measured) from the curve's trend per
+    doubling of the labels (N/4 → N when measured, else N/2 → N); never below the
+    saving at N, never above 100 %. None without two measured sizes."""
+    got = [p for p in points if p.saving_pct is not None]
+    if len(got) < 2:
+        return None
+    first, last = got[0], got[-1]
+    doublings = math.log2(last.n_calibration / first.n_calibration)
+    if doublings <= 0:
+        return None
+    per = (last.saving_pct - first.saving_pct) / doublings
+    return float(min(100.0, max(last.saving_pct, last.saving_pct + 2 * per)))
+
+
+@dataclass(frozen=True)
+class Price:
+    """Everything the screens show beside a recommended saving (JSON round trip)."""
+
+    target_pp: float
+    delta: float
+    family: str
+    n_calibration: int
+    certified_pct: float  # 0 when nothing is certified (then ``certified_note`` says why)
+    certified_setting: dict
+    bound_pp: float | None
+    certified_note: str
+    best_pct: float | None  # the calibration-best candidate's saving: expected, no guarantee
+    best_drop_pp: float | None  # its held-out drop (the samples that chose it)
+    interval: Interval | None
+    curve: tuple[SizePoint, ...]
+    extrapolated_4x_pct: float | None
+
+    @property
+    def certified(self) -> bool:
+        return bool(self.certified_setting)
+
+    @property
+    def too_small_for_curve(self) -> bool:
+        """No subsample could certify anything: the curve has nothing to show."""
+        return sum(p.saving_pct is not None for p in self.curve) < 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Price":
+        """Read back what ``to_dict`` wrote (ValueError on anything else)."""
+        try:
+            d = dict(d)
+            d["interval"] = Interval(**d["interval"]) if d["interval"] else None
+            d["curve"] = tuple(SizePoint(**p) for p in d["curve"])
+            out = cls(**d)
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"malformed price of certainty: {exc}") from None
+        nums = [out.target_pp, out.delta, out.certified_pct]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in nums):
+            raise ValueError("malformed price of certainty: a number is not finite")
+        return out
+
+
+def _size_point(split: Split, base: DIMEEConfig, target_pp: float, delta: float,
+                family: str) -> SizePoint:
+    from .selection import SelectionError, evaluate_candidates, samples_needed
+
+    try:
+        cands = evaluate_candidates(split, base)
+    except SelectionError as exc:
+        return SizePoint(split.n, 0, None, f"too small to try: {exc}")
+    need = samples_needed(target_pp, delta)
+    if need is not None and need > cands.n_held_out:
+        return SizePoint(split.n, cands.n_held_out, None,
+                         f"too small: {cands.n_held_out} held-out samples, the {target_pp:g} "
+                         f"pp target needs at least {need}")
+    rec = certify(cands, target_pp, delta, family)
+    return SizePoint(split.n, cands.n_held_out, rec.reduction_pct if rec.ok else 0.0,
+                     "certified" if rec.ok else rec.message)
+
+
+def price_of_certainty(calibration: Split, base: DIMEEConfig, target_pp: float,
+                       delta: float = DELTA, family: str = FAMILY,
+                       cands: Candidates | None = None,
+                       fractions: tuple[float, ...] = (0.25, 0.5)) -> Price:
+    """All three for one cache's calibration split (``cands``: its candidates under
+    ``base``, when already evaluated). Calibration only: the test split plays no part."""
+    from .splits import fit_part
+    from .selection import evaluate_candidates
+
+    cands = cands if cands is not None else evaluate_candidates(calibration, base)
+    rec = certify(cands, target_pp, delta, family)
+    t = cands.table
+    rows = np.flatnonzero(t["method"].isin(FAMILIES[family]).to_numpy())
+    held = 100 * cands.D[rows].mean(1)
+    ok = rows[held <= target_pp + 1e-9]
+    best = int(ok[np.argmax(t["reduction_pct"].to_numpy()[ok])]) if ok.size else None
+    curve = [_size_point(calibration.take(fit_part(calibration, f, base.random_state)[0]),
+                         base, target_pp, delta, family) for f in fractions]
+    curve.append(SizePoint(calibration.n, cands.n_held_out,
+                           rec.reduction_pct if rec.ok else 0.0,
+                           "certified" if rec.ok else rec.message))
+    return Price(float(target_pp), float(delta), family, calibration.n,
+                 rec.reduction_pct if rec.ok else 0.0, rec.setting(), rec.bound_pp,
+                 rec.message, None if best is None else float(t["reduction_pct"].iat[best]),
+                 None if best is None else float(100 * cands.D[best].mean()),
+                 resplit_interval(cands, target_pp, family, random_state=base.random_state),
+                 tuple(curve), extrapolate_4x(curve))
