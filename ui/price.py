@@ -1,0 +1,158 @@
+"""The price of certainty beside every recommended saving: the certified saving, the
+calibration-best setting's expected saving (not guaranteed) and what certainty costs,
+with the certified saving against calibration size. The figure and the words are pure;
+``panel`` draws."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dimee_core import price
+from dimee_core.cache import Cache
+from dimee_core.evaluate import DIMEEConfig
+from ui import compute
+from ui.charts import _layout
+
+STORED = "price_of_certainty"  # key in the cache's tuned defaults (written by tune)
+
+
+def stored(cache: Cache) -> price.Price | None:
+    """The price ``tune`` stored with the cache's defaults (None: none, or malformed)."""
+    d = cache.defaults.get(STORED)
+    try:
+        return price.Price.from_dict(d) if isinstance(d, dict) else None
+    except ValueError:
+        return None
+
+
+@compute.cached("data", max_entries=16, show_spinner="Certifying on subsamples of the "
+                "calibration split (N/4, N/2, N)…")
+def _computed(cache: Cache, target_pp: float, delta: float) -> price.Price:
+    base = DIMEEConfig.for_cache(cache)
+    base = DIMEEConfig(alpha=base.alpha, random_state=base.random_state, costs=base.costs)
+    return price.price_of_certainty(cache.calibration, base, target_pp, delta,
+                                    cands=compute.candidates(cache, base))
+
+
+def of_cache(cache: Cache, compute_if_missing: bool = False) -> price.Price | None:
+    """The cache's price of certainty at its stored target and δ: stored by tune, else
+    computed (and memoised) when ``compute_if_missing``, else None."""
+    got = stored(cache)
+    if got is not None or not compute_if_missing:
+        return got
+    d = cache.defaults
+    return _computed(cache, float(d.get("target_pp", 0.3)), float(d.get("delta", 0.1)))
+
+
+def curve_figure(p: price.Price) -> go.Figure:
+    """Certified saving against calibration size; a subsample too small to certify the
+    target is a hollow marker at 0 saying so; the 4× point is dashed and named an
+    extrapolation."""
+    fig = go.Figure()
+    got = [q for q in p.curve if q.saving_pct is not None]
+    fig.add_trace(go.Scatter(
+        x=[q.n_calibration for q in got], y=[q.saving_pct for q in got],
+        mode="lines+markers+text", name="certified (measured)",
+        text=[f"{q.saving_pct:.0f} %" for q in got], textposition="top center",
+        marker=dict(size=10, color="#1b7837"), line=dict(color="#1b7837")))
+    small = [q for q in p.curve if q.saving_pct is None]
+    if small:
+        fig.add_trace(go.Scatter(
+            x=[q.n_calibration for q in small], y=[0] * len(small), mode="markers+text",
+            name="too small to certify", text=["too small"] * len(small),
+            textposition="top center", hovertext=[q.note for q in small],
+            marker=dict(size=10, symbol="circle-open", color="#767676")))
+    if p.extrapolated_4x_pct is not None and got:
+        last = got[-1]
+        fig.add_trace(go.Scatter(
+            x=[last.n_calibration, 4 * last.n_calibration],
+            y=[last.saving_pct, p.extrapolated_4x_pct], mode="lines+markers+text",
+            name="4× labels (extrapolated, not measured)",
+            text=["", f"≈ {p.extrapolated_4x_pct:.0f} % (extrapolated)"],
+            textposition="top center", line=dict(dash="dash", color="#1b7837"),
+            marker=dict(size=10, symbol="diamond-open", color="#1b7837")))
+    if p.best_pct is not None:
+        fig.add_hline(y=p.best_pct, line=dict(color="#b35806", dash="dot"),
+                      annotation_text="calibration-best, not guaranteed",
+                      annotation_position="bottom right")
+    fig.update_xaxes(title="labelled calibration samples", type="log")
+    fig.update_yaxes(title="certified saving on calibration (%)", range=[-5, 105])
+    return _layout(fig, height=280)
+
+
+def words(p: price.Price) -> tuple[str, str, str]:
+    """The three cells' captions: certified, calibration-best, what certainty costs."""
+    conf = f"{100 * (1 - p.delta):g} %"
+    if p.certified:
+        bound = "" if p.bound_pp is None else f"; its own bound {p.bound_pp:+.2f} pp"
+        cert = (f"Drop ≤ {p.target_pp:g} pp with {conf} confidence (δ = {p.delta:g}{bound}), "
+                f"on calibration.")
+    else:
+        cert = f"Nothing certified at {p.target_pp:g} pp, δ = {p.delta:g}: {p.certified_note}"
+    if p.best_pct is None:
+        best = f"No setting is within {p.target_pp:g} pp even on the samples that choose it."
+    else:
+        best = (f"**Not guaranteed:** the cheapest setting whose held-out calibration drop is "
+                f"within {p.target_pp:g} pp, chosen and scored on the same samples.")
+        if p.interval is not None:
+            i = p.interval
+            best += (f" Re-selected on half the held-out samples and scored on the other "
+                     f"half ({i.n} re-splits): {i.lo_pct:.0f}–{i.hi_pct:.0f} % saved, a mean "
+                     f"drop of {i.mean_drop_pp:+.2f} pp, above the target in "
+                     f"{100 * i.break_share:.0f} % of them.")
+    if p.too_small_for_curve:
+        cost = ("The curve needs at least two subsample sizes that can certify the target; "
+                "at N/4 and N/2 these data are too small for it (each point says why), so "
+                "it cannot say what more labels would buy.")
+    elif p.extrapolated_4x_pct is not None:
+        cost = (f"With 4× the labels the certified saving would be about "
+                f"{p.extrapolated_4x_pct:.0f} %: an extrapolation of the curve's trend, not "
+                f"a measurement.")
+    else:
+        cost = "The curve is flat: more labels would not certify more here."
+    return cert, best, cost
+
+
+def panel(p: price.Price | None, key: str, missing: str = "") -> None:
+    """The three side by side, then the curve (in an expander)."""
+    if p is None:
+        st.caption("The price of certainty is not stored with this data set: "
+                   + (f"{missing} " if missing else "")
+                   + "`python -m dimee_core tune` stores it.")
+        return
+    cert, best, cost = words(p)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Certified saving", f"{p.certified_pct:.1f} %",
+              help="Cost reduction of the certified setting on the calibration split.")
+    c1.caption(cert)
+    c2.metric("Calibration-best (not guaranteed)",
+              "–" if p.best_pct is None else f"{p.best_pct:.1f} %",
+              help="What the cheapest setting that looks within the target would save, "
+                   "with no guarantee.")
+    c2.caption(best)
+    price_pp = None if p.best_pct is None else max(p.best_pct - p.certified_pct, 0.0)
+    c3.metric("What certainty costs here",
+              "–" if price_pp is None else f"{price_pp:.1f} pp of saving",
+              help="Calibration-best saving minus certified saving.")
+    c3.caption(cost)
+    with st.expander("Certified saving against calibration size (what more labels buy)"):
+        st.plotly_chart(curve_figure(p), key=f"{key}_price_curve")
+        st.caption("Each point certifies from scratch on a stratified subsample of the "
+                   "calibration split (N/4, N/2, N). " + " · ".join(
+                       f"{q.n_calibration}: " + ("too small" if q.saving_pct is None else
+                                                 f"{q.saving_pct:.1f} %")
+                       for q in p.curve))
+
+
+def section(cache: Cache, key: str) -> price.Price | None:
+    """The panel for the open data set: stored by tune, or computed on request (it
+    certifies three times, too slow for a first screen)."""
+    p, asked = stored(cache), st.session_state.setdefault("_price_asked", set())
+    if p is None and (cache.path in asked or st.button(
+            "Compute the price of certainty now (certifies on N/4, N/2 and N of the "
+            "calibration split: about half a minute)", key=f"{key}_price_go")):
+        asked.add(cache.path)
+        p = of_cache(cache, compute_if_missing=True)
+    panel(p, key, "" if p is not None else "compute it with the button above, or")
+    return p
