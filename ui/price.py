@@ -12,7 +12,7 @@ from dimee_core import price
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
 from ui import compute
-from ui.charts import _layout
+from ui.charts import layout
 
 STORED = "price_of_certainty"  # key in the cache's tuned defaults (written by tune)
 
@@ -78,7 +78,7 @@ def curve_figure(p: price.Price) -> go.Figure:
                       annotation_position="bottom right")
     fig.update_xaxes(title="labelled calibration samples", type="log")
     fig.update_yaxes(title="certified saving on calibration (%)", range=[-5, 105])
-    return _layout(fig, height=280)
+    return layout(fig, height=280)
 
 
 def words(p: price.Price) -> tuple[str, str, str]:
