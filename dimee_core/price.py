@@ -22,6 +22,7 @@ from .evaluate import DIMEEConfig
 from .selection import DELTA, FAMILIES, Candidates, certify
 
 RESPLITS = 200
+FRACTIONS = (0.25, 0.5)  # subsamples certified for the curve (N itself is always there)
 FAMILY = "dimee_plus"  # what the Overview recommends: DIMEE+ contains the cascade
 
 
@@ -157,7 +158,7 @@ def _size_point(split: Split, base: DIMEEConfig, target_pp: float, delta: float,
 def price_of_certainty(calibration: Split, base: DIMEEConfig, target_pp: float,
                        delta: float = DELTA, family: str = FAMILY,
                        cands: Candidates | None = None,
-                       fractions: tuple[float, ...] = (0.25, 0.5)) -> Price:
+                       fractions: tuple[float, ...] = FRACTIONS) -> Price:
     """All three for one cache's calibration split (``cands``: its candidates under
     ``base``, when already evaluated). Calibration only: the test split plays no part."""
     from .splits import fit_part

@@ -18,7 +18,7 @@ from dimee_core import selection, words
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, compute, guarantee, plot, state, undo, units, url, widgets
+from ui import charts, compute, guarantee, plot, price, state, undo, units, url, widgets
 from ui.text import md
 from ui.charts import METHOD_COLORS, layout
 
@@ -218,6 +218,9 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
                   args=(rec, "the optimiser's recommendation, certified for the whole grid"),
                   help="Sets every knob of this setting and shows its method's numbers "
                        "with the guarantee (undoable).")
+    st.markdown("**The price of certainty for this request**")
+    price.section(cache, "opt", DIMEEConfig(alpha=alpha, random_state=cfg.random_state,
+                                            costs=cfg.costs), target, delta, family)
     left, right = st.columns(2)
     with left:
         st.markdown("**Best guaranteed saving for each (m, n)**")

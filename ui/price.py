@@ -26,23 +26,19 @@ def stored(cache: Cache) -> price.Price | None:
         return None
 
 
-@compute.cached("data", max_entries=16, show_spinner="Certifying on subsamples of the "
-                "calibration split (N/4, N/2, N)…")
-def _computed(cache: Cache, target_pp: float, delta: float) -> price.Price:
-    base = DIMEEConfig.for_cache(cache)
-    base = DIMEEConfig(alpha=base.alpha, random_state=base.random_state, costs=base.costs)
-    return price.price_of_certainty(cache.calibration, base, target_pp, delta,
-                                    cands=compute.candidates(cache, base))
+@compute.cached("data", max_entries=16, show_spinner="Certifying on the calibration "
+                "split…")
+def _computed(cache: Cache, base: DIMEEConfig, target_pp: float, delta: float,
+              family: str, curve: bool) -> price.Price:
+    return price.price_of_certainty(cache.calibration, base, target_pp, delta, family,
+                                    cands=compute.candidates(cache, base),
+                                    fractions=price.FRACTIONS if curve else ())
 
 
-def of_cache(cache: Cache, compute_if_missing: bool = False) -> price.Price | None:
-    """The cache's price of certainty at its stored target and δ: stored by tune, else
-    computed (and memoised) when ``compute_if_missing``, else None."""
-    got = stored(cache)
-    if got is not None or not compute_if_missing:
-        return got
-    d = cache.defaults
-    return _computed(cache, float(d.get("target_pp", 0.3)), float(d.get("delta", 0.1)))
+def default_base(cache: Cache) -> DIMEEConfig:
+    """The selection's base at the cache's default costs (what tune certifies under)."""
+    d = DIMEEConfig.for_cache(cache)
+    return DIMEEConfig(alpha=d.alpha, random_state=d.random_state, costs=d.costs)
 
 
 def curve_figure(p: price.Price) -> go.Figure:
@@ -101,7 +97,10 @@ def words(p: price.Price) -> tuple[str, str, str]:
                      f"half ({i.n} re-splits): {i.lo_pct:.0f}–{i.hi_pct:.0f} % saved, a mean "
                      f"drop of {i.mean_drop_pp:+.2f} pp, above the target in "
                      f"{100 * i.break_share:.0f} % of them.")
-    if p.too_small_for_curve:
+    if len(p.curve) == 1:
+        cost = ("The curve of certified saving against calibration size is not computed "
+                "yet (the button below certifies on N/4 and N/2 as well).")
+    elif p.too_small_for_curve:
         cost = ("The curve needs at least two subsample sizes that can certify the target; "
                 "at N/4 and N/2 these data are too small for it (each point says why), so "
                 "it cannot say what more labels would buy.")
@@ -114,13 +113,8 @@ def words(p: price.Price) -> tuple[str, str, str]:
     return cert, best, cost
 
 
-def panel(p: price.Price | None, key: str, missing: str = "") -> None:
+def panel(p: price.Price, key: str) -> None:
     """The three side by side, then the curve (in an expander)."""
-    if p is None:
-        st.caption("The price of certainty is not stored with this data set: "
-                   + (f"{missing} " if missing else "")
-                   + "`python -m dimee_core tune` stores it.")
-        return
     cert, best, cost = words(p)
     c1, c2, c3 = st.columns(3)
     c1.metric("Certified saving", f"{p.certified_pct:.1f} %",
@@ -136,6 +130,8 @@ def panel(p: price.Price | None, key: str, missing: str = "") -> None:
               "–" if price_pp is None else f"{price_pp:.1f} pp of saving",
               help="Calibration-best saving minus certified saving.")
     c3.caption(cost)
+    if len(p.curve) == 1:
+        return
     with st.expander("Certified saving against calibration size (what more labels buy)"):
         st.plotly_chart(curve_figure(p), key=f"{key}_price_curve")
         st.caption("Each point certifies from scratch on a stratified subsample of the "
@@ -145,14 +141,26 @@ def panel(p: price.Price | None, key: str, missing: str = "") -> None:
                        for q in p.curve))
 
 
-def section(cache: Cache, key: str) -> price.Price | None:
-    """The panel for the open data set: stored by tune, or computed on request (it
-    certifies three times, too slow for a first screen)."""
-    p, asked = stored(cache), st.session_state.setdefault("_price_asked", set())
-    if p is None and (cache.path in asked or st.button(
-            "Compute the price of certainty now (certifies on N/4, N/2 and N of the "
-            "calibration split: about half a minute)", key=f"{key}_price_go")):
-        asked.add(cache.path)
-        p = of_cache(cache, compute_if_missing=True)
-    panel(p, key, "" if p is not None else "compute it with the button above, or")
+def section(cache: Cache, key: str, base: DIMEEConfig | None = None,
+            target_pp: float | None = None, delta: float | None = None,
+            family: str = price.FAMILY) -> price.Price:
+    """The panel for one question (default: the cache's stored target and δ at default
+    costs). What tune stored is read back; anything else is computed here, the curve
+    (three certifications) only on request, being too slow for a first screen."""
+    d = cache.defaults
+    base = base or default_base(cache)
+    target_pp = float(d.get("target_pp", 0.3)) if target_pp is None else target_pp
+    delta = float(d.get("delta", 0.1)) if delta is None else delta
+    p = stored(cache)
+    if p is None or (p.target_pp, p.delta, p.family) != (target_pp, delta, family) \
+            or base != default_base(cache):
+        asked = st.session_state.setdefault("_price_curves", set())
+        ask = (str(cache.path), repr(base), target_pp, delta, family)
+        p = _computed(cache, base, target_pp, delta, family, ask in asked)
+        if len(p.curve) == 1 and st.button(
+                "Certify on N/4 and N/2 of the calibration split too, for the curve "
+                "(about half a minute)", key=f"{key}_price_curve_go"):
+            asked.add(ask)
+            p = _computed(cache, base, target_pp, delta, family, True)
+    panel(p, key)
     return p
