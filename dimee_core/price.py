@@ -182,3 +182,24 @@ def price_of_certainty(calibration: Split, base: DIMEEConfig, target_pp: float,
                  None if best is None else float(100 * cands.D[best].mean()),
                  resplit_interval(cands, target_pp, family, random_state=base.random_state),
                  tuple(curve), extrapolate_4x(curve))
+
+
+def row(p: Price) -> dict[str, str]:
+    """One data set's price of certainty as table cells (words, for a screen or a report)."""
+    conf = f"{100 * (1 - p.delta):g} %"
+    i = p.interval
+    got = [q for q in p.curve if q.saving_pct is not None]
+    return {
+        "target": f"≤ {p.target_pp:g} pp, {conf}",
+        "certified": (f"{p.certified_pct:.1f} %" if p.certified else
+                      "0.0 % (nothing certified)"),
+        "best": ("–" if p.best_pct is None else f"{p.best_pct:.1f} %"
+                 + ("" if i is None else f" ({i.lo_pct:.0f}–{i.hi_pct:.0f} % on re-splits)")),
+        "breaks": "–" if i is None else f"{100 * i.break_share:.0f} % of re-splits",
+        "curve": " · ".join(f"{q.n_calibration}: " + ("too small" if q.saving_pct is None
+                                                      else f"{q.saving_pct:.0f} %")
+                            for q in p.curve) if len(p.curve) > 1 else "not computed",
+        "more_labels": ("too small to say" if len(p.curve) > 1 and len(got) < 2 else
+                        "–" if p.extrapolated_4x_pct is None else
+                        f"≈ {p.extrapolated_4x_pct:.0f} % (extrapolated)"),
+    }

@@ -76,4 +76,7 @@ if res is not None:
     widgets.config_panel(cache, cfg, res, key="ov", real=real)
 
 st.header("Every shipped data set")
-widgets.summary_table(datasets.shipped_recommendations())
+shipped = datasets.shipped_recommendations()
+widgets.summary_table(shipped)
+st.subheader("The price of certainty, every shipped data set")
+price.table([c for c, _ in shipped])
