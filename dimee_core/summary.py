@@ -158,6 +158,21 @@ def zero_reason(target_pp: float) -> str:
             f"samples")
 
 
+def cloud_reason(config: DIMEEConfig) -> str:
+    """Why a DIMEE router at ``config`` sends every request to the cloud (its policy's
+    words: every cluster's cheaper tiers cost too much accuracy on calibration)."""
+    if config.policy == "budget":
+        return (f"because no cluster's cheaper tier keeps the calibration accuracy within "
+                f"the ε = {config.epsilon:g} pp budget"
+                + (f" (with a safety margin of {config.safety:g} standard errors)"
+                   if config.safety else "")
+                + (" with a single cluster" if config.k == 1 else ""))
+    if config.policy == "reward":
+        return (f"because at μ = {config.mu:g} no cluster's saving is worth its accuracy "
+                f"loss on calibration")
+    return f"because every cluster's majority pool is hard at α = {config.alpha:g}"
+
+
 def headline(rec: Recommendation, noun: str = "cost") -> str:
     """One plain sentence (Markdown, no user-controlled text) for the Overview; a method
     that saves nothing says why in the same sentence."""

@@ -3,6 +3,8 @@ warnings for risky settings, and label placement that keeps DIMEE visible."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,3 +190,16 @@ def test_a_zero_saving_is_said_with_its_reason_in_the_same_sentence():
     cells = summary.summary_table([rec]).iloc[0]
     assert cells["dimee"].startswith("0.0 %") and "nothing cheaper certified" in cells["dimee"]
     assert cells["dimee_plus"] == "10.0 % · +0.00 pp"
+
+
+def test_a_router_that_sends_everything_to_the_cloud_says_why():
+    """The stored rt-snippets DIMEE setting (k = 1, ε = 0) sends every test request to
+    the cloud: the reason names its own knobs."""
+    rt = load_cache(SHIPPED / "rt-snippets")
+    cfg = DIMEEConfig.for_cache(rt, m=1, n=2, k=1, policy="budget", epsilon=0.0, safety=0.0)
+    ev = evaluate(rt, cfg, n_boot=0)
+    assert summary.all_to_cloud(ev.methods["dimee"])
+    assert summary.cloud_reason(cfg) == ("because no cluster's cheaper tier keeps the "
+                                         "calibration accuracy within the ε = 0 pp budget "
+                                         "with a single cluster")
+    assert "μ = 0.1" in summary.cloud_reason(replace(cfg, policy="reward", mu=0.1))

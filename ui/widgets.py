@@ -50,9 +50,15 @@ def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
         st.caption(f"{prefix}phone energy: {note}" if prefix else f"Phone energy: {note}")
 
 
-def kpi_caption(r: MethodResult, name: str = "DIMEE", real: tuple | None = None) -> None:
+def kpi_caption(r: MethodResult, name: str = "DIMEE", real: tuple | None = None,
+                cfg: DIMEEConfig | None = None) -> None:
     """The same numbers as one plain-language sentence for stakeholders: the accuracy
-    change is worded by its interval ('no measurable accuracy loss' when it spans 0)."""
+    change is worded by its interval ('no measurable accuracy loss' when it spans 0); a
+    router that sends everything to the cloud says why (``cfg``: its knobs)."""
+    if cfg is not None and summary.all_to_cloud(r):
+        st.caption(f"**In plain words:** {name} sends every request to the cloud at these "
+                   f"knobs and saves nothing, {summary.cloud_reason(cfg)}.")
+        return
     s, saving = r.tier_shares, summary.saving_words(units.in_unit(r, real),
                                                     units.shown(real).noun)
     st.caption(f"**In plain words:** {name} answers {100 * s['mobile']:.0f} % of requests on "
@@ -125,8 +131,8 @@ def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
         show_error(exc)
         return False
     kpi_row(r, per_row=per_row, real=real)
-    if caption:
-        kpi_caption(r, real=real)
+    if caption or summary.all_to_cloud(r):  # a 0 % is always shown with its reason
+        kpi_caption(r, real=real, cfg=cfg)
     return True
 
 
