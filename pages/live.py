@@ -58,12 +58,14 @@ def _phone_view(out, cluster: int, res) -> None:
         f"is right "
         f"{100 * row['acc_mobile']:.1f} %, exit {cfg.n} (edge) {100 * row['acc_edge']:.1f} %, "
         f"the final exit (cloud) {100 * row['acc_cloud']:.1f} %.")
-    st.dataframe(pd.DataFrame({"feature": cols, "value": X}), hide_index=True, height=220,
+    # as tall as its rows (up to 6 shown): a fixed height showed empty rows below one
+    st.dataframe(pd.DataFrame({"feature": cols, "value": X}), hide_index=True,
+                 height=live.table_height(len(cols)),
                  column_config={"value": st.column_config.NumberColumn(format="%.3f")},
                  key="live_features")
 
 
-def _route_panel(col, title: str, r, cost: float, ref: float) -> None:
+def _route_panel(col, title: str, r, cost: float, ref: float, confidence: float) -> None:
     u = units.unit()
     with col:
         st.metric(title, r.tier, f"{u.noun} {units.fmt(u, cost)} of {units.fmt(u, ref)}",
@@ -71,18 +73,21 @@ def _route_panel(col, title: str, r, cost: float, ref: float) -> None:
                   help=f"Its {u.one} against all in cloud (the raw text sent to the cloud, "
                        f"which runs every layer). {u.help}")
         via = " (the edge handed it on)" if r.escalated else ""
-        st.markdown(f"Answer **{md(r.label)}** from exit {r.exit_layer}{via}.  \n"
+        st.markdown(f"Answer **{md(r.label)}** from exit {r.exit_layer}{via}, "
+                    f"confidence {confidence:.2f}{live.unsure(confidence, cfg.alpha)}.  \n"
                     f"Rule: {md(r.rule)}.")
 
 
 def _one_text(task: str, res) -> None:
     text = st.text_area("Text" if task == "single" else "Text (first of the pair)",
                         key="live_text", height=90, max_chars=20_000,
-                        placeholder="Type a sentence, then press Ctrl+Enter")
+                        placeholder="Type or paste a sentence")
     pair = st.text_area("Pair text", key="live_pair", height=70,
                         max_chars=20_000) if task == "pair" else None
+    # a tap here leaves the text box, which sends its text (a phone has no Ctrl+Enter)
+    st.button("Run the model", key="live_go", type="primary", icon=":material/bolt:")
     if not text.strip():
-        st.info("Type a text above and press Ctrl+Enter, or pick an example.")
+        st.info("Type a text above and run the model, or pick an example.")
         return
     try:
         out = live.outputs(cache, text, pair)
@@ -95,12 +100,16 @@ def _one_text(task: str, res) -> None:
                    f"it saw the first {model.max_length} and ignored the rest.")
     routes = live.routes(cache, cfg, out)
     probs = out.probs[0]
+    given = live.answers(probs, routes, names)
     c1, c2, c3 = st.columns(3)
-    c1.metric("The final exit says", names[int(probs[-1].argmax())],
-              f"confidence {probs[-1].max():.2f}", delta_color="off", delta_arrow="off")
+    c1.metric("The final exit says", given["cloud"][0],
+              f"confidence {given['cloud'][2]:.2f}" + live.unsure(given["cloud"][2], cfg.alpha),
+              delta_color="off", delta_arrow="off")
     for col, (key, label) in zip((c2, c3), (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))):
         cost, ref = live.figures(cache, cfg, routes[key], out.tokens)
-        _route_panel(col, f"{label} sends it to", routes[key][0], cost[0], ref[0])
+        _route_panel(col, f"{label} sends it to", routes[key][0], cost[0], ref[0],
+                     given[key][2])
+    live.truth_panel(text, given, names)
     plot.chart(charts.exit_probs_chart(probs, names, cfg.m, cfg.n, cfg.alpha, {
         k: routes[k][0].exit_layer for k in ("dimee", "dimee_plus")}), key="live_chart")
     conf = probs.max(1)

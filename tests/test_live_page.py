@@ -182,3 +182,43 @@ def test_opens_at_the_illustrative_setting_labelled_not_certified(smoke_cache_di
         r = want[key][0]
         assert shown[label] == (r.tier, f"cost {r.cost:.2f} of {ref:.2f}")
     assert any(f"after layer {ill.m}" in s.value for s in at.subheader)
+
+
+def test_mark_the_true_label_says_which_routes_were_right(at, smoke_cache_dir):
+    """Each answer (final exit, DIMEE's and DIMEE+'s exits) is judged against the label
+    the user marks, from the model's own probabilities recomputed here; an unsure
+    answer (its exit below α) says so; the tally counts the session's marked texts."""
+    at.text_area(key="live_text").input(SENTENCE).run()
+    cache = load_cache(smoke_cache_dir)
+    cfg = state.config_from(cache, state.defaults(cache))
+    want, out = _expected(cache, cfg, SENTENCE)
+    probs, names = out.probs[0], cache.label_names
+    exits = {"final": 6, "DIMEE": want["dimee"][0].exit_layer,
+             "DIMEE+": want["dimee_plus"][0].exit_layer}
+    labels = {k: names[int(probs[e - 1].argmax())] for k, e in exits.items()}
+    truth = names[0]
+    at.segmented_control(key="live_truth").set_value(truth).run()
+    _clean(at)
+    line = next(m.value for m in at.markdown if m.value.startswith("The final exit"))
+    for part, key in zip(line.split(" · "), ("final", "DIMEE", "DIMEE+")):
+        assert f"**{labels[key]}** from exit {exits[key]}" in part
+        assert ("**right**" if labels[key] == truth else "**wrong**") in part
+    tally = next(c.value for c in at.caption if c.value.startswith("Your 1 marked text"))
+    right = int(labels["final"] == truth)
+    assert f"The final exit (all in cloud) right on {right} of 1" in tally
+    conf = float(probs[-1].max())
+    delta = _metrics(at)["The final exit says"][1]
+    assert ("unsure" in delta) == (conf < cfg.alpha), (delta, conf, cfg.alpha)
+    # a new text starts unmarked; the tally keeps the first
+    at.text_area(key="live_text").input("Dull and far too long.").run()
+    _clean(at)
+    assert at.segmented_control(key="live_truth").value is None
+    assert any(c.value.startswith("Your 1 marked text") for c in at.caption)
+
+
+def test_features_table_has_no_empty_rows():
+    from ui import live
+
+    assert live.table_height(1) == 35 * 2 + 3  # header + one row
+    assert live.table_height(4) == 35 * 5 + 3
+    assert live.table_height(40) == 35 * 7 + 3  # scrolls past six rows

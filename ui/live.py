@@ -21,7 +21,9 @@ from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
+from dimee_core import words
 from ui import compute, units
+from ui.text import md
 
 MAX_REMEMBERED = 64  # texts whose outputs a session keeps
 MAX_CSV_ROWS = 5000
@@ -105,3 +107,83 @@ def figures(cache: Cache, cfg: DIMEEConfig, routes: list[Route], tokens: np.ndar
     tier = np.array([TIERS.index(r.tier) for r in routes])
     return units.per_request(cfg, cache.num_layers, tier,
                              np.array([r.escalated for r in routes]), np.asarray(tokens))
+
+
+def warm_up(cache: Cache, cfg: DIMEEConfig) -> None:
+    """Server start (ui.warmup, after the Overview's caches): what a first Live visit
+    waits for on the default data set at its defaults ``cfg`` — the opening
+    (illustrative) setting, its evaluation, PyTorch and the model, and one forward pass
+    (the first is the slowest)."""
+    from ui import teaching
+
+    if cache.model_status is not None:  # no model shipped: Live says so, nothing to load
+        return
+    compute.results(cache, teaching.illustration(cache, cfg).config)
+    loaded = _loaded(cache)
+    with loaded.lock:
+        loaded.model.run(["warm up"])
+
+
+# ---------------------------------------------------------------- is it sure, is it right
+
+ANSWERERS = (("cloud", "The final exit (all in cloud)"), ("dimee", "DIMEE's route"),
+             ("dimee_plus", "DIMEE+'s route"))
+TRUTH_KEY = "live_truth"  # widget key of the user's true label for the current text
+MARKED = "_live_marked"  # {text: {"truth": label, answerer: right?}}: this session's marks
+
+
+def answers(probs: np.ndarray, routes: dict[str, list[Route]], names: list[str]
+            ) -> dict[str, tuple[str, int, float]]:
+    """(label, exit, that exit's confidence) of each answerer for one text: the final
+    exit and the exit each route takes its answer from (``probs``: [L, C])."""
+    exits = {"cloud": len(probs), **{k: routes[k][0].exit_layer for k in ("dimee",
+                                                                          "dimee_plus")}}
+    return {k: (names[int(probs[e - 1].argmax())], e, float(probs[e - 1].max()))
+            for k, e in exits.items()}
+
+
+def verdicts(given: dict[str, tuple[str, int, float]], truth: str) -> dict[str, bool]:
+    """Whether each answerer's label is the user's ``truth``."""
+    return {k: label == truth for k, (label, _, _) in given.items()}
+
+
+def unsure(confidence: float, alpha: float) -> str:
+    """' — unsure (below α = 0.9)' for an answer whose exit is not sure of itself."""
+    return f" — unsure (below α = {alpha:g})" if confidence < alpha else ""
+
+
+def truth_panel(text: str, given: dict[str, tuple[str, int, float]],
+                names: list[str]) -> None:
+    """Let the user mark the text's true label; say which answers would have been right,
+    and keep a tally over this session's marked texts."""
+    ss = st.session_state
+    if ss.get("_live_truth_text") != text:  # a new text starts unmarked
+        ss[TRUTH_KEY] = None
+        ss["_live_truth_text"] = text
+    truth = st.segmented_control(
+        "Do you know the true label? Mark it to see which routes would have been right",
+        names, key=TRUTH_KEY)
+    marked = ss.setdefault(MARKED, {})
+    if truth is None:
+        marked.pop(text, None)
+    else:
+        right = verdicts(given, truth)
+        marked[text] = {"truth": truth, **right}
+        st.markdown(" · ".join(
+            f"{label}: **{md(given[k][0])}** from exit {given[k][1]}, "
+            + (":green[**right**]" if right[k] else ":red[**wrong**]")
+            for k, label in ANSWERERS))
+    if marked:
+        n = len(marked)
+        st.caption(f"Your {words.count(n, 'marked text')} this session: "
+                   + ", ".join(f"{label} right on {sum(m[k] for m in marked.values())} of {n}"
+                               for k, label in ANSWERERS) + ".")
+
+
+ROW_PX, MAX_ROWS_SHOWN = 35, 6  # st.dataframe's row height (header row alike)
+
+
+def table_height(rows: int) -> int:
+    """A dataframe height that fits ``rows`` rows and the header, no empty rows below
+    (scrolls beyond MAX_ROWS_SHOWN)."""
+    return ROW_PX * (min(rows, MAX_ROWS_SHOWN) + 1) + 3

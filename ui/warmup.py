@@ -28,5 +28,8 @@ def run() -> None:
         compute.kpis(cache, cfg)
         compute.results(cache, cfg)
         datasets.shipped_recommendations()  # last: the summary table further down
+        from ui import live  # then Live's opening setting and its model (PyTorch)
+
+        live.warm_up(cache, cfg)
     except Exception:
         logging.getLogger(__name__).exception("DIMEE Studio warm-up failed")
