@@ -190,7 +190,7 @@ def test_mark_the_true_label_says_which_routes_were_right(at, smoke_cache_dir):
     answer (its exit below α) says so; the tally counts the session's marked texts."""
     at.text_area(key="live_text").input(SENTENCE).run()
     cache = load_cache(smoke_cache_dir)
-    cfg = state.config_from(cache, state.defaults(cache))
+    cfg = settings.config_from(cache, settings.defaults(cache))
     want, out = _expected(cache, cfg, SENTENCE)
     probs, names = out.probs[0], cache.label_names
     exits = {"final": 6, "DIMEE": want["dimee"][0].exit_layer,
