@@ -203,6 +203,18 @@ def test_fresh_report_points_recompute_from_the_cache(trec, tmp_path):
             assert v["n_resplits"] == 3 and 0 <= v["mean_cost_reduction_pct"] < 100
             assert v["violation_rate"] in (0, 1 / 3, 2 / 3, 1)
     assert "| trec | ≤ 0.3 pp | DIMEE+ | 3 |" in (tmp_path / "results.md").read_text()
+    # the price of certainty at each target: its certified setting is the report's DIMEE+
+    from dimee_core.price import Price
+
+    for target, stored in d["price_of_certainty"].items():
+        p = Price.from_dict(stored)
+        point = next(q for q in d["points"] if q["method"] == "dimee_plus"
+                     and f"{q['target_pp']:g}" == target)
+        if p.certified:
+            assert {k: point["setting"][k] for k in p.certified_setting} == p.certified_setting
+        assert [q.n_calibration for q in p.curve][-1] == trec.calibration.n
+        assert p.best_pct is None or p.best_pct >= p.certified_pct
+    assert "| trec | ≤ 0.3 pp, 90 % |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "resplits.png").stat().st_size > 0
 
 
