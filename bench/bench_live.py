@@ -7,7 +7,7 @@ CACHE_DIR defaults to cache/rt-snippets and must ship its model (model/). Prints
 2. the Live page in AppTest: a new text typed to its chart and routes drawn (one full
    script run, model included; the browser's own rendering is not counted): p50 / p90;
 3. `predict --file` on N texts (read CSV, model, route, write CSV) against a plain batched
-   forward pass (build.infer_batches, the cache build's own inference) of the same model on
+   forward pass (training.infer_batches, the cache build's own inference) of the same model on
    the same texts in the same run: texts/s and their ratio; plus the CLI end to end.
 """
 
@@ -118,7 +118,7 @@ def bench_file(cache_dir: Path, live: LiveModel, texts: list[str], rounds: int,
                cli_too: bool) -> None:
     import pandas as pd
 
-    from dimee_core import build, cli
+    from dimee_core import cli, training
     from dimee_core.evaluate import DIMEEConfig, fit_routers
     from dimee_core.predict import read_csv_texts, route, to_frame
 
@@ -128,7 +128,7 @@ def bench_file(cache_dir: Path, live: LiveModel, texts: list[str], rounds: int,
                      np.zeros(n, dtype=np.int64), tuple(texts))
     routers = fit_routers(cache, DIMEEConfig.for_cache(cache))
     inside = []  # seconds the pipeline spends in the forward pass itself
-    forward = build.infer_batches
+    forward = training.infer_batches
 
     def timed(*args, **kwargs):
         t = time.perf_counter()
@@ -145,7 +145,7 @@ def bench_file(cache_dir: Path, live: LiveModel, texts: list[str], rounds: int,
             t = time.perf_counter()
             forward(live.model, live.tokenizer, ds, np.arange(n), live.max_length)
             plain.append(time.perf_counter() - t)
-            build.infer_batches = timed
+            training.infer_batches = timed
             try:
                 t = time.perf_counter()
                 got, _ = read_csv_texts(src, "text")
@@ -155,7 +155,7 @@ def bench_file(cache_dir: Path, live: LiveModel, texts: list[str], rounds: int,
                 frame.to_csv(dst, index=False)
                 piped.append(time.perf_counter() - t)
             finally:
-                build.infer_batches = forward
+                training.infer_batches = forward
         extras = [p - i for p, i in zip(piped, inside)]
         if cli_too:
             t = time.perf_counter()

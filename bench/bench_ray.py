@@ -26,8 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from dimee_core.build import (BuildConfig, LocalEngine, Trained, init_model, model_config,
-                              prepare_data)
+from dimee_core.engines.local import LocalEngine
+from dimee_core.training import (BuildConfig, Trained, init_model, model_config,
+                                 prepare_data)
 from dimee_core.engines.ray import RayEngine
 from dimee_core.model import export_tensors
 

@@ -3,7 +3,8 @@ writes one atomically; ``npz`` reads arrays defensively).
 
 One folder per dataset::
 
-    meta.json            schema version, dataset/model provenance, split sizes, defaults
+    meta.json            schema version, dataset/model provenance, split sizes (the build)
+    routing.json         optional: tuned routing settings and their guarantee (``tuned``)
     calibration.npz      labels [N] int, probs [N, L, C] float, feats [N, L, d] float
     test.npz             same arrays for the held-out test split
     texts.json           {"calibration": [...], "test": [...]} input texts for drill-down
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from . import tuned
 from .io import CacheError, fail, read_json, regular_file, short
 from .npz import read_npz
 from .splits import Split
@@ -61,7 +63,7 @@ class Cache:
     calibration: Split
     test: Split
     path: Path | None = None
-    defaults: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)  # routing.json (``tuned``)
     warnings: tuple[str, ...] = ()  # well-formed but suspicious (see load_cache)
 
     @property
@@ -82,10 +84,11 @@ class Cache:
 
     @property
     def build_id(self) -> str:
-        """Short fingerprint of this build: its provenance (meta.json without the
-        re-tunable ``defaults``) and both splits' labels and exit probabilities. A rebuild
-        changes it; re-running ``tune`` does not."""
-        h = hashlib.sha256(json.dumps({k: v for k, v in self.meta.items() if k != "defaults"},
+        """Short fingerprint of this build: its provenance (meta.json; an old cache's
+        re-tunable ``defaults`` left out) and both splits' labels and exit probabilities.
+        A rebuild changes it; ``tune`` and ``migrate`` do not."""
+        h = hashlib.sha256(json.dumps({k: v for k, v in self.meta.items()
+                                       if k != tuned.LEGACY_KEY},
                                       sort_keys=True, default=str).encode("utf-8"))
         for split in (self.calibration, self.test):
             h.update(np.ascontiguousarray(split.labels).tobytes())
@@ -175,24 +178,8 @@ def _validate_meta(meta: Any, path: Path) -> dict[str, Any]:
     if model is not None and not (isinstance(model, dict) and all(
             isinstance(model.get(k), str) for k in ("config_sha256", "weights_sha256"))):
         raise fail(path, "model must record config_sha256 and weights_sha256")
-    if not isinstance(meta.get("defaults", {}), (dict, type(None))):
-        raise fail(path, "defaults must be an object")
     return meta
 
-
-def _validate_defaults(meta: dict[str, Any], n_calibration: int, path: Path
-                       ) -> dict[str, Any]:
-    """The stored defaults must make a valid configuration for this cache (the CLI and
-    the dashboard start from them)."""
-    from .evaluate import check_defaults  # evaluate imports this module
-
-    defaults = dict(meta.get("defaults") or {})
-    try:
-        check_defaults(defaults, meta["num_layers"], n_calibration)
-    except (TypeError, ValueError) as exc:
-        raise fail(path, f"defaults are not a valid configuration ({str(exc)[:200]})"
-                    ) from None
-    return defaults
 
 def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any,
                 budget: int) -> tuple[Split, int]:
@@ -291,7 +278,7 @@ def load_cache(folder: str | os.PathLike[str],
             raise fail(folder / TEXTS_FILE, "top level must be a JSON object")
     cal, used = _load_split(folder, "calibration", meta, texts, max_array_bytes)
     test, _ = _load_split(folder, "test", meta, texts, max_array_bytes - used)
-    defaults = _validate_defaults(meta, cal.n, folder / META_FILE)
+    defaults = tuned.load(folder, meta, cal.n)
     return Cache(meta=meta, calibration=cal, test=test, path=folder, defaults=defaults,
                  warnings=_accuracy_warnings(meta, test))
 
@@ -346,6 +333,17 @@ def list_caches(root: str | os.PathLike[str]) -> list[Path]:
         recover(p.with_name(p.name[1:-4]))
     return sorted(p for p in root.iterdir()
                   if not p.name.startswith(".") and (p / META_FILE).is_file())
+
+
+def stamp(folder: str | os.PathLike[str]) -> float:
+    """The latest modification time of meta.json (a rebuild) and routing.json (a
+    ``tune``): it changes whenever :func:`load_cache` may return something else."""
+    def mtime(path: Path) -> float:
+        try:
+            return os.stat(path).st_mtime
+        except OSError:
+            return 0.0
+    return max(mtime(Path(folder) / META_FILE), mtime(tuned.path_of(folder)))
 
 
 def old_path(folder: Path) -> Path:

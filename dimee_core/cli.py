@@ -1,4 +1,4 @@
-"""Command line: ``python -m dimee_core {evaluate,build,report,tune,predict}``."""
+"""Command line: ``python -m dimee_core {evaluate,build,report,tune,predict,migrate}``."""
 
 from __future__ import annotations
 
@@ -11,18 +11,15 @@ from dataclasses import fields
 
 import numpy as np
 
-from .build import BuildConfig
+from .training import BuildConfig
 from .cache import CacheError, load_cache
 from .costs import PRESETS
 from .data import DataError
-from .evaluate import METHOD_LABELS, DIMEEConfig, evaluate, fit_routers, unit_results
+from . import config
+from .config import COST_PARAMS, METHOD_LABELS, TUNED_PARAMS, DIMEEConfig
+from .evaluate import evaluate, fit_routers, unit_results
 from .profiles import PRESETS as PROFILES
 from .profiles import ProfileError, load_profile
-
-COST_FLAGS = {"lambda_mobile": "--lambda-mobile", "lambda_edge": "--lambda-edge",
-              "lambda_cloud": "--lambda-cloud", "o_edge": "--o-edge", "o_cloud": "--o-cloud",
-              "o_edge_cloud": "--o-edge-cloud"}
-
 
 class UsageError(ValueError):
     """A command-line value is out of range."""
@@ -54,27 +51,26 @@ def _add_evaluate(sub) -> None:
 
 
 def _add_config_flags(p) -> None:
-    """The routing settings; unset ones take the cache's defaults (``_eval_config``)."""
-    p.add_argument("--m", type=int)
-    p.add_argument("--n", type=int)
-    p.add_argument("--k", type=int)
-    p.add_argument("--alpha", type=_finite)
-    p.add_argument("--features", choices=("conf", "signals", "embed", "signals+embed"))
-    p.add_argument("--policy", choices=("pools", "reward", "budget"))
-    p.add_argument("--mu", type=_finite)
-    p.add_argument("--epsilon", type=_finite, help="allowed accuracy drop, pp (budget)")
-    p.add_argument("--safety", type=_finite)
-    p.add_argument("--random-state", type=int)
-    p.add_argument("--preset", choices=sorted(PRESETS))
-    p.add_argument("--mode", choices=("resume", "recompute"))
-    for name, flag in COST_FLAGS.items():
-        p.add_argument(flag, dest=name, type=_finite)
+    """The routing settings, one flag per :data:`config.PARAMS` entry that has one;
+    unset ones take the cache's stored settings (``_eval_config``)."""
+    for prm in config.PARAMS:  # read at call time: a test may add one
+        if prm.cli:
+            p.add_argument(prm.cli, dest=prm.name, choices=prm.choices or None,
+                           type=None if prm.choices else _cli_type(prm), help=prm.help)
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a named cost model")
     p.add_argument("--profile", help="device-and-network profile for real units: a preset "
                                      f"({', '.join(PROFILES)}) or a profile JSON file")
-    p.add_argument("--objective", choices=("abstract", "latency_ms", "energy_mj", "usd"),
-                   help="what DIMEE minimises (units need --profile; default abstract)")
-    p.add_argument("--sla-p95-ms", dest="latency_sla_ms", type=_finite,
-                   help="budget policy: also keep calibration p95 latency within this (ms)")
+
+
+def _cli_type(prm):
+    """argparse's type for one setting: its parser, errors as one line."""
+    def parse(text: str):
+        try:
+            return prm.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} {exc}") from None
+    parse.__name__ = prm.kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _load(path: str):
@@ -88,9 +84,8 @@ def _load(path: str):
 def _eval_config(args, cache) -> DIMEEConfig:
     base = DIMEEConfig.for_cache(cache)
     costs = PRESETS[args.preset] if args.preset else base.costs
-    cost_over = {k: getattr(args, k) for k in COST_FLAGS if getattr(args, k) is not None}
-    if args.mode:
-        cost_over["mode"] = args.mode
+    cost_over = {p.name: getattr(args, p.name) for p in COST_PARAMS
+                 if getattr(args, p.name) is not None}
     over = {f.name: getattr(args, f.name) for f in fields(DIMEEConfig)
             if f.name not in ("costs", "profile") and getattr(args, f.name, None) is not None}
     d = {**base.to_dict(), **over, "costs": {**costs.to_dict(), **cost_over}}
@@ -183,8 +178,8 @@ def _file_name(name: str) -> str:
 
 def _add_tune(sub) -> None:
     p = sub.add_parser("tune", help="recommend DIMEE and DIMEE+ settings with a guarantee "
-                                    "(certified on calibration) and store them as the "
-                                    "cache's defaults")
+                                    "(certified on calibration) and store them in the "
+                                    "cache's routing.json")
     p.add_argument("cache_dir")
     p.add_argument("--target", type=_target, default=0.3, help="accuracy drop target, pp")
     p.add_argument("--delta", type=_delta, default=0.1,
@@ -199,9 +194,8 @@ def _guarantee_entry(rec) -> dict:
 
 
 def _run_tune(args) -> int:
-    from .cache import META_FILE
-    from .io import atomic_write_text
     from .selection import certify, evaluate_candidates
+    from .tuned import save
 
     cache = _load(args.cache_dir)
     base = DIMEEConfig.for_cache(cache)
@@ -212,20 +206,31 @@ def _run_tune(args) -> int:
         raise UsageError(f"nothing stored: {recs[failed[0]].message}")
     dimee, plus = recs["dimee"], recs["dimee_plus"]
     c = dimee.config
-    defaults = dict(cache.defaults, m=c.m, n=c.n, features=c.features, k=c.k,
-                    policy=c.policy, safety=c.safety, epsilon=c.epsilon, mu=c.mu,
-                    fit_fraction=c.fit_fraction, random_state=c.random_state,
+    settings = dict(cache.defaults, **{p.name: getattr(c, p.name) for p in TUNED_PARAMS},
                     **_guarantee_entry(dimee),
                     chosen_by=f"Learn then Test on the calibration split ({len(cands.table)} "
                               f"candidates fitted on {dimee.n_fit} samples, certified on "
                               f"{dimee.n_held_out}): {dimee.message}")
-    defaults["dimee_plus"] = {**plus.setting(), "fit_fraction": plus.config.fit_fraction,
+    settings["dimee_plus"] = {**plus.setting(), "fit_fraction": plus.config.fit_fraction,
                               "random_state": plus.config.random_state,
                               **_guarantee_entry(plus)}
-    meta = dict(cache.meta, defaults=defaults)
-    atomic_write_text(f"{args.cache_dir}/{META_FILE}", json.dumps(meta, indent=2,
-                                                                  ensure_ascii=False))
-    print(json.dumps(defaults))
+    save(args.cache_dir, settings, cache.num_layers, cache.calibration.n)
+    print(json.dumps(settings))
+    return 0
+
+
+def _add_migrate(sub) -> None:
+    p = sub.add_parser("migrate", help="move an old cache's tuned settings from meta.json "
+                                       "into routing.json (the build's record stays as it is)")
+    p.add_argument("cache_dirs", nargs="+")
+
+
+def _run_migrate(args) -> int:
+    from .writer import migrate
+
+    for folder in args.cache_dirs:
+        moved = migrate(folder)
+        print(f"{folder}: {'moved the tuned settings into routing.json' if moved else 'nothing to move'}")
     return 0
 
 
@@ -393,7 +398,7 @@ def _run_build(args) -> int:
 
 
 def _run_sweep(args) -> int:
-    from .engines.ray import load_sweep, run_sweep
+    from .sweep import load_sweep, run_sweep
 
     if args.dataset or args.out or args.engine != "local":
         raise UsageError("--config names every build itself: drop --dataset, --out, --engine")
@@ -511,10 +516,12 @@ def main(argv: list[str] | None = None) -> int:
     _add_report(sub)
     _add_tune(sub)
     _add_predict(sub)
+    _add_migrate(sub)
     args = parser.parse_args(argv)
     try:
         return {"evaluate": _run_evaluate, "build": _run_build, "report": _run_report,
-                "tune": _run_tune, "predict": _run_predict}[args.command](args)
+                "tune": _run_tune, "predict": _run_predict,
+                "migrate": _run_migrate}[args.command](args)
     except (CacheError, DataError, UsageError, ProfileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,7 +17,8 @@ from sklearn.decomposition import PCA
 from . import baselines, words
 from .cache import Cache
 from .costs import TIERS, CostModel
-from .evaluate import METHOD_LABELS, DIMEEConfig, Evaluation, resolve
+from .config import METHOD_LABELS, DIMEEConfig
+from .evaluate import Evaluation, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
 from .router import CLOUD, MOBILE, DIMEERouter, Routing, gate_of

@@ -17,7 +17,8 @@ import pandas as pd
 
 from .cache import Cache
 from .costs import moments
-from .evaluate import DIMEEConfig, Evaluation, evaluate, fit_routers, resolve, unit_results
+from .config import DIMEEConfig
+from .evaluate import Evaluation, evaluate, fit_routers, resolve, unit_results
 from .features import correct_matrix
 from .profiles import UnitSummary, route_polynomials
 

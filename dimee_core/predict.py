@@ -22,7 +22,7 @@ import numpy as np
 from .cache import Cache, CacheError, load_model_files
 from .costs import TIERS
 from .data import TextDataset
-from .evaluate import DIMEEConfig
+from .config import DIMEEConfig
 from .router import EDGE_ESCALATE, DIMEERouter, Routing, gate_of
 from .splits import Split
 
@@ -146,7 +146,7 @@ class LiveModel:
             describe: Callable[[int], str] = _describe_text) -> ModelOutputs:
         """Every exit's probabilities and the routing features for ``texts`` (and their
         ``pairs`` for a pair task), through the build's own inference code."""
-        from .build import infer_batches, project
+        from .training import infer_batches, project
 
         texts, pairs, cut = self.check(texts, pairs, describe)
         n = len(texts)

@@ -31,11 +31,10 @@ import numpy as np
 from .costs import MODES, RoutePolynomials, check_split, moments
 
 METRICS = ("latency_ms", "energy_mj", "usd", "bytes_uplink")
-METRIC_LABELS = {"latency_ms": "latency (ms)", "energy_mj": "phone energy (mJ)",
-                 "usd": "money ($)", "bytes_uplink": "uplink bytes"}
 MAX_VALUE = 1e9  # larger is a typo, not a scenario
 MAX_FILE_BYTES = 64_000
 FALLBACK_TOKENS = 32  # tokens per sample assumed when a cache holds no counts at all
+HIDDEN_SIZE = 384  # MiniLM's hidden width: resume mode's payload per token
 
 
 class ProfileError(ValueError):
@@ -114,7 +113,7 @@ class Profile:
 
 # ----------------------------------------------------------------- route polynomials
 def route_polynomials(profile: Profile, metric: str, m: int, n: int, num_layers: int,
-                      mode: str = "resume", hidden_size: int = 384) -> RoutePolynomials:
+                      mode: str = "resume", hidden_size: int = HIDDEN_SIZE) -> RoutePolynomials:
     """Per-sample ``metric`` of every route, as (1, T, T^2) coefficients."""
     check_split(m, n, num_layers)
     if metric not in METRICS:
@@ -161,7 +160,7 @@ class UnitCosts:
     profile: Profile
     metric: str = "latency_ms"
     mode: str = "resume"
-    hidden_size: int = 384
+    hidden_size: int = HIDDEN_SIZE
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -216,7 +215,7 @@ def per_sample(polys: RoutePolynomials, tier: np.ndarray, escalated: np.ndarray 
 
 def summarise(profile: Profile, tier: np.ndarray, escalated: np.ndarray | None,
               lengths: np.ndarray, m: int, n: int, num_layers: int, mode: str = "resume",
-              hidden_size: int = 384, reference: bool = False) -> UnitSummary:
+              hidden_size: int = HIDDEN_SIZE, reference: bool = False) -> UnitSummary:
     """Latency percentiles, phone energy, money and uplink bytes of one routing."""
     phi = moments(lengths)
     v = {k: per_sample(route_polynomials(profile, k, m, n, num_layers, mode, hidden_size),
@@ -391,12 +390,6 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
         raise ProfileError(f"no preset or readable profile file named {name_or_path!s}; "
                            f"presets: {', '.join(PRESETS)}") from None
     return parse_profile(raw)
-
-
-def save_profile(profile: Profile, path: str | os.PathLike[str]) -> None:
-    from .io import atomic_write_text  # the project's one atomic writer
-
-    atomic_write_text(path, profile_json(check_profile(profile)))
 
 
 # ----------------------------------------------------------------- presets

@@ -21,7 +21,8 @@ import pandas as pd
 
 from . import baselines, price
 from .cache import Cache
-from .evaluate import DIMEEConfig, fit_routers, score_routing
+from .config import SHORT_LABELS, DIMEEConfig
+from .evaluate import fit_routers, score_routing
 from .explore import cascade_sweep, router_sweep
 from .io import atomic_write_text
 from .metrics import MethodResult
@@ -95,10 +96,7 @@ class Recommended:
                      rec.held_out_drop_pp if rec.ok else 0.0, routing)
 
 
-Tuner = Recommended  # the name the frontier helpers below grew up with
-
-
-def operating_points(tuner: Tuner, target_pp: float, n_boot: int = 1000
+def operating_points(tuner: Recommended, target_pp: float, n_boot: int = 1000
                      ) -> list[OperatingPoint]:
     """Each method tuned for ``target_pp`` on calibration, scored on test with CIs."""
     return [OperatingPoint(tuner.cache.name, t.method, target_pp, t.setting,
@@ -113,7 +111,7 @@ def _tuned_row(target: float, t: Tuned, result: MethodResult) -> dict:
             "reduction_pct": result.cost_reduction_pct}
 
 
-def frontiers(tuner: Tuner) -> list[dict]:
+def frontiers(tuner: Recommended) -> list[dict]:
     """Test (drop, reduction) along two frontiers per method.
 
     ``calibration-tuned``: every method recommended (certified) on calibration for each
@@ -164,7 +162,7 @@ def frontier_gap(rows: list[dict], method: str = "dimee_plus", other: str = "cas
     return _gap_summary(_staircase_gaps(*arr[method], *arr[other]))
 
 
-def frontier_gap_bootstrap(tuner: Tuner, method: str = "dimee_plus", other: str = "cascade",
+def frontier_gap_bootstrap(tuner: Recommended, method: str = "dimee_plus", other: str = "cascade",
                            n_boot: int = 1000, random_state: int = 0) -> dict:
     """Is the calibration-tuned frontier gap more than test noise? Paired bootstrap over
     the test samples (every point of both methods rescored on the same resample; the
@@ -299,9 +297,6 @@ def _fmt_ci(ci) -> str:
     return f"[{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
 
 
-METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
-
-
 def setting_text(setting: dict) -> str:
     """A recorded setting in words: its knobs, then its certified bound."""
     if setting.get("certified") is False:
@@ -321,7 +316,7 @@ def point_cells(p: dict) -> dict:
         ok = (t["cost_reduction_pct"] >= HEADLINE["reduction_pct"]
               and t["accuracy_drop_pp"] <= HEADLINE["drop_pp"])
         meets = "yes" if ok else "no"
-    return {"target": f"≤ {p['target_pp']} pp", "method": METHOD_NAMES[p["method"]],
+    return {"target": f"≤ {p['target_pp']} pp", "method": SHORT_LABELS[p["method"]],
             "setting": setting_text(p["setting"]),
             "reduction": t["cost_reduction_pct"], "reduction_ci": _fmt_ci(t["reduction_ci95"]),
             "drop": t["accuracy_drop_pp"], "drop_ci": _fmt_ci(t["drop_ci95"]), "meets": meets}
@@ -401,7 +396,7 @@ def resplits_markdown(resplits: dict) -> str:
     for ds, d in resplits["datasets"].items():
         for target, methods in d.items():
             for m, v in methods.items():
-                lines.append(f"| {ds} | ≤ {target} pp | {METHOD_NAMES[m]} | {v['n_resplits']} "
+                lines.append(f"| {ds} | ≤ {target} pp | {SHORT_LABELS[m]} | {v['n_resplits']} "
                              f"| {v['mean_cost_reduction_pct']:.1f} "
                              f"| {v['mean_accuracy_drop_pp']:+.2f} | {v['violation_rate']:.2f} |")
     return "\n".join(lines + ["", "![re-splits](resplits.png)"])
@@ -438,7 +433,7 @@ def plot_resplits(resplits: dict, path: Path) -> None:
             x = np.arange(len(names)) + (j - 1) * width
             vals = [resplits["datasets"][ds][target][m] for ds in names]
             ax.bar(x, [v["mean_cost_reduction_pct"] for v in vals], width, color=colour,
-                   label=METHOD_NAMES[m])
+                   label=SHORT_LABELS[m])
             for xi, v in zip(x, vals):
                 ax.text(xi, v["mean_cost_reduction_pct"] + 1, f"{v['violation_rate']:.2f}",
                         ha="center", fontsize=7, rotation=90)

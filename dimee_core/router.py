@@ -15,13 +15,13 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
 from .splits import Split
-from .costs import CostModel, RoutePolynomials, check_split, moments
-from .features import FEATURE_SETS, block_sizes, confidences, pools, reaches, routing_features
+from .config import ROUTER_PARAMS, check_fit_params, check_solve_params
+from .costs import CostModel, RoutePolynomials, moments
+from .features import block_sizes, confidences, pools, reaches, routing_features
 from .profiles import LatencySLA, sample_lengths
 from .solver import least_loss, pareto_front, solve_min_cost
 from .stats import BETA_GRID, GATE_GRID, cluster_stats
 
-POLICIES = ("pools", "reward", "budget")
 # Options a cluster can be given. DIMEE: the three tiers. DIMEE+: for one edge threshold
 # beta shared by all clusters (the edge hands a sample on to the cloud when c_n < beta,
 # paying o_edge_cloud), each cluster may also pick a mobile gate gamma: "answer on the
@@ -40,6 +40,7 @@ def gate_of(option: int) -> float | None:
 # Pareto fronts are built for at least this drop (pp), beyond which budgets are rare;
 # bounding them keeps the DP small (states past the budget are cut).
 FRONT_BUDGET_PP = 5.0
+_D = {p.name: p.default for p in ROUTER_PARAMS}  # defaults: config.PARAMS
 MEMO_SIZE = 4096  # option tables / fronts kept per router (each a few kB)
 
 
@@ -62,12 +63,6 @@ def _check_int(name: str, v, lo: int, hi: int | None = None) -> None:
             hi is not None and v > hi):
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise ValueError(f"{name} must be an integer {rng}, got {v!r}")
-
-
-def _check_float(name: str, v, lo: float, hi: float) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (
-            lo <= float(v) <= hi):
-        raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {v!r}")
 
 
 class DIMEERouter(BaseEstimator):
@@ -115,11 +110,13 @@ class DIMEERouter(BaseEstimator):
     random_state : int
     """
 
-    def __init__(self, m: int = 2, n: int = 4, n_clusters: int = 6, alpha: float = 0.9,
-                 features: str = "signals", policy: str = "budget", mu: float = 1.0,
-                 epsilon: float = 0.3, safety: float = 1.0, escalate: bool = False,
-                 cost_model: CostModel | None = None, latency_sla: LatencySLA | None = None,
-                 max_fit_samples: int = 50_000, random_state: int = 0):
+    def __init__(self, m: int = _D["m"], n: int = _D["n"], n_clusters: int = _D["k"],
+                 alpha: float = _D["alpha"], features: str = _D["features"],
+                 policy: str = _D["policy"], mu: float = _D["mu"],
+                 epsilon: float = _D["epsilon"], safety: float = _D["safety"],
+                 escalate: bool = False, cost_model: CostModel | None = None,
+                 latency_sla: LatencySLA | None = None, max_fit_samples: int = 50_000,
+                 random_state: int = _D["random_state"]):
         self.m = m
         self.n = n
         self.n_clusters = n_clusters
@@ -139,21 +136,18 @@ class DIMEERouter(BaseEstimator):
     def check_params(self, num_layers: int, n_samples: int) -> None:
         """Raise ValueError unless every parameter is valid for a fit on ``n_samples``
         calibration samples of a ``num_layers``-exit model (what ``fit`` checks)."""
-        self._validate_solve_params(num_layers)
-        if self.features not in FEATURE_SETS:
-            raise ValueError(f"features must be one of {FEATURE_SETS}, got {self.features!r}")
-        _check_int("n_clusters", self.n_clusters, 1, n_samples)
+        check_fit_params(self._settings(), num_layers, n_samples)
         _check_int("max_fit_samples", self.max_fit_samples, self.n_clusters)
-        _check_int("random_state", self.random_state, 0, 2**32 - 1)
+        self._validate_objective()
 
     def _validate_solve_params(self, num_layers: int) -> None:
-        check_split(self.m, self.n, num_layers)
-        if self.policy not in POLICIES:
-            raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}")
-        _check_float("alpha", self.alpha, 0.0, 1.0)
-        _check_float("mu", self.mu, 0.0, 1e6)
-        _check_float("epsilon", self.epsilon, 0.0, 100.0)
-        _check_float("safety", self.safety, 0.0, 10.0)
+        check_solve_params(self._settings(), num_layers)
+        self._validate_objective()
+
+    def _settings(self) -> dict:
+        return {p.arg: getattr(self, p.arg) for p in ROUTER_PARAMS}
+
+    def _validate_objective(self) -> None:
         if self.cost_model is not None and not hasattr(self.cost_model, "route_polynomials"):
             raise ValueError("cost_model must be a CostModel or profiles.UnitCosts")
         if self.latency_sla is not None:
@@ -441,3 +435,8 @@ class DIMEERouter(BaseEstimator):
     def predict(self, split: Split) -> np.ndarray:
         """Class predictions: the answer of the exit each sample was routed to."""
         return self.route(split).predictions(split.probs)
+
+
+def from_config(config, escalate: bool = False) -> DIMEERouter:
+    """An unfitted router at ``config``'s settings (a :class:`~dimee_core.config.DIMEEConfig`)."""
+    return DIMEERouter(**config.router_kwargs(), escalate=escalate)

@@ -38,9 +38,9 @@ from threadpoolctl import ThreadpoolController
 
 from . import baselines
 from .cache import Split
-from .evaluate import DIMEEConfig
+from .config import DIMEEConfig
 from .features import correct_matrix
-from .router import Routing
+from .router import Routing, from_config
 from .splits import fit_part
 from .stats import GATE_GRID
 
@@ -317,7 +317,7 @@ def evaluate_candidates(calibration: Split, base: DIMEEConfig, grid: Grid = Grid
             ns = [n for mm, n in pairs if mm == m]
             for k, feats in _fits(grid, A.n) if {"dimee", "dimee_plus"} & set(grid.methods) else []:
                 cfg = replace(base, m=m, n=ns[0], k=k, features=feats, fit_fraction=1.0)
-                router = cfg.router().fit(A)
+                router = from_config(cfg).fit(A)
                 routers[(m, k, feats)] = router
                 cl_a, cl_b = router.labels_, router.predict_cluster(B)
                 solves = [("dimee_plus", "budget", e, 0.0, s) for e in grid.epsilons

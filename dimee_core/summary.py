@@ -15,8 +15,8 @@ import pandas as pd
 
 from .baselines import cascade
 from .cache import Cache
-from .evaluate import (METHOD_LABELS, DIMEEConfig, Evaluation, fit_routers, plus_router,
-                       plus_routing, score_routing)
+from .config import METHOD_LABELS, DIMEEConfig
+from .evaluate import Evaluation, fit_routers, plus_router, plus_routing, score_routing
 from .metrics import MethodResult
 from .router import DIMEERouter, Routing
 from .selection import cascade_alpha, paired_loss

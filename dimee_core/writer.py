@@ -19,6 +19,7 @@ import numpy as np
 
 from .cache import (META_FILE, MODEL_CONFIG, MODEL_DIR, MODEL_WEIGHTS, SCHEMA_VERSION, TEXTS_FILE,
                     ModelFiles, load_cache, old_path, recover)
+from . import tuned
 from .io import DIR_MODE, atomic_write_bytes, atomic_write_text, fsync_dir
 from .splits import Split
 
@@ -87,8 +88,10 @@ def clean_leftovers(folder: str | os.PathLike[str]) -> None:
 
 
 def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
-                calibration: Split, test: Split, model: ModelFiles | None = None) -> Path:
-    """Write a complete cache folder atomically (a new folder swapped into place).
+                calibration: Split, test: Split, model: ModelFiles | None = None,
+                routing: dict[str, Any] | None = None) -> Path:
+    """Write a complete cache folder atomically (a new folder swapped into place);
+    ``routing``: its tuned settings (``routing.json``, see :mod:`dimee_core.tuned`).
 
     The result is validated by :func:`load_cache` before it replaces anything, so a
     bad build never overwrites a good cache. On Linux the staged folder and the old one
@@ -98,6 +101,8 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
     :func:`list_caches` and the next build put back. Leftovers of earlier interrupted
     builds are removed first. Files are 0644, folders 0755.
     """
+    if tuned.LEGACY_KEY in meta:
+        raise ValueError("meta.json records the build: pass tuned settings as routing=")
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(folder)
@@ -124,6 +129,8 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
         texts = {"calibration": list(calibration.texts), "test": list(test.texts)}
         atomic_write_text(staging / TEXTS_FILE, json.dumps(texts, ensure_ascii=False))
         atomic_write_text(staging / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False))
+        if routing is not None:
+            tuned.save(staging, routing, meta["num_layers"], calibration.n)
         load_cache(staging)  # never swap in something we could not read back
         fsync_dir(staging)
         if os.path.lexists(folder) and _rename_exchange(staging, folder):
@@ -141,3 +148,19 @@ def write_cache(folder: str | os.PathLike[str], meta: dict[str, Any],
         recover(folder)
         raise
     return folder
+
+
+def migrate(folder: str | os.PathLike[str]) -> bool:
+    """Move an old cache's settings from ``meta.json["defaults"]`` into ``routing.json``
+    (validated, both files written atomically, routing.json first so that a kill in
+    between loses nothing). The build's identity (``Cache.build_id``) is unchanged.
+    False when there is nothing to move."""
+    folder = Path(folder)
+    cache = load_cache(folder)  # validates both files as they are
+    if tuned.LEGACY_KEY not in cache.meta:
+        return False
+    if not os.path.lexists(tuned.path_of(folder)):
+        tuned.save(folder, tuned.legacy(cache.meta), cache.num_layers, cache.calibration.n)
+    meta = {k: v for k, v in cache.meta.items() if k != tuned.LEGACY_KEY}
+    atomic_write_text(folder / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False))
+    return True

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dimee_core.cache import Split, load_cache
+from dimee_core.cache import load_cache
+from dimee_core.splits import Split
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "cache"

@@ -17,9 +17,8 @@ from dimee_core.writer import write_cache
 from .conftest import synthetic_split
 
 META = {"name": "toy", "title": "Toy data", "label_names": ["a", "b", "c"],
-        "model_id": "test", "num_layers": 6, "feature_dim": 8, "splits": {},
-        "defaults": {"m": 2, "n": 4, "k": 3, "features": "conf", "epsilon": 0.3,
-                     "chosen_by": "a note"}}
+        "model_id": "test", "num_layers": 6, "feature_dim": 8, "splits": {}}
+ROUTING = {"m": 2, "n": 4, "k": 3, "features": "conf", "epsilon": 0.3, "chosen_by": "a note"}
 
 
 def small_cache(folder: Path, n: int = 30, **meta) -> Path:
@@ -27,7 +26,7 @@ def small_cache(folder: Path, n: int = 30, **meta) -> Path:
     cal, test = synthetic_split(n, seed=1), synthetic_split(n, seed=2)
     acc = (test.probs.argmax(2) == test.labels[:, None]).mean(0)
     meta = {**META, "test_exit_accuracy": [round(float(a), 4) for a in acc], **meta}
-    return write_cache(folder, meta, cal, test)
+    return write_cache(folder, meta, cal, test, routing=ROUTING)
 
 
 def npy(shape: tuple[int, ...], descr: str = "<f4", payload: bytes = b"",
@@ -88,6 +87,11 @@ def edit_meta(folder: Path, **changes) -> None:
     meta = json.loads((folder / "meta.json").read_text())
     meta.update(changes)
     (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def write_routing(folder: Path, settings) -> None:
+    """Replace a cache's routing.json, unchecked (hostile settings welcome)."""
+    (folder / "routing.json").write_text(json.dumps(settings))
 
 
 def nested(depth: int) -> str:

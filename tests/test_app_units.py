@@ -114,7 +114,7 @@ SHOWN = {"ms": ("Mean latency", "Latency reduction", "{:.1f} ms"),
 
 @pytest.mark.parametrize("unit", ["ms", "mJ", "$"])
 def test_overview_recommended_answer_is_in_the_unit(at, unit):
-    from dimee_core.evaluate import METHOD_LABELS
+    from dimee_core.config import METHOD_LABELS
     from dimee_core.summary import recommend
 
     cache, _ = _rt()

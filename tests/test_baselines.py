@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from dimee_core import baselines
-from dimee_core.cache import Split
+from dimee_core.splits import Split
 from dimee_core.costs import CostModel
-from dimee_core.evaluate import DIMEEConfig, evaluate
+from dimee_core.config import DIMEEConfig
+from dimee_core.evaluate import evaluate
 
 
 def _acc(split, layer):

@@ -34,7 +34,7 @@ def test_smoke_build_writes_a_cache_that_loads(smoke_cache_dir):
 
 @pytest.mark.parametrize("rng", [None, np.random.default_rng(0)])
 def test_length_buckets_cover_every_index_once_and_cut_padding(rng):
-    from dimee_core.build import BUCKET_BATCHES, _batches
+    from dimee_core.training import BUCKET_BATCHES, _batches
 
     lengths = np.random.default_rng(1).integers(5, 300, size=1000)
     batches = list(_batches(1000, 16, rng, lengths))

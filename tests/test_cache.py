@@ -1,6 +1,7 @@
 import io
 import os
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -169,21 +170,54 @@ def toy(tmp_path):
     ({"policy": None}, "policy must be one of"),
     ({"epsilon": True}, "epsilon must be a number"),
     ({"random_state": -1}, "random_state must be an integer"),
-    ({"costs": {"o_cloud": -1}}, "cost o_cloud must be finite"),
-    ({"costs": {"warp": 1}}, "unexpected keyword"),
+    ({"fit_fraction": "x"}, r"fit_fraction must be a number in \(0.0, 1.0\], got 'x'"),
+    ({"fit_fraction": 0}, r"fit_fraction must be a number in \(0.0, 1.0\]"),
+    ({"target_pp": "1"}, "target_pp must be a number"),
+    ({"delta": 1.5}, "delta must be a number"),
+    ({"n_fit": 1.5}, "n_fit must be an integer"),
+    ({"chosen_by": ["a"]}, "chosen_by must be a string"),
+    ({"surprise": 1}, "unknown setting 'surprise'"),
+    ({"dimee_plus": {"method": "magic"}}, "dimee_plus: method must be one of"),
+    ({"dimee_plus": {"method": "cascade", "alpha": "x"}}, "dimee_plus: alpha must be a number"),
+    ({"dimee_plus": [1]}, "dimee_plus must be an object"),
+    ({"costs": {"o_cloud": -1}}, "cost o_cloud must be a number in"),
+    ({"costs": {"warp": 1}}, "costs: unknown setting 'warp'"),
     ({"costs": [1, 2]}, "costs must be an object"),
+    ([1, 2], "the settings must be an object"),
+    ("k=3", "the settings must be an object"),
 ])
-def test_hostile_defaults_are_refused_by_the_loader(toy, defaults, message):
-    hostile.edit_meta(toy, defaults=defaults)
-    with pytest.raises(CacheError, match="defaults are not a valid configuration") as err:
+def test_hostile_routing_settings_are_refused_by_the_loader(toy, defaults, message):
+    """Every stored field is checked by type and range: one CacheError line naming
+    routing.json, never a TypeError from deep inside (issue 21, item 4)."""
+    hostile.write_routing(toy, defaults)
+    with pytest.raises(CacheError, match="routing settings are not a valid configuration"
+                       ) as err:
         load_cache(toy)
-    assert message in str(err.value) or __import__("re").search(message, str(err.value))
+    assert "routing.json" in str(err.value)
+    assert re.search(message, str(err.value)), str(err.value)
 
 
-@pytest.mark.parametrize("defaults", [[1, 2], "k=3", 7])
-def test_non_object_defaults_are_refused(toy, defaults):
-    hostile.edit_meta(toy, defaults=defaults)
-    with pytest.raises(CacheError, match="defaults must be an object"):
+def test_an_old_cache_with_settings_in_meta_loads_and_migrates(toy):
+    """An old cache (settings in meta.json["defaults"]) loads through the same
+    validation; migrate moves them into routing.json and keeps the build's identity."""
+    from dimee_core import tuned
+    from dimee_core.writer import migrate
+
+    new = load_cache(toy)
+    (toy / "routing.json").unlink()
+    hostile.edit_meta(toy, defaults=dict(hostile.ROUTING))
+    old = load_cache(toy)
+    assert old.defaults == new.defaults == hostile.ROUTING
+    assert old.build_id == new.build_id
+    assert migrate(toy) is True
+    assert "defaults" not in json.loads((toy / "meta.json").read_text())
+    assert json.loads((toy / tuned.ROUTING_FILE).read_text()) == hostile.ROUTING
+    assert load_cache(toy).build_id == new.build_id
+    assert migrate(toy) is False  # nothing left to move
+    hostile.edit_meta(toy, defaults={"fit_fraction": "x"})  # a bad old cache: one line
+    (toy / "routing.json").unlink()
+    with pytest.raises(CacheError, match=r"meta.json: the stored routing settings .*"
+                                         r"fit_fraction must be a number"):
         load_cache(toy)
 
 
@@ -191,6 +225,17 @@ def test_valid_defaults_and_notes_survive(toy):
     c = load_cache(toy)
     assert c.defaults["k"] == 3 and c.defaults["chosen_by"] == "a note"
     assert c.warnings == ()
+
+
+def test_settings_are_validated_before_they_are_written(toy):
+    from dimee_core import tuned
+
+    before = (toy / "routing.json").read_text()
+    with pytest.raises(ValueError, match="alpha must be a number"):
+        tuned.save(toy, {"alpha": 7}, 6, 30)
+    assert (toy / "routing.json").read_text() == before
+    tuned.save(toy, {"alpha": 0.7, "k": 2}, 6, 30)
+    assert load_cache(toy).defaults == {"alpha": 0.7, "k": 2}
 
 
 def _set_member(folder, split, name, data, method=zipfile.ZIP_DEFLATED):

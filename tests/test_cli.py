@@ -104,13 +104,16 @@ def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
     import numpy as np
 
     from dimee_core.cache import load_cache
-    from dimee_core.evaluate import DIMEEConfig
+    from dimee_core.config import DIMEEConfig
+    from dimee_core.router import from_config
 
     dest = _copy_cache("trec", tmp_path)
+    build_record = (dest / "meta.json").read_text()
     p = run("tune", str(dest), "--target", "1.0")
     assert p.returncode == 0, p.stderr
-    meta = json.loads((dest / "meta.json").read_text())
-    d = meta["defaults"]
+    assert (dest / "meta.json").read_text() == build_record  # the build's record
+    d = json.loads((dest / "routing.json").read_text())
+    assert load_cache(dest).defaults == d == json.loads(p.stdout)
     for entry in (d, d["dimee_plus"]):
         assert entry["target_pp"] == 1.0 and entry["delta"] == 0.1
         assert entry["bound_pp"] <= 1.0 and entry["p_value"] <= 0.1
@@ -124,7 +127,8 @@ def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
         cfg = DIMEEConfig.for_cache(cache, "dimee_plus")
         assert (cfg.m, cfg.n, cfg.k) == (d["dimee_plus"]["m"], d["dimee_plus"]["n"],
                                          d["dimee_plus"]["k"])
-        r = cfg.router(escalate=True).fit(cfg.fit_split(cache.calibration)).route(cache.test)
+        r = from_config(cfg, escalate=True).fit(cfg.fit_split(cache.calibration)).route(
+            cache.test)
         pred = cache.test.probs[np.arange(cache.test.n), r.exit_layer - 1].argmax(1)
         assert out["methods"]["dimee_plus"]["accuracy"] == pytest.approx(
             (pred == cache.test.labels).mean())
@@ -132,10 +136,12 @@ def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
 
 def test_tune_says_plainly_when_nothing_can_be_certified(tmp_path):
     dest = _copy_cache("trec", tmp_path)
-    before = (dest / "meta.json").read_text()
+    before = {f: (dest / f).read_bytes() for f in ("meta.json", "routing.json")
+              if (dest / f).exists()}
     p = run("tune", str(dest), "--target", "0")
     assert p.returncode == 2 and "nothing stored: No setting can be guaranteed" in p.stderr
-    assert (dest / "meta.json").read_text() == before
+    assert {f: (dest / f).read_bytes() for f in ("meta.json", "routing.json")
+            if (dest / f).exists()} == before
 
 
 def test_report_refuses_a_bad_delta():
@@ -232,7 +238,8 @@ def test_build_flags_reach_the_build_and_its_summary_is_printed(tmp_path, monkey
 
 def test_evaluate_profile_json_matches_an_independent_computation():
     from dimee_core.cache import load_cache
-    from dimee_core.evaluate import DIMEEConfig, evaluate
+    from dimee_core.config import DIMEEConfig
+    from dimee_core.evaluate import evaluate
     from dimee_core.profiles import PRESETS
     from dimee_core.tokens import with_lengths
 

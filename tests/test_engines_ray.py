@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import ray
 
-from dimee_core.build import BuildConfig, load_tokenizer, prepare_data, run_build
+from dimee_core.build import run_build
 from dimee_core.cache import load_cache, load_model_files
 from dimee_core.cli import main
 from dimee_core.engines.ray import (FAIL_ONCE_ENV, EngineError, check_reachable, import_ray,
-                                    load_sweep, ray_session, run_sweep)
+                                    ray_session)
+from dimee_core.sweep import load_sweep, run_sweep
+from dimee_core.training import BuildConfig, load_tokenizer, prepare_data
 
 from .conftest import SMOKE_BUILD
 
@@ -78,7 +80,7 @@ def test_one_worker_ray_build_matches_the_local_engine(ray_build, local_cache):
 
 def _single_process(cache, cfg):
     """Probabilities and token counts of ``cache``'s shipped model, run in this process."""
-    from dimee_core.build import infer_batches
+    from dimee_core.training import infer_batches
     from dimee_core.model import model_from_tensors
 
     files = load_model_files(cache)

@@ -12,7 +12,9 @@ import pytest
 from dimee_core import explore
 from dimee_core.cache import load_cache
 from dimee_core.costs import CostModel
-from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers, score_routing
+from dimee_core.config import DIMEEConfig
+from dimee_core.evaluate import evaluate, fit_routers, score_routing
+from dimee_core.router import from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # The shipped cache; DIMEE_TEST_CACHE only points local runs elsewhere before it exists.
@@ -42,8 +44,8 @@ def _final_acc(split) -> float:
 
 def test_one_fit_equals_two_fits(cache, cfg, routers):
     """fit_routers' DIMEE+ (DIMEE's fit re-solved) equals an independent DIMEE+ fit."""
-    two = (cfg.router().fit(cache.calibration),
-           cfg.router(escalate=True).fit(cache.calibration))
+    two = (from_config(cfg).fit(cache.calibration),
+           from_config(cfg, escalate=True).fit(cache.calibration))
     for fast, slow in zip(routers, two):
         np.testing.assert_array_equal(fast.labels_, slow.labels_)
         np.testing.assert_array_equal(fast.cluster_tiers_, slow.cluster_tiers_)

@@ -2,7 +2,7 @@
 cache folders, the CLI, uploaded archives and URL values.
 
 A small valid cache is corrupted by one to three generated mutations (meta.json values,
-stored defaults, raw JSON, texts, .npy headers and payloads, zip fields, flipped or cut
+stored routing settings (every field, any JSON type), raw JSON, texts, .npy headers and payloads, zip fields, flipped or cut
 bytes, symbolic links, missing files). Properties: ``load_cache`` returns a cache or
 raises ``CacheError``, nothing else; the CLI never prints a traceback (run in-process:
 any exception fails the test) and reports a refusal as one ``error:`` line; an upload
@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 
 from dimee_core import cli
 from dimee_core.cache import CacheError, load_cache
+from dimee_core.config import PARAMS, DIMEEConfig
+from dimee_core.tuned import RECORD
 
 from . import hostile
 
@@ -35,7 +37,7 @@ from . import hostile
 FUZZ = dict(derandomize=True, database=None, deadline=timedelta(seconds=10),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                     HealthCheck.function_scoped_fixture])
-FILES = ("meta.json", "texts.json", "calibration.npz", "test.npz")
+FILES = ("meta.json", "texts.json", "calibration.npz", "test.npz", "routing.json")
 MEMBERS = ("labels.npy", "probs.npy", "feats.npy", "lengths.npy", "extra.npy", "probs")
 
 json_values = st.recursive(
@@ -58,16 +60,25 @@ def meta_change(draw):
     return ("meta", key, draw(json_values))
 
 
+# every field routing.json may hold (config.PARAMS and tuned.RECORD), plus unknown ones
+STORED_KEYS = sorted({p.name for p in PARAMS if p.group != "costs"} | set(RECORD)
+                     | {"costs", "dimee_plus", "note"})
+stored_values = (config_values | st.sampled_from([0.3, 1.0, 0.1, 2**32, 10**400, "x", True])
+                 | st.dictionaries(st.sampled_from(["method", "m", "n", "alpha", "k",
+                                                   "target_pp", "fit_fraction", "x"]),
+                                   config_values | st.sampled_from(["cascade", "dimee_plus"]),
+                                   max_size=4))
+
+
 @st.composite
 def defaults_change(draw):
-    key = draw(st.sampled_from(["m", "n", "k", "alpha", "features", "policy", "mu",
-                                "epsilon", "safety", "random_state", "costs", "note"]))
+    key = draw(st.sampled_from(STORED_KEYS))
     if key == "costs":
         value = draw(st.dictionaries(st.sampled_from(
             ["o_cloud", "o_edge", "lambda_cloud", "mode", "warp"]), config_values,
             max_size=3) | json_values)
     else:
-        value = draw(config_values)
+        value = draw(stored_values)
     return ("defaults", key, value)
 
 
@@ -116,17 +127,15 @@ mutation = st.one_of(
 def _apply(folder: Path, change: tuple) -> None:
     kind, target, *rest = change
     if kind in ("meta", "defaults"):
+        file = folder / ("meta.json" if kind == "meta" else "routing.json")
         try:
-            meta = json.loads((folder / "meta.json").read_text())
+            doc = json.loads(file.read_text())
         except (OSError, ValueError, RecursionError):
             return  # an earlier mutation broke or removed it
-        if not isinstance(meta, dict):
+        if not isinstance(doc, dict):
             return
-        if kind == "meta":
-            meta[target] = rest[0]
-        elif isinstance(meta.get("defaults"), dict):
-            meta["defaults"][target] = rest[0]
-        (folder / "meta.json").write_text(json.dumps(meta))
+        doc[target] = rest[0]
+        file.write_text(json.dumps(doc))
         return
     path = folder / target
     if not path.is_file() or path.is_symlink():
@@ -212,6 +221,39 @@ def test_cli_never_prints_a_traceback(template, changes, extra, capsys):
         else:
             assert "dimee" in out.lower() and (not err or err.startswith("warning: "))
         assert "Traceback" not in err
+
+
+@settings(max_examples=300, **FUZZ)
+@given(settings_=st.dictionaries(st.sampled_from(STORED_KEYS), stored_values, max_size=6))
+def test_stored_settings_of_any_type_load_or_give_one_cache_error(template, settings_):
+    """Issue 21, item 4: any type in any stored field gives a valid configuration or one
+    CacheError naming routing.json, never a TypeError from deep inside."""
+    with tempfile.TemporaryDirectory() as root:
+        folder = _hostile_copy(template, [], root)
+        hostile.write_routing(folder, settings_)
+        try:
+            cache = load_cache(folder)
+        except CacheError as exc:
+            assert "routing.json" in str(exc) and len(str(exc).splitlines()) == 1
+            return
+        for method in ("dimee", "dimee_plus"):  # accepted: both configurations are usable
+            DIMEEConfig.for_cache(cache, method).check(cache.num_layers, cache.calibration.n)
+
+
+@settings(max_examples=40, **FUZZ)
+@given(settings_=st.dictionaries(st.sampled_from(STORED_KEYS), stored_values, max_size=4))
+def test_evaluate_on_stored_settings_of_any_type_prints_no_traceback(template, settings_,
+                                                                      capsys):
+    with tempfile.TemporaryDirectory() as root:
+        folder = _hostile_copy(template, [], root)
+        hostile.write_routing(folder, settings_)
+        rc = cli.main(["evaluate", str(folder), "--bootstrap", "0", "--json"])
+        out, err = capsys.readouterr()
+        assert rc in (0, 2) and "Traceback" not in err
+        if rc == 2:
+            assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+        else:
+            assert json.loads(out)["dataset"] == "toy"
 
 
 def test_mutations_reach_every_kind():

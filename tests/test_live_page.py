@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -13,7 +14,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dimee_core.cache import META_FILE, MODEL_DIR, load_cache  # noqa: E402
 from dimee_core.costs import TIERS  # noqa: E402
-from dimee_core.evaluate import fit_routers, with_costs  # noqa: E402
+from dimee_core.evaluate import fit_routers  # noqa: E402
 from dimee_core.predict import LiveModel, route  # noqa: E402
 from ui import datasets, settings  # noqa: E402
 
@@ -84,7 +85,7 @@ def test_type_a_sentence_see_the_route(at, smoke_cache_dir, monkeypatch):
     monkeypatch.setattr(LiveModel, "run", lambda *a, **k: pytest.fail("model re-ran"))
     at.sidebar.slider(key="oc").set_value(12.0).run()
     _clean(at)
-    cfg12 = with_costs(cfg, o_cloud=12.0)
+    cfg12 = replace(cfg, costs=replace(cfg.costs, o_cloud=12.0))
     dimee, plus = fit_routers(cache, cfg12)
     again = route(out, dimee, plus, cache.label_names)
     assert _metrics(at)["DIMEE+ sends it to"] == (

@@ -18,7 +18,8 @@ from dimee_core.cache import META_FILE, MODEL_CONFIG, MODEL_DIR, MODEL_WEIGHTS, 
     load_cache
 from dimee_core.costs import TIERS
 from dimee_core.data import split_display_text
-from dimee_core.evaluate import DIMEEConfig, fit_routers, resolve, with_costs
+from dimee_core.config import DIMEEConfig
+from dimee_core.evaluate import fit_routers, resolve
 from dimee_core.predict import MAX_TEXT_CHARS, LiveModel, PredictError, check_texts, \
     read_csv_texts, route
 
@@ -140,7 +141,7 @@ def test_rerouting_new_settings_needs_no_model_run(live, smoke, monkeypatch):
     monkeypatch.setattr(LiveModel, "run", lambda *a, **k: pytest.fail("model re-run"))
     # no exit ever reaches confidence 1: every sample is "hard", every cluster's majority
     # pool sends it to the cloud, which costs m + o_cloud + (L - m) = 2 + 8 + 4
-    all_hard = with_costs(replace(cfg, policy="pools", alpha=1.0), o_cloud=8.0)
+    all_hard = replace(cfg, policy="pools", alpha=1.0, costs=replace(cfg.costs, o_cloud=8.0))
     resolve(dimee, all_hard)
     resolve(plus, all_hard)
     routes = route(outputs, dimee, plus, smoke.label_names)

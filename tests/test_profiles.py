@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dimee_core.cache import Split
+from dimee_core.splits import Split
 from dimee_core.costs import CostModel
 from dimee_core.profiles import (FALLBACK_TOKENS, METRICS, PRESETS, Device, Link, Profile,
                                  ProfileError, check_profile, label, load_profile,
                                  parse_profile, profile_from_dict, profile_json,
-                                 route_polynomials, save_profile, summarise)
+                                 route_polynomials, summarise)
 
 
 def by_hand(p: Profile, tier: int, escalated: bool, T: int, m: int, n: int, L: int,
@@ -112,7 +112,7 @@ def test_presets_round_trip_and_scaling(tmp_path):
     for p in PRESETS.values():
         assert parse_profile(profile_json(p)) == p
         path = tmp_path / "p.json"
-        save_profile(p, path)
+        path.write_text(profile_json(p))
         assert load_profile(path) == p
         assert load_profile(p.name) == p
     p = PRESETS["LTE + cloud GPU"]

@@ -7,8 +7,10 @@ import pytest
 
 from dataclasses import replace
 
-from dimee_core.cache import Split, load_cache
-from dimee_core.evaluate import DIMEEConfig
+from dimee_core.cache import load_cache
+from dimee_core.config import DIMEEConfig
+from dimee_core.router import from_config
+from dimee_core.splits import Split
 from dimee_core.selection import Grid, evaluate_candidates
 from dimee_core.report import frontier_gap
 
@@ -64,7 +66,7 @@ def refit_drop_and_reduction(cache, setting: dict, method: str) -> tuple[float, 
     knobs = {k: setting[k] for k in ("m", "n", "k", "features", "policy", "epsilon",
                                      "safety", "mu", "fit_fraction") if k in setting}
     cfg = DIMEEConfig.from_dict({**base.to_dict(), "policy": "budget", **knobs})
-    r = cfg.router(escalate=method == "dimee_plus").fit(cfg.fit_split(cache.calibration))
+    r = from_config(cfg, escalate=method == "dimee_plus").fit(cfg.fit_split(cache.calibration))
     route = r.route(cache.test)
     pred = cache.test.probs[np.arange(cache.test.n), route.exit_layer - 1].argmax(1)
     final = cache.test.probs[:, -1].argmax(1)

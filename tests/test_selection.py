@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from dimee_core import selection as S
-from dimee_core.cache import Split, load_cache
-from dimee_core.evaluate import DIMEEConfig
+from dimee_core.cache import load_cache
+from dimee_core.splits import Split
+from dimee_core.config import DIMEEConfig
 from dimee_core.splits import two_way
 
 from .conftest import SHIPPED

@@ -13,7 +13,8 @@ from dimee_core import summary
 from dimee_core.baselines import cascade
 from dimee_core.cache import load_cache
 from dimee_core.costs import CostModel
-from dimee_core.evaluate import DIMEEConfig, evaluate, fit_routers
+from dimee_core.config import DIMEEConfig
+from dimee_core.evaluate import evaluate, fit_routers
 from dimee_core.metrics import MethodResult
 from dimee_core.summary import CalibrationPoint as P
 from dimee_core.selection import Grid, certify, evaluate_candidates

@@ -8,7 +8,7 @@ import streamlit as st
 from dimee_core import explore
 from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
-from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
+from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.predict import examples_by_tier
 from ui import charts, compute, plot, units
 from ui.text import md, md_quote

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dimee_core import words
-from dimee_core.evaluate import METHOD_LABELS
+from dimee_core.config import METHOD_LABELS
 from dimee_core.metrics import MethodResult
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
                                  Profile, ProfileError, UnitSummary, check_profile,

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dimee_core import explore, summary
 from dimee_core.cache import Cache
-from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig
+from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
 from ui import charts, compute, downloads, plot, units
 from ui.compute import Results

@@ -2,12 +2,12 @@
 
 - Training: Ray Train ``TorchTrainer``, data-parallel (DDP). The driver hands the
   training split to Ray Data; each worker gets an equal shard, rebuilds the same seeded
-  model (``build.init_model``) and runs the same loop (``build.train_model``) for the
+  model (``training.init_model``) and runs the same loop (``training.train_model``) for the
   same number of steps. Rank 0 returns the adapters and exit heads as a safetensors
   checkpoint (no pickled model objects).
 - Inference: Ray Data ``map_batches`` over a fixed actor pool. Each actor rebuilds the
   shipped model once from those tensors (``model.model_from_tensors``), on its GPU when it
-  has one. A row is one of the local engine's planned batches (``build.plan_batches``),
+  has one. A row is one of the local engine's planned batches (``training.plan_batches``),
   so every batch is padded exactly as in the local engine; rows carry their positions
   and the driver puts them back in sample order.
 - The driver fits the PCA map and writes the cache atomically (``build.run_build``).
@@ -19,7 +19,6 @@ package to it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -28,15 +27,14 @@ import tempfile
 import uuid
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from ..build import (BuildConfig, Trained, infer_batch, init_model, load_tokenizer,
-                     model_config, plan_batches, reassemble, run_build, train_model,
-                     train_steps)
+from ..training import (BuildConfig, Trained, infer_batch, init_model, load_tokenizer,
+                        model_config, plan_batches, reassemble, train_model, train_steps)
 from ..data import SplitIndices, TextDataset
 
 SCALE_REQUIREMENTS = "requirements-scale.txt"
@@ -101,7 +99,7 @@ def ray_session(num_cpus: int) -> Iterator[Any]:
             ray.init(address=address, runtime_env={"py_modules": [str(package)]}, **common)
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
             raise EngineError(f"RAY_ADDRESS={address}: could not join a Ray cluster there "
-                              f"({_first_line(exc)})") from None
+                              f"({first_line(exc)})") from None
     else:
         ray.init(num_cpus=num_cpus, **common)
     try:
@@ -110,7 +108,7 @@ def ray_session(num_cpus: int) -> Iterator[Any]:
         ray.shutdown()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
@@ -307,7 +305,7 @@ class RayEngine:
                 tensors = load_file(os.path.join(folder, WEIGHTS_FILE))
                 losses = np.load(os.path.join(folder, LOSSES_FILE), allow_pickle=False)
         except (ray.exceptions.RayError, ray.train.TrainingFailedError) as exc:
-            raise EngineError(f"Ray training failed: {_first_line(exc)}") from exc
+            raise EngineError(f"Ray training failed: {first_line(exc)}") from exc
         finally:
             if cfg.ray_storage is None:
                 shutil.rmtree(storage, ignore_errors=True)
@@ -329,7 +327,7 @@ class RayEngine:
         try:
             chunks = list(results.iter_batches(batch_size=None, batch_format="numpy"))
         except ray.exceptions.RayError as exc:
-            raise EngineError(f"Ray inference failed: {_first_line(exc)}") from exc
+            raise EngineError(f"Ray inference failed: {first_line(exc)}") from exc
         got = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
         outputs = []
         for k, idx in enumerate(parts):
@@ -354,70 +352,3 @@ class RayEngine:
             # Ray Data's default retries a dead actor forever: a batch that always kills
             # its actor would hang the build.
             max_restarts=ACTOR_RETRIES, max_task_retries=ACTOR_RETRIES)
-
-
-# ---------------------------------------------------------------- many builds
-
-def load_sweep(path: str | os.PathLike[str]) -> list[BuildConfig]:
-    """A sweep file: a JSON list of build configs (BuildConfig fields), all checked
-    before any build starts."""
-    try:
-        items = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EngineError(f"cannot read the sweep file: {exc}") from None
-    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-        raise EngineError("a sweep file holds a non-empty JSON list of build configs")
-    known = {f.name for f in fields(BuildConfig)}
-    configs = []
-    for n, item in enumerate(items, 1):
-        unknown = sorted(set(item) - known)
-        if unknown:
-            raise EngineError(f"sweep entry {n}: unknown field {unknown[0]!r}")
-        if item.get("engine", "local") != "local":
-            raise EngineError(f"sweep entry {n}: each sweep build runs the local engine "
-                              f"inside one Ray task; drop its engine field")
-        try:
-            cfg = BuildConfig(**item)
-        except (TypeError, ValueError) as exc:
-            raise EngineError(f"sweep entry {n}: {exc}") from None
-        # tasks may run in another folder: paths are the driver's, made absolute
-        configs.append(replace(cfg, out=str(Path(cfg.out).resolve()), data_file=(
-            str(Path(cfg.data_file).resolve()) if cfg.data_file else None)))
-    outs = [c.out for c in configs]
-    if len(set(outs)) < len(outs):
-        raise EngineError("two sweep entries write the same cache folder (out)")
-    return configs
-
-
-def _sweep_task(cfg: dict) -> str:
-    return str(run_build(BuildConfig(**cfg), progress=False))
-
-
-def run_sweep(configs: list[BuildConfig], concurrency: int = 2, progress: bool = True
-              ) -> list[Path]:
-    """Run many builds as Ray tasks (each writes its own cache), one progress bar; the
-    caches come back in ``configs``' order. Every build runs to its end; failures are
-    reported together afterwards."""
-    from tqdm.auto import tqdm
-
-    configs = [replace(c, threads=c.threads or 1) for c in configs]
-    with ray_session(max(1, concurrency)) as ray:
-        task = ray.remote(_sweep_task)
-        pending = {task.options(num_cpus=c.threads, max_retries=0).remote(asdict(c)): k
-                   for k, c in enumerate(configs)}
-        done: dict[int, Path] = {}
-        failed = []
-        with tqdm(total=len(configs), desc="builds", disable=not progress) as bar:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                k = pending.pop(ready[0])
-                try:
-                    done[k] = Path(ray.get(ready[0]))
-                except ray.exceptions.RayError as exc:
-                    failed.append(f"{configs[k].out}: {_first_line(getattr(exc, 'cause', exc))}")
-                bar.update(1)
-                bar.set_postfix_str(Path(configs[k].out).name)
-    if failed:
-        raise EngineError(f"{len(failed)} of {len(configs)} builds failed: "
-                          + "; ".join(failed))
-    return [done[k] for k in range(len(configs))]
