@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dimee_core.cache import Cache
-from dimee_core.evaluate import METHOD_LABELS, DIMEEConfig, Evaluation
+from dimee_core.config import METHOD_LABELS, DIMEEConfig
+from dimee_core.evaluate import Evaluation
 from ui import units, widgets
 
 APPLIED = "_applied_claim"  # session key: the Claim the last Apply or frontier click set
