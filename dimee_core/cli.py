@@ -230,7 +230,8 @@ def _run_migrate(args) -> int:
 
     for folder in args.cache_dirs:
         moved = migrate(folder)
-        print(f"{folder}: {'moved the tuned settings into routing.json' if moved else 'nothing to move'}")
+        print(f"{folder}: " + ("moved the tuned settings into routing.json" if moved
+                               else "nothing to move"))
     return 0
 
 

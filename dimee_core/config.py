@@ -10,20 +10,19 @@ adding a knob is one entry here plus the code that uses its value.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
 
 import numpy as np
 
 from .costs import MAX_COST, MODES, CostModel, check_split
 from .features import FEATURE_SETS
+from .io import short
 from .profiles import HIDDEN_SIZE, LatencySLA, Profile, UnitCosts, profile_from_dict
 from .splits import Split, fit_part
 
 POLICIES = ("pools", "reward", "budget")
 OBJECTIVES = ("abstract", "latency_ms", "energy_mj", "usd")  # what the router minimises
-METHODS = ("dimee", "dimee_plus", "all_in_cloud", "mobile_only", "edge_only", "random",
-           "cascade", "oracle")
 METHOD_LABELS = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "all_in_cloud": "All in cloud",
                  "mobile_only": "Mobile only", "edge_only": "Edge only",
                  "random": "Random (DIMEE shares)", "cascade": "Confidence cascade",
@@ -67,36 +66,37 @@ class Param:
               name: str | None = None) -> Any:
         """``value`` if it has this setting's type and lies in range (``lo``/``hi``
         override the static bounds); else ValueError naming the setting."""
-        name, lo, hi = name or self.arg, self.lo if lo is None else lo, self.hi if hi is None else hi
+        name = name or self.arg
+        lo, hi = self.lo if lo is None else lo, self.hi if hi is None else hi
         if value is None and self.optional:
             return value
         if self.choices:
             if not isinstance(value, str) or value not in self.choices:
-                raise ValueError(f"{name} must be one of {self.choices}, got {_short(value)}")
+                raise ValueError(f"{name} must be one of {self.choices}, got {short(value)}")
             return value
         if self.kind is str:
             if not isinstance(value, str) or (hi is not None and len(value) > hi):
                 raise ValueError(f"{name} must be a string of at most {hi} characters, "
-                                 f"got {_short(value)}")
+                                 f"got {short(value)}")
             return value
         if self.kind is bool:
             if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"{name} must be true or false, got {_short(value)}")
+                raise ValueError(f"{name} must be true or false, got {short(value)}")
             return value
         if self.kind is int:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (
                     lo is not None and value < lo) or (hi is not None and value > hi):
                 rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-                raise ValueError(f"{name} must be an integer {rng}, got {_short(value)}")
+                raise ValueError(f"{name} must be an integer {rng}, got {short(value)}")
             return value
         ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.floating))
-              and math.isfinite(float(value)))
+              and abs(value) < 1e300 and math.isfinite(float(value)))  # no huge ints
         if ok and lo is not None:
             ok = float(value) > lo if self.lo_open else float(value) >= lo
         if not ok or (hi is not None and float(value) > hi):
             rng = (f"in {'(' if self.lo_open else '['}{lo}, {hi}]" if hi is not None
                    else f"{'>' if self.lo_open else '>='} {lo}")
-            raise ValueError(f"{name} must be a number {rng}, got {_short(value)}")
+            raise ValueError(f"{name} must be a number {rng}, got {short(value)}")
         return value
 
     def parse(self, text: str) -> Any:
@@ -115,9 +115,11 @@ class Param:
         return v
 
 
-def _short(v: Any) -> str:
-    text = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else "a huge integer"
-    return text if len(text) <= 60 else text[:57] + "..."
+def _cost(name: str, url: str, label: str, slider_hi: float, help: str) -> Param:
+    """A CostModel field: default from the cost model, slider steps of 0.05 or 0.25."""
+    return Param(name, float, getattr(_COSTS, name), 0.0, MAX_COST, group="costs",
+                 tuned=False, cli="--" + name.replace("_", "-"), url=url, label=label,
+                 widget=(0.0, slider_hi, 0.05 if slider_hi <= 5 else 0.25), help=help)
 
 
 PARAMS: tuple[Param, ...] = (
@@ -135,8 +137,8 @@ PARAMS: tuple[Param, ...] = (
                " + entropy + agreement ('signals'), the layer-m embedding ('embed')."),
     Param("alpha", float, 0.9, 0.0, 1.0, cli="--alpha", url="alpha",
           label="Confidence threshold α", widget=(0.5, 1.0, 0.005),
-          help="An exit 'is sure' when its top probability reaches α. Defines the "
-               "easy / medium / hard pools and the cascade baseline.", tuned=False),
+          tuned=False, help="An exit 'is sure' when its top probability reaches α. Defines "
+                            "the easy / medium / hard pools and the cascade baseline."),
     Param("policy", str, "budget", choices=POLICIES, cli="--policy", url="policy",
           label="Tier policy",
           help="budget: cheapest tiers within an accuracy-drop budget ε; reward: trade "
@@ -161,37 +163,32 @@ PARAMS: tuple[Param, ...] = (
           help="seed of k-means and of the fitted share of calibration"),
     Param("mode", str, _COSTS.mode, choices=MODES, group="costs", cli="--mode", url="mode",
           label="Offload mode",
-          help="resume: ship the layer-m hidden state, remote continues; recompute: "
-               "ship the raw input, remote starts from layer 1.", tuned=False),
-    Param("lambda_mobile", float, _COSTS.lambda_mobile, 0.0, MAX_COST, group="costs", cli="--lambda-mobile",
-          url="lm", label="λ mobile (cost per layer on the phone)", widget=(0.0, 5.0, 0.05),
-          help="Abstract cost of running one layer on the phone. 1 = the unit every "
-               "other cost is measured in; raise it for a slow or battery-starved phone.", tuned=False),
-    Param("lambda_edge", float, _COSTS.lambda_edge, 0.0, MAX_COST, group="costs", cli="--lambda-edge",
-          url="le", label="λ edge (cost per layer on the edge)", widget=(0.0, 5.0, 0.05),
-          help="Abstract cost of one layer on the edge server, relative to a phone layer.", tuned=False),
-    Param("lambda_cloud", float, _COSTS.lambda_cloud, 0.0, MAX_COST, group="costs", cli="--lambda-cloud",
-          url="lc", label="λ cloud (cost per layer in the cloud)", widget=(0.0, 5.0, 0.05),
-          help="Abstract cost of one layer in the cloud, relative to a phone layer.", tuned=False),
-    Param("o_edge", float, _COSTS.o_edge, 0.0, MAX_COST, group="costs", cli="--o-edge", url="oe",
-          label="Offload phone → edge", widget=(0.0, 30.0, 0.25),
-          help="Abstract cost of sending one request from the phone to the edge "
-               "(network time and radio energy), in phone layers.", tuned=False),
-    Param("o_cloud", float, _COSTS.o_cloud, 0.0, MAX_COST, group="costs", cli="--o-cloud", url="oc",
-          label="Offload phone → cloud", widget=(0.0, 30.0, 0.25),
-          help="Abstract cost of sending one request from the phone to the cloud, in "
-               "phone layers. All-in-cloud pays this once per request.", tuned=False),
-    Param("o_edge_cloud", float, _COSTS.o_edge_cloud, 0.0, MAX_COST, group="costs", cli="--o-edge-cloud",
-          url="oec", label="Offload edge → cloud", widget=(0.0, 30.0, 0.25),
-          help="Abstract cost of the edge handing a request on to the cloud (cascade, "
-               "DIMEE+ escalation), in phone layers.", tuned=False),
-    Param("objective", str, "abstract", choices=OBJECTIVES, group="config", cli="--objective",
-          help="what DIMEE minimises (units need --profile; default abstract)", tuned=False),
+          tuned=False, help="resume: ship the layer-m hidden state, remote continues; "
+                            "recompute: ship the raw input, remote starts from layer 1."),
+    _cost("lambda_mobile", "lm", "λ mobile (cost per layer on the phone)", 5.0,
+          "Abstract cost of running one layer on the phone. 1 = the unit every other cost "
+          "is measured in; raise it for a slow or battery-starved phone."),
+    _cost("lambda_edge", "le", "λ edge (cost per layer on the edge)", 5.0,
+          "Abstract cost of one layer on the edge server, relative to a phone layer."),
+    _cost("lambda_cloud", "lc", "λ cloud (cost per layer in the cloud)", 5.0,
+          "Abstract cost of one layer in the cloud, relative to a phone layer."),
+    _cost("o_edge", "oe", "Offload phone → edge", 30.0,
+          "Abstract cost of sending one request from the phone to the edge (network time "
+          "and radio energy), in phone layers."),
+    _cost("o_cloud", "oc", "Offload phone → cloud", 30.0,
+          "Abstract cost of sending one request from the phone to the cloud, in phone "
+          "layers. All-in-cloud pays this once per request."),
+    _cost("o_edge_cloud", "oec", "Offload edge → cloud", 30.0,
+          "Abstract cost of the edge handing a request on to the cloud (cascade, DIMEE+ "
+          "escalation), in phone layers."),
+    Param("objective", str, "abstract", choices=OBJECTIVES, group="config", tuned=False,
+          cli="--objective", help="what DIMEE minimises (units need --profile; default "
+                                  "abstract)"),
     Param("latency_sla_ms", float, None, 0.0, None, group="config", optional=True,
-          lo_open=True, cli="--sla-p95-ms",
-          help="budget policy: also keep calibration p95 latency within this (ms)", tuned=False),
-    Param("as_cascade", bool, False, group="config",
-          help="DIMEE+ only: run as the confidence cascade it contains", tuned=False),
+          lo_open=True, tuned=False, cli="--sla-p95-ms",
+          help="budget policy: also keep calibration p95 latency within this (ms)"),
+    Param("as_cascade", bool, False, group="config", tuned=False,
+          help="DIMEE+ only: run as the confidence cascade it contains"),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 BY_URL = {p.url: p for p in PARAMS if p.url}
@@ -339,3 +336,22 @@ class DIMEEConfig:
         for p in PARAMS:
             if p.group == "config":
                 p.check(getattr(self, p.name))
+
+
+def to_settings(config: DIMEEConfig) -> dict[str, Any]:
+    """``config``'s values keyed by URL key (what the dashboard's widgets hold)."""
+    return {p.url: getattr(config.costs if p.group == "costs" else config, p.name)
+            for p in PARAMS if p.url}
+
+
+def from_settings(config: DIMEEConfig, settings: Mapping[str, Any]) -> DIMEEConfig:
+    """``config`` with the URL-keyed ``settings`` it holds applied (costs included),
+    each cast to its declared type. ValueError when the result is not a valid setting."""
+    own, costs = {}, {}
+    for key, value in settings.items():
+        p = BY_URL.get(key)
+        if p is None:
+            continue
+        value = value if p.choices or p.kind is bool else p.kind(value)
+        (costs if p.group == "costs" else own)[p.name] = value
+    return replace(config, **own, costs=replace(config.costs, **costs))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .costs import moments
-from .profiles import LTE_RADIO, WIFI_RADIO, Link, Profile, route_polynomials
+from .profiles import HIDDEN_SIZE, LTE_RADIO, WIFI_RADIO, Link, Profile, route_polynomials
 
 TIERS = ("phone", "edge", "cloud")
 NOUNS = {"latency_ms": "latency", "energy_mj": "phone energy", "usd": "money"}
@@ -125,7 +125,7 @@ class Payoff:
 
 
 def payoff(profile: Profile, metric: str, m: int, n: int, num_layers: int,
-           lengths: np.ndarray, mode: str = "resume", hidden_size: int = 384) -> Payoff:
+           lengths: np.ndarray, mode: str = "resume", hidden_size: int = HIDDEN_SIZE) -> Payoff:
     """Each tier's mean figure over ``lengths`` (the split's token counts) against
     all-in-cloud's, with its parts."""
     phi = moments(lengths).mean(0)

@@ -499,15 +499,6 @@ def certify(cands: Candidates, target_pp: float, delta: float = DELTA,
                  f"calibration."), **base)
 
 
-def recommend(calibration: Split, base: DIMEEConfig, target_pp: float, delta: float = DELTA,
-              family: str = "any", grid: Grid = Grid(),
-              fit_fraction: float = FIT_FRACTION) -> tuple[Recommendation, Candidates]:
-    """Evaluate the grid and certify one family (convenience for a single question)."""
-    check_request(target_pp, delta)
-    cands = evaluate_candidates(calibration, base, grid, fit_fraction)
-    return certify(cands, target_pp, delta, family), cands
-
-
 FRONTIER_TARGETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 

@@ -113,3 +113,27 @@ def test_a_bad_value_on_the_command_line_is_one_line(capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2
     assert err == "error: argument --k: '2.5' is not a whole number\n"
+
+
+def test_settings_keyed_by_url_round_trip():
+    """The dashboard's widget/URL keys (written out here by hand, as the UI used them)
+    map to the config and back."""
+    by_hand = {"m": 2, "n": 4, "k": 6, "feat": "signals", "alpha": 0.9, "policy": "budget",
+               "eps": 0.3, "mu": 1.0, "safety": 1.0, "fit": 1.0, "mode": "resume",
+               "lm": 1.0, "le": 1.0, "lc": 1.0, "oe": 2.0, "oc": 5.0, "oec": 3.0}
+    assert config.to_settings(DIMEEConfig()) == by_hand
+    changed = config.from_settings(DIMEEConfig(), {**by_hand, "k": 9.0, "oc": 7, "eps": "1.5",
+                                                   "policy": "reward", "unit": "ms"})
+    assert (changed.k, changed.costs.o_cloud, changed.epsilon, changed.policy) == (
+        9, 7.0, 1.5, "reward")
+    assert type(changed.k) is int and type(changed.costs.o_cloud) is float
+    assert config.from_settings(changed, config.to_settings(changed)) == changed
+    with pytest.raises(ValueError, match="mode must be one of"):
+        config.from_settings(DIMEEConfig(), {"mode": "teleport"})
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), 10**309])
+def test_a_huge_integer_is_refused_not_overflowed(value):
+    """Found by the fuzz suite: float(10**400) raises OverflowError."""
+    with pytest.raises(ValueError, match="alpha must be a number"):
+        BY_NAME["alpha"].check(value)

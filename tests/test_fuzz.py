@@ -2,12 +2,13 @@
 cache folders, the CLI, uploaded archives and URL values.
 
 A small valid cache is corrupted by one to three generated mutations (meta.json values,
-stored routing settings (every field, any JSON type), raw JSON, texts, .npy headers and payloads, zip fields, flipped or cut
-bytes, symbolic links, missing files). Properties: ``load_cache`` returns a cache or
-raises ``CacheError``, nothing else; the CLI never prints a traceback (run in-process:
-any exception fails the test) and reports a refusal as one ``error:`` line; an upload
-is accepted or refused with ``CacheError`` and a refused one leaves nothing on disk; a
-URL value parses or raises ValueError, and shown escaped it holds no live Markdown.
+stored routing settings (every field, any JSON type), raw JSON, texts, .npy headers and
+payloads, zip fields, flipped or cut bytes, symbolic links, missing files). Properties:
+``load_cache`` returns a cache or raises ``CacheError``, nothing else; the CLI never
+prints a traceback (run in-process: any exception fails the test) and reports a refusal
+as one ``error:`` line; an upload is accepted or refused with ``CacheError`` and a
+refused one leaves nothing on disk; a URL value parses or raises ValueError, and shown
+escaped it holds no live Markdown.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dimee_core.config import SHORT_LABELS
 from dimee_core.costs import TIERS
 from ui import text
 
@@ -16,7 +17,6 @@ POOL_COLORS = {"easy": "#2ca02c", "medium": "#ff7f0e", "hard": "#d62728"}
 METHOD_COLORS = {"dimee": "#6a3d9a", "dimee_plus": "#e377c2", "cascade": "#17becf",
                  "all_in_cloud": "#1f77b4", "mobile_only": "#2ca02c",
                  "edge_only": "#ff7f0e", "random": "#7f7f7f", "oracle": "#bcbd22"}
-SHORT_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+"}
 QUALITATIVE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 SWEPT = {"dimee": "DIMEE (sweep {p})", "dimee_plus": "DIMEE+ (sweep ε)",
@@ -426,7 +426,7 @@ def exit_probs_chart(probs, label_names: list[str], m: int, n: int, alpha: float
             hovertemplate=f"exit %{{x}}: P({name}) = %{{y:.3f}}<extra></extra>"))
     for i, (method, layer) in enumerate(answers.items()):
         fig.add_vline(x=layer + (0.06 if i else -0.06), line_color=METHOD_COLORS[method],
-                      line_width=3, annotation_text=f"{SHORT_NAMES[method]} answers here",
+                      line_width=3, annotation_text=f"{SHORT_LABELS[method]} answers here",
                       annotation_position="bottom right" if i else "bottom left")
     fig.update_xaxes(title="exit (layer)", dtick=1, range=[0.5, L + 0.5])
     fig.update_yaxes(title="probability", range=[0, 1.05])

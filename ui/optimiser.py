@@ -16,6 +16,7 @@ import streamlit as st
 
 from dimee_core import selection, words
 from dimee_core.cache import Cache
+from dimee_core.config import SHORT_LABELS
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
 from ui import charts, compute, guarantee, plot, price, state, undo, units, url, widgets
@@ -24,7 +25,6 @@ from ui.charts import METHOD_COLORS, layout
 
 FAMILY_LABELS = {"any": "Any method", "dimee_plus": "DIMEE+ (or the cascade it contains)",
                  "dimee": "DIMEE", "cascade": "Confidence cascade"}
-METHOD_NAMES = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}  # legend
 INTERACTIVE_BOOT = 200
 
 
@@ -87,7 +87,7 @@ def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figur
         bound = np.array([r.bound_pp for r in part])
         fig.add_trace(go.Scatter(
             x=[r.reduction_pct for r in part], y=drop, mode="markers",
-            name=METHOD_NAMES[method], marker=dict(size=11, color=METHOD_COLORS[method],
+            name=SHORT_LABELS[method], marker=dict(size=11, color=METHOD_COLORS[method],
                                                    line=dict(width=1, color="black")),
             error_y=dict(type="data", symmetric=False, array=bound - drop,
                          arrayminus=np.zeros(len(part))),
