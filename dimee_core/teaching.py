@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .cache import Cache
-from .evaluate import DIMEEConfig, resolve
+from .config import DIMEEConfig
+from .evaluate import resolve
 from .features import correct_matrix
+from .router import from_config
 
 K = 8  # enough clusters for a readable picture, few enough for a few hundred samples
 FEATURES = "signals"  # several numbers even at m = 1: a 2-D picture that is not a line
@@ -44,7 +46,7 @@ def illustrative_setting(cache: Cache, base: DIMEEConfig | None = None) -> Illus
     for m in range(1, L - 1):
         cfg = replace(base, m=m, n=m + 1, k=k, features=FEATURES, policy="budget",
                       epsilon=EPSILON_PP, safety=0.0, fit_fraction=1.0, as_cascade=False)
-        router = cfg.router().fit(cal)
+        router = from_config(cfg).fit(cal)
         clusters = router.labels_
         for n in range(m + 1, L):
             cfg = replace(cfg, n=n)

@@ -6,13 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("dimee_core", "ui", "pages", "bench", "app.py")
-# app.py <-> ui/sidebar.py: the legacy-mode workaround for the pages/ folder (issue 19);
-# ui19 confines it to one place. Only this exact circle may remain until then.
-KNOWN_CIRCLE = frozenset({"app", "ui.sidebar"})
 
 
 def _modules() -> dict[str, Path]:
@@ -127,8 +122,4 @@ def test_the_core_never_imports_the_dashboard():
 
 
 def test_the_project_has_no_import_circle():
-    found = circles(import_graph())
-    if found == [KNOWN_CIRCLE]:
-        pytest.xfail("app.py <-> ui/sidebar.py: the known pages/ legacy-mode workaround "
-                     "(issue 19); remove this branch when it is gone")
-    assert found == []
+    assert circles(import_graph()) == []

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from dimee_core.cache import Cache
+from dimee_core.config import POLICIES
 from dimee_core.costs import MODES, PRESETS, CostModel
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.features import FEATURE_SETS
-from dimee_core.config import POLICIES
 
 MAX_K = 64
 CUSTOM_PRESET = "Custom"
