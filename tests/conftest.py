@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,39 @@ from dimee_core.splits import Split
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "cache"
+REQUIRE_OPTIONAL_ENV = "DIMEE_REQUIRE_OPTIONAL"  # "1" (.ci/run): a missing part fails
+
+
+def optional_required() -> bool:
+    return os.environ.get(REQUIRE_OPTIONAL_ENV) == "1"
+
+
+def optional_import(name: str):
+    """``pytest.importorskip(name)``; a plain import under DIMEE_REQUIRE_OPTIONAL=1, so CI
+    fails instead of skipping when an optional part (Ray) is missing."""
+    return importlib.import_module(name) if optional_required() else pytest.importorskip(name)
+
+
+def browser_missing() -> str | None:
+    """Why the real-browser tests cannot run here (None: Playwright and Chromium are
+    installed)."""
+    from tests.browser import CHROMIUM
+
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"Chromium is not installed at {CHROMIUM}"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these marks
+def pytest_collection_modifyitems(config, items):
+    why = None if optional_required() else browser_missing()
+    for item in items:
+        if "smoke_cache_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)  # needs the session's real build (minutes)
+        if why and item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 def synthetic_split(n: int = 400, L: int = 6, C: int = 3, d: int = 8,

@@ -12,6 +12,8 @@ from dimee_core.cache import load_cache
 from dimee_core.evaluate import DIMEEConfig
 from tests.browser import ROOT, chromium_browser, kpi_value, streamlit_server, wait_idle
 
+pytestmark = pytest.mark.browser  # skipped without Chromium/Playwright (conftest)
+
 DEFAULT_ALPHA = 0.9  # the pools α of the shipped caches' defaults: the optimiser's base
 
 

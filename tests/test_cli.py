@@ -5,14 +5,27 @@ import sys
 import numpy as np
 import pytest
 
+from dimee_core.cli import main
+
 from .conftest import ROOT, SHIPPED
 
 DEFAULT = SHIPPED / "rt-snippets"
 
 
 def run(*args):
+    """The real command in its own process (~2 s): for the end-to-end runs only."""
     return subprocess.run([sys.executable, "-m", "dimee_core", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)
+
+
+def run_here(capsys, *args) -> tuple[int, str, str]:
+    """The CLI in this process: exit code, stdout, stderr (parsing and error messages)."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def test_evaluate_json_schema():
@@ -45,12 +58,13 @@ def test_evaluate_json_schema():
     assert np.isclose(sum(methods["dimee"]["tier_shares"].values()), 1.0)
 
 
-def test_evaluate_table_and_options():
-    p = run("evaluate", str(DEFAULT), "--m", "1", "--n", "3", "--k", "4", "--policy", "reward",
-            "--mu", "0.5", "--o-cloud", "8", "--bootstrap", "0")
-    assert p.returncode == 0, p.stderr
-    assert "DIMEE" in p.stdout and "Confidence cascade" in p.stdout
-    assert "m=1 n=3 k=4" in p.stdout and "o_cloud=8.0" in p.stdout
+def test_evaluate_table_and_options(capsys):
+    code, out, err = run_here(capsys, "evaluate", DEFAULT, "--m", "1", "--n", "3", "--k", "4",
+                              "--policy", "reward", "--mu", "0.5", "--o-cloud", "8",
+                              "--bootstrap", "0")
+    assert code == 0, err
+    assert "DIMEE" in out and "Confidence cascade" in out
+    assert "m=1 n=3 k=4" in out and "o_cloud=8.0" in out
 
 
 @pytest.mark.parametrize("args, message", [
@@ -63,20 +77,27 @@ def test_evaluate_table_and_options():
     (["--o-edge", "abc"], "not a number"),
     (["--policy", "magic"], "invalid choice"),
 ])
-def test_bad_arguments_one_line(args, message):
-    p = run("evaluate", str(DEFAULT), *args)
-    assert p.returncode != 0
-    assert message in p.stderr
+def test_bad_arguments_one_line(args, message, capsys):
+    code, _, err = run_here(capsys, "evaluate", DEFAULT, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_arguments_in_a_real_process():
+    """One argument error through ``python -m dimee_core``: exit status and one line."""
+    p = run("evaluate", str(DEFAULT), "--m", "4", "--n", "3")
+    assert p.returncode == 2 and "1 <= m < n < L=6" in p.stderr
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
-def test_missing_and_malformed_cache(tmp_path):
-    p = run("evaluate", str(tmp_path / "nope"))
-    assert p.returncode != 0 and "not a cache folder" in p.stderr
+def test_missing_and_malformed_cache(tmp_path, capsys):
+    code, _, err = run_here(capsys, "evaluate", tmp_path / "nope")
+    assert code == 2 and "not a cache folder" in err
     (tmp_path / "meta.json").write_text("{broken")
-    p = run("evaluate", str(tmp_path))
-    assert p.returncode != 0 and "meta.json: not valid UTF-8 JSON" in p.stderr
-    assert "Traceback" not in p.stderr
+    code, _, err = run_here(capsys, "evaluate", tmp_path)
+    assert code == 2 and "meta.json: not valid UTF-8 JSON" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -84,10 +105,10 @@ def test_missing_and_malformed_cache(tmp_path):
     (["--delta", "0"], "delta must lie strictly between 0 and 1"),
     (["--delta", "1.5"], "delta must lie strictly between 0 and 1"),
 ])
-def test_tune_refuses_bad_requests_in_one_line(args, message):
-    p = run("tune", str(SHIPPED / "trec"), *args)
-    assert p.returncode == 2 and message in p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+def test_tune_refuses_bad_requests_in_one_line(args, message, capsys):
+    code, _, err = run_here(capsys, "tune", SHIPPED / "trec", *args)
+    assert code == 2 and message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def _copy_cache(name, tmp_path):
@@ -144,9 +165,9 @@ def test_tune_says_plainly_when_nothing_can_be_certified(tmp_path):
             if (dest / f).exists()} == before
 
 
-def test_report_refuses_a_bad_delta():
-    p = run("report", str(DEFAULT), "--delta", "1", "--out", "/nonexistent")
-    assert p.returncode == 2 and "delta must lie strictly between 0 and 1" in p.stderr
+def test_report_refuses_a_bad_delta(capsys):
+    code, _, err = run_here(capsys, "report", DEFAULT, "--delta", "1", "--out", "/nonexistent")
+    assert code == 2 and "delta must lie strictly between 0 and 1" in err
 
 
 # ---------------------------------------------------------------- a new user's workflow (issue 10)
@@ -236,7 +257,7 @@ def test_build_flags_reach_the_build_and_its_summary_is_printed(tmp_path, monkey
     assert "test accuracy per exit (%):" in out
 
 
-def test_evaluate_profile_json_matches_an_independent_computation():
+def test_evaluate_profile_json_matches_an_independent_computation(capsys):
     from dimee_core.cache import load_cache
     from dimee_core.config import DIMEEConfig
     from dimee_core.evaluate import evaluate
@@ -246,9 +267,10 @@ def test_evaluate_profile_json_matches_an_independent_computation():
     from .test_profiles import by_hand
 
     trec = SHIPPED / "trec"
-    p = run("evaluate", str(trec), "--json", "--bootstrap", "0", "--profile", "5G")
-    assert p.returncode == 0, p.stderr
-    methods = json.loads(p.stdout)["methods"]
+    code, out, err = run_here(capsys, "evaluate", trec, "--json", "--bootstrap", "0",
+                              "--profile", "5G")
+    assert code == 0, err
+    methods = json.loads(out)["methods"]
     cache, _ = with_lengths(load_cache(trec))
     ev = evaluate(cache, n_boot=0)  # DIMEE and DIMEE+ each at its own stored setting
     for name in ("dimee", "dimee_plus", "all_in_cloud", "cascade"):
@@ -271,13 +293,13 @@ def test_evaluate_profile_json_matches_an_independent_computation():
     assert methods["dimee"]["accuracy"] == ev.methods["dimee"].accuracy
 
 
-def test_evaluate_profile_table_and_bad_profile(tmp_path):
-    p = run("evaluate", str(SHIPPED / "trec"), "--bootstrap", "0", "--profile",
-            "Congested uplink")
-    assert p.returncode == 0, p.stderr
-    assert "p95" in p.stdout and "$/M req" in p.stdout and "profile Congested uplink" in p.stdout
+def test_evaluate_profile_table_and_bad_profile(tmp_path, capsys):
+    code, out, err = run_here(capsys, "evaluate", SHIPPED / "trec", "--bootstrap", "0",
+                              "--profile", "Congested uplink")
+    assert code == 0, err
+    assert "p95" in out and "$/M req" in out and "profile Congested uplink" in out
     bad = tmp_path / "p.json"
     bad.write_text('{"name": "mine", "phone": {"watts": -3}}')
-    p = run("evaluate", str(SHIPPED / "trec"), "--profile", str(bad))
-    assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1 and "phone" in p.stderr
+    code, _, err = run_here(capsys, "evaluate", SHIPPED / "trec", "--profile", bad)
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "phone" in err

@@ -7,6 +7,8 @@ import pytest
 from tests.browser import ROOT, chromium_browser, first_chart, kpi_value, slider_thumb, \
     type_text, streamlit_server, wait_idle, wait_kpi_change, wait_kpi_text, wait_url_param
 
+pytestmark = pytest.mark.browser  # skipped without Chromium/Playwright (conftest)
+
 PAGES = {"": "DIMEE Studio — overview",  # the default page lives at "/"
          "whatif": "What-if: change the costs, see the routing",
          "samples": "Samples: follow one request", "learn": "Learn: what is an early exit?",

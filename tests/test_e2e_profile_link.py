@@ -10,6 +10,8 @@ import pytest
 from dimee_core.profile_code import decode
 from tests.browser import KPI, chromium_browser, streamlit_server, wait_idle
 
+pytestmark = pytest.mark.browser  # skipped without Chromium/Playwright (conftest)
+
 KPI_JS = """() => Object.fromEntries([...document.querySelectorAll('%s')].map(m => [
   m.querySelector('[data-testid="stMetricLabel"]').textContent.trim(),
   m.querySelector('[data-testid="stMetricValue"]').textContent.trim()]))""" % KPI

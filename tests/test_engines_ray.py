@@ -11,7 +11,6 @@ import sys
 
 import numpy as np
 import pytest
-import ray
 
 from dimee_core.build import run_build
 from dimee_core.cache import load_cache, load_model_files
@@ -21,7 +20,10 @@ from dimee_core.engines.ray import (FAIL_ONCE_ENV, EngineError, check_reachable,
 from dimee_core.sweep import load_sweep, run_sweep
 from dimee_core.training import BuildConfig, load_tokenizer, prepare_data
 
-from .conftest import SMOKE_BUILD
+from .conftest import SMOKE_BUILD, optional_import
+
+ray = optional_import("ray")
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 SMOKE = dict(SMOKE_BUILD, threads=1)  # one CPU per Ray worker: 2 workers fit on 2 cores
 
