@@ -142,16 +142,28 @@ def panel(p: price.Price, key: str) -> None:
                        for q in p.curve))
 
 
+def _stored_question(cache: Cache) -> tuple[float, float]:
+    d = cache.defaults
+    return float(d.get("target_pp", 0.3)), float(d.get("delta", 0.1))
+
+
+def warm_up(cache: Cache) -> None:
+    """Server start: the Overview's panel for a cache whose tune stored none (its
+    curve waits for a click)."""
+    if stored(cache) is None:
+        _computed(cache, default_base(cache), *_stored_question(cache), price.FAMILY, False)
+
+
 def section(cache: Cache, key: str, base: DIMEEConfig | None = None,
             target_pp: float | None = None, delta: float | None = None,
             family: str = price.FAMILY) -> price.Price:
     """The panel for one question (default: the cache's stored target and δ at default
     costs). What tune stored is read back; anything else is computed here, the curve
     (three certifications) only on request, being too slow for a first screen."""
-    d = cache.defaults
     base = base or default_base(cache)
-    target_pp = float(d.get("target_pp", 0.3)) if target_pp is None else target_pp
-    delta = float(d.get("delta", 0.1)) if delta is None else delta
+    s_target, s_delta = _stored_question(cache)
+    target_pp = s_target if target_pp is None else target_pp
+    delta = s_delta if delta is None else delta
     p = stored(cache)
     if p is None or (p.target_pp, p.delta, p.family) != (target_pp, delta, family) \
             or base != default_base(cache):

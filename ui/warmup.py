@@ -25,6 +25,9 @@ def run() -> None:
         cache = compute.load(found[name])
         cfg = settings.config_from(cache, settings.defaults(cache))
         compute.recommendation(cache)  # in the Overview's order: its answer comes first
+        from ui import price
+
+        price.warm_up(cache)  # beside the answer (read back when tune stored it)
         compute.kpis(cache, cfg)
         compute.results(cache, cfg)
         datasets.shipped_recommendations()  # last: the summary table further down
