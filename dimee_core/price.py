@@ -13,30 +13,17 @@ recommended saving, computed once (``tune`` stores them; the dashboard reads the
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .cache import Split
 from .evaluate import DIMEEConfig
+from .price_record import Interval, Price, SizePoint
 from .selection import DELTA, FAMILIES, Candidates, Grid, certify
 
 RESPLITS = 200
 FRACTIONS = (0.25, 0.5)  # subsamples certified for the curve (N itself is always there)
 FAMILY = "dimee_plus"  # what the Overview recommends: DIMEE+ contains the cascade
-
-
-@dataclass(frozen=True)
-class Interval:
-    """The calibration-best rule re-selected on half the held-out part, scored on the
-    other half, ``n`` times: no guarantee, an honest spread."""
-
-    mean_saving_pct: float
-    lo_pct: float  # 5th percentile of the saving picked
-    hi_pct: float  # 95th percentile
-    mean_drop_pp: float  # on the halves that did not choose it
-    break_share: float  # share of re-splits whose other-half drop exceeds the target
-    n: int
 
 
 def resplit_interval(cands: Candidates, target_pp: float, family: str = FAMILY,
@@ -66,16 +53,6 @@ def resplit_interval(cands: Candidates, target_pp: float, family: str = FAMILY,
                     float(d.mean()), float((d > target_pp + 1e-9).mean()), len(p))
 
 
-@dataclass(frozen=True)
-class SizePoint:
-    """Certified saving when only ``n_calibration`` labelled samples are at hand."""
-
-    n_calibration: int
-    n_held_out: int
-    saving_pct: float | None  # None: too small to certify anything at this target
-    note: str
-
-
 def extrapolate_4x(points: list[SizePoint]) -> float | None:
     """Certified saving at 4 N, extrapolated (not measured) from the curve's trend per
     doubling of the labels (N/4 → N when measured, else N/2 → N); never below the
@@ -89,52 +66,6 @@ def extrapolate_4x(points: list[SizePoint]) -> float | None:
         return None
     per = (last.saving_pct - first.saving_pct) / doublings
     return float(min(100.0, max(last.saving_pct, last.saving_pct + 2 * per)))
-
-
-@dataclass(frozen=True)
-class Price:
-    """Everything the screens show beside a recommended saving (JSON round trip)."""
-
-    target_pp: float
-    delta: float
-    family: str
-    n_calibration: int
-    certified_pct: float  # 0 when nothing is certified (then ``certified_note`` says why)
-    certified_setting: dict
-    bound_pp: float | None
-    certified_note: str
-    best_pct: float | None  # the calibration-best candidate's saving: expected, no guarantee
-    best_drop_pp: float | None  # its held-out drop (the samples that chose it)
-    interval: Interval | None
-    curve: tuple[SizePoint, ...]
-    extrapolated_4x_pct: float | None
-
-    @property
-    def certified(self) -> bool:
-        return bool(self.certified_setting)
-
-    @property
-    def too_small_for_curve(self) -> bool:
-        """No subsample could certify anything: the curve has nothing to show."""
-        return sum(p.saving_pct is not None for p in self.curve) < 2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Price":
-        """Read back what ``to_dict`` wrote (ValueError on anything else)."""
-        try:
-            d = dict(d)
-            d["interval"] = Interval(**d["interval"]) if d["interval"] else None
-            d["curve"] = tuple(SizePoint(**p) for p in d["curve"])
-            out = cls(**d)
-        except (TypeError, KeyError) as exc:
-            raise ValueError(f"malformed price of certainty: {exc}") from None
-        nums = [out.target_pp, out.delta, out.certified_pct]
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in nums):
-            raise ValueError("malformed price of certainty: a number is not finite")
-        return out
 
 
 def subsamples(calibration: Split, base: DIMEEConfig, fractions=FRACTIONS,

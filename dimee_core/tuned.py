@@ -20,10 +20,12 @@ from typing import Any
 
 from .config import BY_NAME, COST_PARAMS, DIMEEConfig, Param
 from .io import atomic_write_text, fail, read_json
+from .price_record import Price
 
 ROUTING_FILE = "routing.json"
 MAX_ROUTING_BYTES = 1024 * 1024
 MAX_NOTE = 4000  # characters of a stored text (guarantee, chosen_by)
+PRICE_KEY = "price_of_certainty"  # tune's record of the price of certainty
 LEGACY_KEY = "defaults"  # where meta.json kept the settings before routing.json
 
 # What a certified setting stores beside its knobs: the guarantee and how it was chosen.
@@ -62,6 +64,8 @@ def _check_entry(entry: Any, where: str, top: bool) -> None:
                 if p is None:
                     raise ValueError(f"{prefix}costs: unknown setting {str(name)[:40]!r}")
                 p.check(v, name=f"cost {name}")
+        elif top and key == PRICE_KEY:  # what certainty costs here (dimee_core.price)
+            Price.from_dict(value)
         elif not (top and key == "dimee_plus"):
             raise ValueError(f"{prefix}unknown setting {str(key)[:40]!r}")
 

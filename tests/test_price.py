@@ -69,7 +69,7 @@ def test_a_cache_too_small_for_the_curve_says_so_and_round_trips():
     assert Price.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     with pytest.raises(ValueError, match="malformed"):
         Price.from_dict({**p.to_dict(), "curve": [{"n": 1}]})
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(ValueError, match="target_pp is not a number"):
         Price.from_dict({**p.to_dict(), "target_pp": float("nan")})
 
 
@@ -79,3 +79,47 @@ def test_the_certified_saving_is_never_above_the_calibration_best():
     assert p.certified and p.best_pct is not None
     assert p.certified_pct <= p.best_pct + 1e-9
     assert p.interval is not None and p.interval.lo_pct <= p.interval.hi_pct
+
+
+def _stored_example() -> dict:
+    p = Price(0.3, 0.1, "dimee_plus", 2000, 9.6, {"method": "cascade", "m": 3, "n": 5,
+                                                   "alpha": 0.995}, 0.18, "Certified.",
+              68.6, 0.29, None, (SizePoint(500, 350, None, "too small"),
+                                 SizePoint(2000, 1400, 9.6, "certified")), None)
+    return json.loads(json.dumps(p.to_dict()))
+
+
+def test_routing_json_keeps_a_valid_price_and_refuses_a_malformed_one():
+    from dimee_core import tuned
+    from dimee_core.cache import load_cache
+
+    from .conftest import SHIPPED
+
+    cache = load_cache(SHIPPED / "trec")
+    settings = {**cache.defaults, tuned.PRICE_KEY: _stored_example()}
+    assert tuned.validate(settings, cache.num_layers, cache.calibration.n) is settings
+    for bad in ({**_stored_example(), "delta": 2.0}, {**_stored_example(), "curve": []},
+                {**_stored_example(), "extra": 1}, [1, 2]):
+        with pytest.raises(ValueError, match="price of certainty"):
+            tuned.validate({**cache.defaults, tuned.PRICE_KEY: bad}, cache.num_layers,
+                           cache.calibration.n)
+
+
+def test_fuzz_stored_price_parser_only_raises_value_error():
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+    value = st.recursive(leaf, lambda kids: st.lists(kids, max_size=3)
+                         | st.dictionaries(st.text(max_size=5), kids, max_size=3), max_leaves=8)
+    base = _stored_example()
+
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(sorted(base) + ["interval", "curve"]), value)
+    def one(key, v):
+        try:
+            Price.from_dict({**base, key: v})
+        except ValueError:
+            pass
+
+    one()

@@ -9,18 +9,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dimee_core import price
+from dimee_core import price, tuned
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
 from ui import compute
 from ui.charts import layout
 
-STORED = "price_of_certainty"  # key in the cache's tuned defaults (written by tune)
 
 
 def stored(cache: Cache) -> price.Price | None:
     """The price ``tune`` stored with the cache's defaults (None: none, or malformed)."""
-    d = cache.defaults.get(STORED)
+    d = cache.defaults.get(tuned.PRICE_KEY)
     try:
         return price.Price.from_dict(d) if isinstance(d, dict) else None
     except ValueError:
