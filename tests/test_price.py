@@ -55,6 +55,7 @@ def test_extrapolation_follows_the_trend_per_doubling_and_is_capped():
     assert extrapolate_4x([pts[2], SizePoint(2000, 1400, 25.0, "")]) == 25.0  # not below
 
 
+@pytest.mark.slow
 def test_a_cache_too_small_for_the_curve_says_so_and_round_trips():
     """400 calibration samples at 0.3 pp: even N holds out fewer than the 770+ samples a
     perfect setting needs, so every point says 'too small' and nothing is certified."""
@@ -73,6 +74,7 @@ def test_a_cache_too_small_for_the_curve_says_so_and_round_trips():
         Price.from_dict({**p.to_dict(), "target_pp": float("nan")})
 
 
+@pytest.mark.slow
 def test_the_certified_saving_is_never_above_the_calibration_best():
     cal = synthetic_split(2400, seed=3)
     p = price_of_certainty(cal, DIMEEConfig(k=4), 2.0, 0.1, fractions=())
@@ -89,6 +91,7 @@ def _stored_example() -> dict:
     return json.loads(json.dumps(p.to_dict()))
 
 
+@pytest.mark.slow
 def test_routing_json_keeps_a_valid_price_and_refuses_a_malformed_one():
     from dimee_core import tuned
     from dimee_core.cache import load_cache

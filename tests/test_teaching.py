@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig, fit_routers
@@ -16,6 +17,7 @@ def _cache(test_seed: int = 1) -> Cache:
                  test=synthetic_split(200, seed=test_seed))
 
 
+@pytest.mark.slow
 def test_illustration_routes_to_several_tiers_and_reports_its_own_numbers():
     cache = _cache()
     ill = illustrative_setting(cache, DIMEEConfig())
@@ -34,6 +36,7 @@ def test_illustration_routes_to_several_tiers_and_reports_its_own_numbers():
     assert np.isclose(ill.drop_pp, drop)
 
 
+@pytest.mark.slow
 def test_the_test_split_never_chooses_it():
     a = illustrative_setting(_cache(test_seed=1), DIMEEConfig())
     b = illustrative_setting(_cache(test_seed=7), DIMEEConfig())
