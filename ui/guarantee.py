@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dimee_core import tuned
 from dimee_core.cache import Cache
 from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.evaluate import Evaluation
@@ -68,20 +69,18 @@ def setting_words(method: str, cfg: DIMEEConfig) -> str:
 
 def stored_claims(cache: Cache) -> list[Claim]:
     """The settings ``tune`` stored with this cache, each with its own target and δ (a
-    DIMEE+ setting that is a cascade certifies the cascade rule)."""
-    d = cache.defaults
+    DIMEE+ setting that is a cascade certifies the cascade rule). An entry without a
+    guarantee's words was not certified."""
     out = []
-    if d.get("target_pp") is not None and d.get("guarantee"):
-        out.append(Claim("dimee", DIMEEConfig.for_cache(cache), float(d["target_pp"]),
-                         float(d.get("delta", 0.1)), d.get("bound_pp"),
-                         "stored with this data set by python -m dimee_core tune"))
-    plus = d.get("dimee_plus")
-    if isinstance(plus, dict) and plus.get("target_pp") is not None and plus.get("guarantee"):
-        cfg = DIMEEConfig.for_cache(cache, "dimee_plus")
-        out.append(Claim("cascade" if cfg.as_cascade else "dimee_plus", cfg,
-                         float(plus["target_pp"]), float(plus.get("delta", 0.1)),
-                         plus.get("bound_pp"), "DIMEE+'s setting stored with this data set "
-                         "by python -m dimee_core tune"))
+    for method in ("dimee", "dimee_plus"):
+        g = tuned.guarantee(cache.defaults, method)
+        if g is None or not g.text:
+            continue
+        cfg = DIMEEConfig.for_cache(cache, method)
+        who = "DIMEE+'s setting" if method == "dimee_plus" else "DIMEE's setting"
+        out.append(Claim("cascade" if cfg.as_cascade else method, cfg, g.target_pp, g.delta,
+                         g.bound_pp, f"{who} stored with this data set by python -m "
+                                     f"dimee_core tune"))
     return out
 
 
