@@ -8,6 +8,7 @@ scenarios file) are parsed and bounds-checked here.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -55,9 +56,11 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("policy", "Tier policy", "choice", options=POLICIES,
             help="budget: cheapest tiers within an accuracy-drop budget ε; reward: trade "
                  "accuracy against cost with weight μ; pools: majority pool decides."),
-    Setting("eps", "Allowed accuracy drop ε (pp, calibration)", "float", 0.0, 20.0, 0.05,
+    Setting("eps", "Allowed accuracy drop ε, judged on calibration (pp)", "float", 0.0,
+            20.0, 0.05,
             help="Budget policy: the calibration accuracy may fall at most this many "
-                 "percentage points below all-in-cloud."),
+                 "percentage points below all-in-cloud. The test split can land above it: "
+                 "the pages warn when it measurably does."),
     Setting("mu", "Cost weight μ", "float", 0.0, 10.0, 0.01,
             help="Reward policy: how much one all-in-cloud cost is worth in accuracy."),
     Setting("safety", "Safety margin", "float", 0.0, 10.0, 0.25,
@@ -165,3 +168,12 @@ def matching_preset(settings: Mapping[str, Any]) -> str:
                 abs(getattr(c, f) - settings[k]) < 1e-9 for k, f in COSTS):
             return name
     return CUSTOM_PRESET
+
+
+def in_labels(message: object) -> str:
+    """A core error message with each cost field ("o_cloud") replaced by the sidebar
+    label the user knows ("'Offload phone → cloud'")."""
+    text = str(message)
+    for key, field in COSTS:
+        text = re.sub(rf"\b{field}\b", f"'{SETTINGS[key].label}'", text)
+    return text

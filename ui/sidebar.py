@@ -86,14 +86,19 @@ def _choice(key: str, horizontal: bool = False) -> None:
         st.selectbox(s.label, s.options, key=key, help=s.help)
 
 
+DATASET_ALIASES = ("dataset", "data")  # what people type for ds=
+
+
 def _choose_dataset() -> tuple[str | None, list[str]]:
     """Settle ``ds``: the URL's on a run that adopts it (first run, Back/Forward), else the
     current one, else the default."""
     names = list(datasets.datasets())
     warnings = []
     ss = st.session_state
-    wanted = url.query().get("ds") if url.adopting() else None
-    if wanted is not None and wanted != ss.get("ds"):
+    q = url.query() if url.adopting() else {}
+    key = next((k for k in ("ds", *DATASET_ALIASES) if k in q), "ds")  # ?dataset= too
+    wanted = q.get(key)
+    if wanted is not None and (wanted != ss.get("ds") or key != "ds"):
         if wanted in names:
             ss["ds"] = wanted
         else:
@@ -102,7 +107,7 @@ def _choose_dataset() -> tuple[str | None, list[str]]:
                    "ends, so load it again" if wanted.endswith(("(yours)", "(uploaded)"))
                    else "is not an available dataset")
             shown = ss.get("ds") if ss.get("ds") in names else datasets.default_dataset(names)
-            warnings.append(f"URL parameter ds={md(repr(wanted))} {why}; showing "
+            warnings.append(f"URL parameter {key}={md(repr(wanted))} {why}; showing "
                             f"{md(repr(shown))} instead.")
     if ss.get("ds") not in names:
         ss["ds"] = datasets.default_dataset(names)
@@ -145,7 +150,9 @@ def prepare() -> Setup:
     try:
         cfg = state.config(cache)
     except ValueError as exc:
-        return Setup(None, cache, f"These settings are not valid: {exc}")
+        return Setup(None, cache, f"These settings cannot be used: "
+                                  f"{md(settings.in_labels(exc), 400)} (Cost model, in the "
+                                  f"sidebar).")
     ss["_ctx"] = Context(ds, cache, cfg)
     return Setup(ss["_ctx"], cache, None)
 

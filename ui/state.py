@@ -7,6 +7,8 @@ current value) with a warning. The run writes the settings back to the URL at it
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dimee_core.cache import Cache
@@ -23,7 +25,7 @@ def init(cache: Cache) -> None:
     warning and the default (first run) or the current value. Values that no longer fit
     this dataset (after a switch) are clamped."""
     ss, dflt, q = st.session_state, settings.defaults(cache), url.query()
-    adopt, warnings = url.adopting(), []
+    adopt, refused = url.adopting(), []
     for key in SETTINGS:  # dict order puts m before n, so n's bounds see the final m
         if adopt and key in q:
             try:
@@ -31,16 +33,26 @@ def init(cache: Cache) -> None:
             except ValueError as exc:
                 value = ss.get(key, dflt[key])
                 what = "the current value" if key in ss else "the default"
-                warnings.append(f"URL parameter {key}={md(repr(q[key]))} {md(exc)}; "
-                                f"using {what} {md(settings.fmt(value))}.")
+                refused.append((key, exc, what, value))
             if ss.get(key) != value:  # writing a widget's key forces it on the browser
                 ss[key] = value
         elif key not in ss:
             ss[key] = dflt[key]
     clamp(cache)
     ss["_settings_ready"] = True
-    if adopt:
-        ss["_url_warnings"] = warnings
+    if adopt:  # worded after clamp(): say the value actually used
+        ss["_url_warnings"] = [_refusal(key, q[key], exc, what, value, ss[key])
+                               for key, exc, what, value in refused]
+
+
+def _refusal(key: str, raw: str, exc: ValueError, what: str, fallback: Any,
+             used: Any) -> str:
+    """One warning for a refused URL value, naming the value the page now uses."""
+    head = f"URL parameter {key}={md(repr(raw))} {md(exc)}; using "
+    if used == fallback:
+        return head + f"{what} {md(settings.fmt(used))}."
+    return head + (f"{md(settings.fmt(used))} ({what} {md(settings.fmt(fallback))} does not "
+                   f"fit the other settings).")
 
 
 def clamp(cache: Cache) -> None:

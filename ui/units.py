@@ -23,7 +23,7 @@ from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PAR
                                  parse_profile, profile_json, route_polynomials)
 from dimee_core.payoff import payoff, tail_note
 from dimee_core.profile_code import SLUGS, decode, encode
-from ui import charts, compute, plot, url
+from ui import charts, compute, plot, undo, url
 from ui.text import md
 
 
@@ -431,4 +431,13 @@ def network_section(cache, cfg, latencies: dict | None) -> None:
     c[2].metric("p95 latency", f"{summaries['dimee'].latency_ms['p95']:.1f} ms",
                 help="Measured on the test split; the target was enforced on calibration.")
     c[3].metric("Uplink per request", f"{summaries['dimee'].bytes_uplink['mean'] / 1e3:.1f} kB")
+    split = {"m": picked.m, "n": picked.n, "k": picked.k, "policy": "budget"}
+    st.button(f"Apply this split to the sidebar (m = {picked.m}, n = {picked.n}, "
+              f"k = {picked.k}, budget policy)", key="net_apply", icon=":material/check:",
+              on_click=undo.bulk, args=("the network sweep's split",
+                                        lambda: st.session_state.update(split)),
+              help="Sets the split points, k and the budget policy; ε and every cost stay. "
+                   "The sidebar's DIMEE then picks each cluster's tier in the abstract cost "
+                   "model, so its KPIs can differ from the ones above, which minimise "
+                   f"{u.noun}.")
 

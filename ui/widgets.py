@@ -11,7 +11,7 @@ from dimee_core import explore, summary
 from dimee_core.cache import Cache
 from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import charts, compute, downloads, plot, units
+from ui import charts, compute, downloads, plot, settings, units
 from ui.compute import Results
 from ui.text import md
 
@@ -109,7 +109,7 @@ def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str,
 
 def show_error(exc: Exception, what: str = "This setting") -> None:
     """A core validation error as a plain message (never a traceback)."""
-    st.error(f"{what} cannot be evaluated: {md(exc, 400)}")
+    st.error(f"{what} cannot be evaluated: {md(settings.in_labels(exc), 400)}")
 
 
 def results_or_error(cache: Cache, cfg: DIMEEConfig) -> Results | None:
