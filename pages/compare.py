@@ -5,7 +5,7 @@ import streamlit as st
 
 import app
 
-from ui import charts, compare, compute, plot, settings, units, widgets
+from ui import charts, compare, compute, pins, plot, settings, units, widgets
 from ui.text import md
 
 ctx = app.current()
@@ -56,3 +56,5 @@ if len(results) == 2 and all(r is not None for r in results):
     st.dataframe(diff, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in (*names, "difference")})
     st.caption(compare.cost_caption(reals, profiles))
+
+pins.section(cache, ctx.dataset)

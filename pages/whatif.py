@@ -5,7 +5,7 @@ import streamlit as st
 import app
 
 from dimee_core import explore
-from ui import charts, compute, guarantee, optimiser, plot, units, widgets
+from ui import charts, compute, confusion, guarantee, optimiser, pins, plot, units, widgets
 
 COUNT = lambda title: st.column_config.NumberColumn(title, format="localized")  # "1,234"
 ctx = app.current()
@@ -79,6 +79,8 @@ if res is not None:
         "size": COUNT("Calibration size"), "test_size": COUNT("Test size"),
         "tier": "Chosen tier"})
 
+    confusion.section(cache, ev)
+    pins.pin_button(ctx.dataset)
     units.network_section(cache, cfg, latencies)
 
     optimiser.section(cache, cfg)

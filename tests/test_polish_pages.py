@@ -95,3 +95,41 @@ def test_network_sweep_applies_its_best_split():
             at.session_state["policy"]) == (m, n, k, "budget")
     at.button(key="undo").click().run()
     assert {key: at.session_state[key] for key in before} == before
+
+
+def test_error_breakdown_covers_every_test_sample():
+    at = _run("pages/whatif.py")
+    table = next(d.value for d in at.dataframe if "mistaken_for" in d.value.columns)
+    cache = load_cache(ROOT / "cache" / "rt-snippets")
+    assert table["answered"].sum() == cache.test.n
+    ev = evaluate(cache, settings.config_from(cache, settings.defaults(cache)), n_boot=0)
+    routing = ev.routings["dimee_plus"]
+    wrong = routing.predictions(cache.test.probs) != cache.test.labels
+    assert table["wrong"].sum() == wrong.sum()
+
+
+def test_pinned_settings_side_by_side():
+    """Three pins on What-if; Compare lists them with DIMEE's results from the core's own
+    evaluation, draws the parallel coordinates, and loads one back into the sidebar."""
+    at = _run("pages/whatif.py")
+    cache = load_cache(ROOT / "cache" / "rt-snippets")
+    pinned = []
+    for m, k in ((1, 4), (2, 8), (3, 12)):
+        at.sidebar.slider(key="m").set_value(m)
+        at.sidebar.slider(key="k").set_value(k).run()
+        at.button(key="pin_setting").click().run()
+        pinned.append({key: at.session_state[key] for key in settings.SETTINGS})
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    df = next(d.value for d in at.dataframe if "plus_reduction_pct" in d.value.columns)
+    assert len(df) == 3
+    for row, s in zip(df.itertuples(), pinned):
+        ev = evaluate(cache, settings.config_from(cache, s), n_boot=0)
+        assert (row.m, row.k) == (s["m"], s["k"])
+        assert row.drop_pp == pytest.approx(ev.methods["dimee"].accuracy_drop_pp, abs=1e-9)
+        assert row.reduction_pct == pytest.approx(ev.methods["dimee"].cost_reduction_pct,
+                                                  abs=1e-9)
+    charts = at.get("plotly_chart")
+    assert any('"parcoords"' in c.proto.spec for c in charts)
+    at.button(key="pin_load_0").click().run()
+    assert (at.session_state["m"], at.session_state["k"]) == (1, 4)

@@ -19,7 +19,7 @@ from dimee_core.metrics import MethodResult
 from dimee_core.summary import CalibrationPoint as P
 from dimee_core.selection import Grid, certify, evaluate_candidates
 from tests.conftest import SHIPPED
-from ui import charts
+from ui import charts, labels
 
 
 def _result(drop=0.0, ci=None, red=40.0, rci=None) -> MethodResult:
@@ -111,7 +111,7 @@ def _boxes(xs, ys, texts, spots, w=700, h=300, char=7.5, line=16, r=9):
         return [size * (x - lo + pad) / (hi - lo + 2 * pad) for x in v]
     out = []
     for x, y, t, s in zip(px(xs, w), px(ys, h), texts, spots):
-        dx, dy = charts._LABEL_SPOTS[s]
+        dx, dy = labels._LABEL_SPOTS[s]
         bw = char * len(t)
         cx, cy = x + dx * (bw / 2 + r), y + dy * (line / 2 + r)
         out.append((cx - bw / 2, cy - line / 2, cx + bw / 2, cy + line / 2))
@@ -121,11 +121,11 @@ def _boxes(xs, ys, texts, spots, w=700, h=300, char=7.5, line=16, r=9):
 def test_coincident_points_get_labels_that_do_not_overlap():
     xs, ys = [5.25, 5.25, 0.0, 40.2, 81.8], [-0.1, 0.0, 0.0, 0.1, 10.35]
     texts = ["DIMEE", "Random (DIMEE shares)", "All in cloud", "DIMEE+", "Mobile only"]
-    spots = charts.label_positions(xs, ys, texts)
+    spots = labels.label_positions(xs, ys, texts)
     boxes = _boxes(xs, ys, texts, spots)
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
-            assert charts._overlap(boxes[i], boxes[j]) == 0, (texts[i], texts[j])
+            assert labels._overlap(boxes[i], boxes[j]) == 0, (texts[i], texts[j])
 
 
 def test_methods_scatter_draws_dimee_on_top():
@@ -204,3 +204,9 @@ def test_a_router_that_sends_everything_to_the_cloud_says_why():
                                          "calibration accuracy within the ε = 0 pp budget "
                                          "with a single cluster")
     assert "μ = 0.1" in summary.cloud_reason(replace(cfg, policy="reward", mu=0.1))
+
+
+def test_coincident_points_share_one_label():
+    got = labels.coincident_labels([0.0, 0.0, 0.05, 22.0, 80.0], [0.0, 0.0, 0.001, 0.0, 8.0],
+                                   ["DIMEE", "All in cloud", "Random", "DIMEE+", "Mobile"])
+    assert got == ["DIMEE<br>= All in cloud<br>= Random", "", "", "DIMEE+", "Mobile"]
