@@ -144,9 +144,11 @@ PARAMS: tuple[Param, ...] = (
           help="budget: cheapest tiers within an accuracy-drop budget ε; reward: trade "
                "accuracy against cost with weight μ; pools: majority pool decides."),
     Param("epsilon", float, 0.3, 0.0, 100.0, cli="--epsilon", url="eps",
-          label="Allowed accuracy drop ε (pp, calibration)", widget=(0.0, 20.0, 0.05),
+          label="Allowed accuracy drop ε, judged on calibration (pp)",
+          widget=(0.0, 20.0, 0.05),
           help="Budget policy: the calibration accuracy may fall at most this many "
-               "percentage points below all-in-cloud."),
+               "percentage points below all-in-cloud. The test split can land above it: "
+               "the pages warn when it measurably does."),
     Param("mu", float, 1.0, 0.0, 1e6, cli="--mu", url="mu", label="Cost weight μ",
           widget=(0.0, 10.0, 0.01),
           help="Reward policy: how much one all-in-cloud cost is worth in accuracy."),

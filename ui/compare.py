@@ -14,7 +14,6 @@ from dimee_core.profile_code import decode, encode
 from dimee_core.profiles import PRESETS as PROFILES
 from dimee_core.profiles import Profile
 from ui import scenarios, settings, units, url
-from ui.settings import COSTS, SETTINGS
 from ui.text import md
 
 SIDES = ("a", "b")
@@ -32,7 +31,7 @@ def _key(side: str, setting: str) -> str:
 def _write(side: str, name: str, values: dict[str, Any]) -> None:
     ss = st.session_state
     ss[f"cmp_name_{side}"] = name
-    for key in SETTINGS:
+    for key in settings.SETTINGS:
         ss[_key(side, key)] = values[key]
     if values.get(scenarios.PROFILE):  # a file without one keeps the scenario's
         ss[_key(side, scenarios.PROFILE)] = values[scenarios.PROFILE]
@@ -41,7 +40,7 @@ def _write(side: str, name: str, values: dict[str, Any]) -> None:
 def settings_of(side: str) -> dict[str, Any]:
     """One scenario's settings and profile code, as files and the URL hold them."""
     ss = st.session_state
-    return {**{k: ss[_key(side, k)] for k in SETTINGS},
+    return {**{k: ss[_key(side, k)] for k in settings.SETTINGS},
             scenarios.PROFILE: ss[_key(side, scenarios.PROFILE)]}
 
 
@@ -70,8 +69,8 @@ def init(cache: Cache) -> None:
         if _key(side, "m") in ss:
             continue
         name, preset, profile = START[side]
-        values = {key: ss[key] for key in SETTINGS}
-        values.update({k: float(getattr(PRESETS[preset], f)) for k, f in COSTS},
+        values = {key: ss[key] for key in settings.SETTINGS}
+        values.update({k: float(getattr(PRESETS[preset], f)) for k, f in settings.COSTS},
                         mode=PRESETS[preset].mode)
         _write(side, name, {**values, scenarios.PROFILE: encode(PROFILES[profile])})
     for side in SIDES:  # a file or link without profiles: the sidebar's
@@ -85,14 +84,14 @@ def init(cache: Cache) -> None:
 def _copy_sidebar(side: str) -> None:
     ss = st.session_state
     _write(side, ss.get(f"cmp_name_{side}") or side.upper(),
-           {**{k: ss[k] for k in SETTINGS}, scenarios.PROFILE: encode(units.profile())})
+           {**{k: ss[k] for k in settings.SETTINGS}, scenarios.PROFILE: encode(units.profile())})
 
 
 def _preset(side: str) -> None:
     name = st.session_state.get(f"cmp_preset_{side}")
     if name in PRESETS:
         c = PRESETS[name]
-        for key, field in COSTS:
+        for key, field in settings.COSTS:
             st.session_state[_key(side, key)] = float(getattr(c, field))
         st.session_state[_key(side, "mode")] = c.mode
     st.session_state[f"cmp_preset_{side}"] = None
@@ -116,7 +115,7 @@ def editor(cache: Cache, side: str) -> tuple[str, dict[str, Any]]:
                       "profile; the sidebar's profile is offered too. Abstract costs "
                       "ignore it.", **PERSIST)
     with st.expander("Every knob of this scenario"):
-        for key, s in SETTINGS.items():
+        for key, s in settings.SETTINGS.items():
             if key in DISPLAY_ONLY:
                 continue
             k = _key(side, key)

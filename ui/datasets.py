@@ -12,7 +12,7 @@ from dimee_core.cache import Cache, list_caches
 from ui import compute
 from ui.text import md
 
-CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", compute.APP_DIR / "cache"))  # env: tests, demos
+CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", compute.APP_DIR / "cache"))  # tests, demos
 DEFAULT_DATASET = "rt-snippets"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SERVER_PATHS_ENV = "DIMEE_SERVER_PATHS"  # "1": allow opening cache folders by path

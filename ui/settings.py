@@ -1,8 +1,9 @@
 """The shared settings: their schema, defaults, bounds and URL parsing (no session state).
 
-Every shared setting has one short name used both as its widget key and as its URL
-query parameter, so a link reproduces the exact screen. Values from the URL (and from a
-scenarios file) are parsed and bounds-checked here.
+Generated from ``dimee_core.config.PARAMS``: every routing setting with a URL key is one
+widget here, under that key, so a link reproduces the exact screen; the only setting
+declared here is the display unit. Values from the URL and from a scenarios file are
+parsed and bounds-checked by :func:`parse`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from dimee_core import config
 from dimee_core.cache import Cache
-from dimee_core.config import POLICIES
-from dimee_core.costs import MODES, PRESETS, CostModel
-from dimee_core.evaluate import DIMEEConfig
-from dimee_core.features import FEATURE_SETS
+from dimee_core.config import DIMEEConfig, Param
+from dimee_core.costs import PRESETS
 
-MAX_K = 64
+MAX_K = 64  # the k slider's longest range
 CUSTOM_PRESET = "Custom"
+UNIT_OPTIONS = ("abstract", "ms", "mJ", "$")  # ui.units.UNITS' keys
+# the tier policy that reads a setting (its widget is greyed out under the others)
+USED_BY_POLICY = {"epsilon": "budget", "safety": "budget", "mu": "reward"}
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One shared setting: widget key == URL parameter name."""
+    """One shared setting: widget key == URL parameter name. ``lo``/``hi``/``step``: a
+    slider's range (m, n and k: from the cache, :func:`bounds`); ``section``: the
+    sidebar expander that draws it."""
 
     key: str
     label: str
@@ -34,84 +39,58 @@ class Setting:
     step: float | None = None
     options: tuple[str, ...] = ()
     help: str = ""
+    param: str | None = None  # its name in config.PARAMS (None: a display setting)
+    section: str = "display"  # "split", "tier", "costs" or "display"
+    policy: str | None = None  # the only tier policy that reads it
 
 
-COSTS = (  # (setting key, CostModel field)
-    ("lm", "lambda_mobile"), ("le", "lambda_edge"), ("lc", "lambda_cloud"),
-    ("oe", "o_edge"), ("oc", "o_cloud"), ("oec", "o_edge_cloud"))
+def _section(p: Param) -> str:
+    """Costs; where the model is split and what the clustering fits on; the rest of the
+    tier choice."""
+    if p.group == "costs":
+        return "costs"
+    return "split" if p.name in ("m", "n") or p.refits or p.group == "config" else "tier"
 
-SETTINGS: dict[str, Setting] = {s.key: s for s in (
-    Setting("m", "Mobile split m (layers on the phone)", "int", step=1,
-            help="The phone runs layers 1..m and can answer with exit m."),
-    Setting("n", "Edge split n (layers on the edge server)", "int", step=1,
-            help="The edge runs layers m+1..n and answers with exit n. Always above m."),
-    Setting("k", "Clusters k", "int", step=1,
-            help="How many groups k-means forms from what the phone sees after layer m."),
-    Setting("feat", "Routing features", "choice", options=FEATURE_SETS,
-            help="What the phone clusters on: exit confidences ('conf'), confidence + margin"
-                 " + entropy + agreement ('signals'), the layer-m embedding ('embed')."),
-    Setting("alpha", "Confidence threshold α", "float", 0.5, 1.0, 0.005,
-            help="An exit 'is sure' when its top probability reaches α. Defines the "
-                 "easy / medium / hard pools and the cascade baseline."),
-    Setting("policy", "Tier policy", "choice", options=POLICIES,
-            help="budget: cheapest tiers within an accuracy-drop budget ε; reward: trade "
-                 "accuracy against cost with weight μ; pools: majority pool decides."),
-    Setting("eps", "Allowed accuracy drop ε, judged on calibration (pp)", "float", 0.0,
-            20.0, 0.05,
-            help="Budget policy: the calibration accuracy may fall at most this many "
-                 "percentage points below all-in-cloud. The test split can land above it: "
-                 "the pages warn when it measurably does."),
-    Setting("mu", "Cost weight μ", "float", 0.0, 10.0, 0.01,
-            help="Reward policy: how much one all-in-cloud cost is worth in accuracy."),
-    Setting("safety", "Safety margin", "float", 0.0, 10.0, 0.25,
-            help="Budget policy: each cluster's estimated loss is raised by this many "
-                 "standard errors, so clusters that merely look good by chance are not "
-                 "trusted."),
-    Setting("fit", "Share of calibration fitted on", "float", 0.1, 1.0, 0.05,
-            help="k-means and the tier choice use this seeded share of the calibration "
-                 "split; a guaranteed recommendation was certified on the rest."),
-    Setting("mode", "Offload mode", "choice", options=MODES,
-            help="resume: ship the layer-m hidden state, remote continues; recompute: "
-                 "ship the raw input, remote starts from layer 1."),
-    Setting("lm", "λ mobile (cost per layer on the phone)", "float", 0.0, 5.0, 0.05,
-            help="Abstract cost of running one layer on the phone. 1 = the unit every "
-                 "other cost is measured in; raise it for a slow or battery-starved phone."),
-    Setting("le", "λ edge (cost per layer on the edge)", "float", 0.0, 5.0, 0.05,
-            help="Abstract cost of one layer on the edge server, relative to a phone layer."),
-    Setting("lc", "λ cloud (cost per layer in the cloud)", "float", 0.0, 5.0, 0.05,
-            help="Abstract cost of one layer in the cloud, relative to a phone layer."),
-    Setting("oe", "Offload phone → edge", "float", 0.0, 30.0, 0.25,
-            help="Abstract cost of sending one request from the phone to the edge "
-                 "(network time and radio energy), in phone layers."),
-    Setting("oc", "Offload phone → cloud", "float", 0.0, 30.0, 0.25,
-            help="Abstract cost of sending one request from the phone to the cloud, in "
-                 "phone layers. All-in-cloud pays this once per request."),
-    Setting("oec", "Offload edge → cloud", "float", 0.0, 30.0, 0.25,
-            help="Abstract cost of the edge handing a request on to the cloud (cascade, "
-                 "DIMEE+ escalation), in phone layers."),
-    Setting("unit", "Show costs in", "choice", options=("abstract", "ms", "mJ", "$"),
-            help="abstract: the paper's layer-equivalents; ms / mJ / $ from the "
-                 "device-and-network profile."),
-)}
+
+def from_param(p: Param) -> Setting:
+    lo, hi, step = p.widget or (p.lo, p.hi, 1 if p.kind is int else None)
+    kind = "choice" if p.choices else "int" if p.kind is int else "float"
+    return Setting(p.url, p.label, kind, lo, hi, None if p.choices else step, p.choices,
+                   p.help, p.name, _section(p), USED_BY_POLICY.get(p.name))
+
+
+def schema(params: tuple[Param, ...]) -> dict[str, Setting]:
+    """One setting per parameter with a URL key, in the table's order, then the unit."""
+    out = {p.url: from_param(p) for p in params if p.url}
+    out["unit"] = Setting("unit", "Show costs in", "choice", options=UNIT_OPTIONS,
+                          help="abstract: the paper's layer-equivalents; ms / mJ / $ from "
+                               "the device-and-network profile.")
+    return out
+
+
+SETTINGS: dict[str, Setting] = schema(config.PARAMS)
+COSTS = tuple((key, s.param) for key, s in SETTINGS.items()  # (setting key, CostModel field)
+              if s.section == "costs" and s.kind == "float")
 
 
 def bounds(cache: Cache, key: str, m: int | None = None) -> tuple[float, float]:
-    """Bounds that depend on the dataset (split points, k) or are fixed."""
-    L, N = cache.num_layers, cache.calibration.n
-    if key == "m":
-        return 1, L - 2
-    if key == "n":
-        return (m or 1) + 1, L - 1
-    if key == "k":
-        return 1, min(MAX_K, N)
+    """A setting's range on this cache: the split points' and k's from the cache
+    (``config.bounds``; k at most MAX_K), the others' their slider's."""
     s = SETTINGS[key]
-    return s.lo, s.hi
+    if s.kind != "int" or s.param is None:
+        return s.lo, s.hi
+    lo, hi = config.bounds(s.param, cache.num_layers, cache.calibration.n, m)
+    if s.lo is not None:
+        lo = max(lo, s.lo)
+    hi = min(x for x in (hi, s.hi, MAX_K if key == "k" else None) if x is not None)
+    return lo, hi
 
 
 def defaults(cache: Cache) -> dict[str, Any]:
     """The cache's stored setting, as the sidebar shows it (abstract units)."""
     cfg = DIMEEConfig.for_cache(cache)
-    d = dict(config_settings(cfg), k=min(cfg.k, cache.calibration.n), unit="abstract")
+    d = dict(config_settings(cfg), unit="abstract")
+    d["k"] = min(d["k"], cache.calibration.n)
     for key, s in SETTINGS.items():  # stored defaults may lie outside a slider's range
         if s.kind == "float":
             d[key] = float(min(max(d[key], s.lo), s.hi))
@@ -141,24 +120,17 @@ def fmt(v: Any) -> str:
 
 
 def config_from(cache: Cache, settings: Mapping[str, Any]) -> DIMEEConfig:
-    """The DIMEEConfig of a mapping of settings (session state or ``defaults(cache)``;
-    ValueError if the costs are invalid)."""
-    s = settings
-    costs = CostModel(mode=s["mode"], **{f: float(s[k]) for k, f in COSTS})
-    return DIMEEConfig.for_cache(cache, m=int(s["m"]), n=int(s["n"]), k=int(s["k"]),
-                                 features=s["feat"], alpha=float(s["alpha"]),
-                                 policy=s["policy"], epsilon=float(s["eps"]),
-                                 mu=float(s["mu"]), safety=float(s["safety"]),
-                                 fit_fraction=float(s["fit"]), costs=costs)
+    """The DIMEEConfig of a mapping of settings (session state or ``defaults(cache)``):
+    the cache's stored setting with every routing setting of ``settings`` applied
+    (ValueError if the result is invalid)."""
+    return config.from_settings(DIMEEConfig.for_cache(cache), {
+        key: settings[key] for key, s in SETTINGS.items() if s.param is not None})
 
 
 def config_settings(cfg: DIMEEConfig) -> dict[str, Any]:
     """The settings of a whole config (the inverse of ``config_from``)."""
-    d = {"m": cfg.m, "n": cfg.n, "k": cfg.k, "feat": cfg.features, "alpha": cfg.alpha,
-         "policy": cfg.policy, "eps": cfg.epsilon, "mu": cfg.mu, "safety": cfg.safety,
-         "fit": cfg.fit_fraction, "mode": cfg.costs.mode}
-    d.update({key: float(getattr(cfg.costs, field)) for key, field in COSTS})
-    return d
+    d = config.to_settings(cfg)
+    return {key: float(v) if SETTINGS[key].kind == "float" else v for key, v in d.items()}
 
 
 def matching_preset(settings: Mapping[str, Any]) -> str:

@@ -11,7 +11,6 @@ from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
 from dimee_core.evaluate import DIMEEConfig
 from ui import compute, datasets, settings, state, undo, units, upload, url
-from ui.settings import COSTS, SETTINGS
 from ui.text import md
 
 
@@ -66,24 +65,43 @@ def _apply_preset() -> None:
 
 # ---------------------------------------------------------------- widgets
 
-def _slider(key: str, cache: Cache, disabled: bool = False, fmt: str | None = None) -> None:
-    s = SETTINGS[key]
+SECTIONS = {"split": "Where the model is split", "tier": "How clusters pick a tier",
+            "costs": "Cost model"}  # settings.Setting.section -> expander title
+
+
+def _widget(key: str, cache: Cache) -> None:
+    """One setting's widget, as its declaration says: a choice of up to three as a row
+    of radio buttons, more as a select box; a number as a slider on its range, greyed
+    out under a tier policy that does not read it."""
+    s = settings.SETTINGS[key]
+    if s.kind == "choice":
+        if len(s.options) <= 3:
+            st.radio(s.label, s.options, key=key, horizontal=True, help=s.help)
+        else:
+            st.selectbox(s.label, s.options, key=key, help=s.help)
+        return
     lo, hi = settings.bounds(cache, key, st.session_state.get("m"))
     if s.kind == "int":
         lo, hi = int(lo), int(hi)
         if lo == hi:  # a slider needs a range; show the forced value instead
             st.number_input(s.label, lo, hi, key=key, disabled=True, help=s.help)
             return
+    decimals = max(2, len(f"{s.step:g}".partition(".")[2]))  # the step's, at least 2
     st.slider(s.label, lo, hi, step=s.step, key=key, help=s.help or None,
-              disabled=disabled, format=fmt)
+              disabled=s.policy not in (None, st.session_state.get("policy")),
+              format=f"%.{decimals}f" if s.kind == "float" else None)
 
 
-def _choice(key: str, horizontal: bool = False) -> None:
-    s = SETTINGS[key]
-    if horizontal:
-        st.radio(s.label, s.options, key=key, horizontal=True, help=s.help)
-    else:
-        st.selectbox(s.label, s.options, key=key, help=s.help)
+def _preset_picker() -> None:
+    # An action, not a mirror of the costs: writing the matching preset into this widget
+    # every run made a stale "Balanced" from a fast slider user look like a new choice,
+    # and its callback reset every cost.
+    st.selectbox("Preset", list(PRESETS), index=None, key="preset",
+                 on_change=_apply_preset, placeholder="Pick a preset…",
+                 help="Named network/hardware scenarios: picking one sets every cost "
+                      "below; moving a cost slider afterwards gives custom costs.")
+    # the name wraps here; in the box it was cut ("Current costs: Balanced (DI")
+    st.caption(f"Current costs: {md(state.matching_preset())}")
 
 
 DATASET_ALIASES = ("dataset", "data")  # what people type for ds=
@@ -191,32 +209,13 @@ def draw(setup: Setup, knobs_open: bool = True) -> None:
                   help="Split points, clusters, features, policy and costs as stored in "
                        "this cache (what the CLI and a fresh link use).")
         undo.button()
-        with st.expander("Where the model is split", expanded=knobs_open):
-            _slider("m", cache)
-            _slider("n", cache)
-            _slider("k", cache)
-            _choice("feat")
-            _slider("fit", cache, fmt="%.2f")
-        with st.expander("How clusters pick a tier", expanded=knobs_open):
-            _slider("alpha", cache, fmt="%.3f")
-            _choice("policy", horizontal=True)
-            _slider("eps", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
-            _slider("mu", cache, disabled=ss["policy"] != "reward", fmt="%.2f")
-            _slider("safety", cache, disabled=ss["policy"] != "budget", fmt="%.2f")
-        with st.expander("Cost model", expanded=knobs_open):
-            # An action, not a mirror of the costs: writing the matching preset into
-            # this widget every run made a stale "Balanced" from a fast slider user
-            # look like a new choice, and its callback reset every cost.
-            st.selectbox("Preset", list(PRESETS), index=None, key="preset",
-                         on_change=_apply_preset, placeholder="Pick a preset…",
-                         help="Named network/hardware scenarios: picking one sets every "
-                              "cost below; moving a cost slider afterwards gives custom "
-                              "costs.")
-            # the name wraps here; in the box it was cut ("Current costs: Balanced (DI")
-            st.caption(f"Current costs: {md(state.matching_preset())}")
-            _choice("mode", horizontal=True)
-            for key, _ in COSTS:
-                _slider(key, cache, fmt="%.2f")
+        for section, title in SECTIONS.items():  # every setting of config.PARAMS
+            with st.expander(title, expanded=knobs_open):
+                if section == "costs":
+                    _preset_picker()
+                for key, s in settings.SETTINGS.items():
+                    if s.section == section:
+                        _widget(key, cache)
         units.sidebar_section(cache)
     if setup.ctx is not None:
         units.publish_url()

@@ -15,7 +15,6 @@ from dimee_core.cache import Cache
 from dimee_core.costs import CostModel
 from dimee_core.evaluate import DIMEEConfig
 from ui import settings, url
-from ui.settings import COSTS, SETTINGS
 from ui.text import md
 
 
@@ -26,7 +25,7 @@ def init(cache: Cache) -> None:
     this dataset (after a switch) are clamped."""
     ss, dflt, q = st.session_state, settings.defaults(cache), url.query()
     adopt, refused = url.adopting(), []
-    for key in SETTINGS:  # dict order puts m before n, so n's bounds see the final m
+    for key in settings.SETTINGS:  # dict order puts m before n, so n's bounds see the final m
         if adopt and key in q:
             try:
                 value = settings.parse(cache, key, q[key], ss.get("m"))
@@ -77,7 +76,7 @@ def url_warnings() -> list[str]:
 def sync_url(dataset: str | None) -> None:
     """Mirror the current settings and the page's own parameters into the URL (once, at
     the end of the run; ui.url decides between a new history entry and none)."""
-    want = {key: settings.fmt(st.session_state[key]) for key in SETTINGS
+    want = {key: settings.fmt(st.session_state[key]) for key in settings.SETTINGS
             if key in st.session_state}
     if dataset:
         want["ds"] = dataset
@@ -92,7 +91,7 @@ def config(cache: Cache) -> DIMEEConfig:
 
 def apply_costs(costs: CostModel) -> None:
     """Write a cost model into the widgets' state (used by presets and callbacks)."""
-    for key, field in COSTS:
+    for key, field in settings.COSTS:
         st.session_state[key] = float(getattr(costs, field))
     st.session_state["mode"] = costs.mode
 

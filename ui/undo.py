@@ -9,14 +9,14 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from ui.settings import SETTINGS
+from ui import settings
 
 _KEY = "_undo"  # (label, data set, settings before, settings after) of the last bulk change
 
 
 def _settings() -> dict[str, Any]:
     ss = st.session_state
-    return {k: ss[k] for k in SETTINGS if k in ss}
+    return {k: ss[k] for k in settings.SETTINGS if k in ss}
 
 
 def bulk(label: str, change: Callable[[], None]) -> None:
