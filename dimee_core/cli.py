@@ -16,7 +16,7 @@ from .cache import CacheError, load_cache
 from .costs import PRESETS
 from .data import DataError
 from . import config
-from .config import COST_PARAMS, METHOD_LABELS, TUNED_PARAMS, DIMEEConfig
+from .config import COST_PARAMS, METHOD_LABELS, DIMEEConfig
 from .evaluate import evaluate, fit_routers, unit_results
 from .profiles import PRESETS as PROFILES
 from .profiles import ProfileError, load_profile
@@ -133,6 +133,10 @@ def _target(text: str) -> float:
     return v
 
 
+def _target_or_auto(text: str) -> float | str:
+    return "auto" if text.strip().lower() == "auto" else _target(text)
+
+
 def _add_report(sub) -> None:
     p = sub.add_parser("report", help="headline table + frontier figure + re-splits "
                                       "(settings certified on calibration)")
@@ -181,39 +185,25 @@ def _add_tune(sub) -> None:
                                     "(certified on calibration) and store them in the "
                                     "cache's routing.json")
     p.add_argument("cache_dir")
-    p.add_argument("--target", type=_target, default=0.3, help="accuracy drop target, pp")
+    p.add_argument("--target", type=_target_or_auto, default=0.3,
+                   help="accuracy drop target, pp; 'auto': the smallest target these data "
+                        "can certify (up to 5 pp)")
     p.add_argument("--delta", type=_delta, default=0.1,
-                   help="allowed risk: the drop exceeds the target with probability <= delta")
-
-
-def _guarantee_entry(rec) -> dict:
-    return {"guarantee": rec.guarantee(), "target_pp": rec.target_pp, "delta": rec.delta,
-            "bound_pp": rec.bound_pp, "p_value": rec.p_value,
-            "calibration_reduction_pct": rec.reduction_pct,
-            "n_fit": rec.n_fit, "n_held_out": rec.n_held_out}
+                   help="allowed risk: over calibration draws, the drop exceeds the target "
+                        "with probability <= delta")
 
 
 def _run_tune(args) -> int:
-    from .selection import certify, evaluate_candidates
+    from .selection import SelectionError
     from .tuned import save
+    from .tuning import stored_settings, tune
 
     cache = _load(args.cache_dir)
-    base = DIMEEConfig.for_cache(cache)
-    cands = evaluate_candidates(cache.calibration, base)
-    recs = {m: certify(cands, args.target, args.delta, m) for m in ("dimee", "dimee_plus")}
-    failed = [m for m, r in recs.items() if not r.ok]
-    if failed:
-        raise UsageError(f"nothing stored: {recs[failed[0]].message}")
-    dimee, plus = recs["dimee"], recs["dimee_plus"]
-    c = dimee.config
-    settings = dict(cache.defaults, **{p.name: getattr(c, p.name) for p in TUNED_PARAMS},
-                    **_guarantee_entry(dimee),
-                    chosen_by=f"Learn then Test on the calibration split ({len(cands.table)} "
-                              f"candidates fitted on {dimee.n_fit} samples, certified on "
-                              f"{dimee.n_held_out}): {dimee.message}")
-    settings["dimee_plus"] = {**plus.setting(), "fit_fraction": plus.config.fit_fraction,
-                              "random_state": plus.config.random_state,
-                              **_guarantee_entry(plus)}
+    try:
+        tuned = tune(cache, args.target, args.delta)
+    except SelectionError as e:
+        raise UsageError(str(e)) from None
+    settings = stored_settings(tuned, cache.defaults)
     save(args.cache_dir, settings, cache.num_layers, cache.calibration.n)
     print(json.dumps(settings))
     return 0

@@ -5,66 +5,49 @@ Learn then Test (Angelopoulos, Bates, Candès, Jordan & Lei 2021) on the calibra
 1. a seeded, stratified part of it (``fit_fraction``) fits every candidate: one k-means
    per (m, k, features) serves every n, policy, epsilon / mu, safety margin and both
    DIMEE and DIMEE+; the cascade is a candidate like any other;
-2. the same part orders the candidates (least estimated risk first, then dearest);
+2. the same part orders the candidates into ONE path shared by every method family:
+   the likeliest to pass first, by the held-out z-score the fit part predicts for the
+   target (its smooth paired loss, the cloud's probability of the true label minus the
+   setting's, against the share of its answers that differ from the cloud's), then the
+   dearest;
 3. the held-out rest tests "true accuracy drop > target" for each candidate in that order
-   with a valid p-value, stopping at the first that cannot be rejected (fixed-sequence
-   testing: no multiplicity penalty along a path fixed before the held-out part is seen);
-4. the recommendation is the cheapest rejected candidate.
+   with a valid p-value (``pvalues``: an exact test on the disagreement counts), stopping
+   at the first that cannot be rejected (fixed-sequence testing: no multiplicity penalty
+   along a path fixed before the held-out part is seen);
+4. each family's recommendation is its cheapest candidate among those certified.
 
 Guarantee: if calibration samples and future samples are exchangeable (i.i.d. from the
-same population), P(true drop of the recommendation > target) <= delta, whatever the
-grid, because the family-wise error of the whole path is at most delta.
-
-p-values: the per-sample paired loss d = 1[cloud right] - 1[setting right] is -1, 0 or
-1, and is 0 for most samples. A betting test martingale (Waudby-Smith & Ramdas 2023)
-K_j = prod_i (1 + lambda_i (target - d_i)), with each lambda_i the Kelly bet for the
-trinomial estimated from the samples before i, is a nonnegative supermartingale under
-the null, so p = 1 / max_j K_j is valid (Ville's inequality) and adapts to the variance:
-with no disagreement at all it needs about ln(1/delta) / target samples, where Hoeffding
-on [-1, 1] needs 2 ln(1/delta) / target^2 (7 pp of slack at 1000 samples).
+same population), the family-wise error of the whole path is at most delta: with
+probability at least 1 - delta over calibration draws, EVERY certified candidate's true
+drop is within the target, whatever the grid. So the recommendations of DIMEE, DIMEE+
+and the cascade hold jointly, and choosing among certified candidates afterwards (the
+cheapest per family, or DIMEE vs DIMEE+ on calibration) keeps the guarantee; DIMEE+,
+which contains the cascade, never ends below it. The recommendation is the cheapest
+certified candidate, not the cheapest setting whose true drop is within the target.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
-import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
-from . import baselines
 from .cache import Split
+# the candidate grid lives in .candidates; its names are part of this module's API
+from .candidates import (FIT_FRACTION, METHODS, SETTING_COLUMNS, Candidates,  # noqa: F401
+                         Grid, SelectionError, drop_and_se, evaluate_candidates, paired_loss)
 from .config import DIMEEConfig
-from .features import correct_matrix
-from .router import Routing, from_config
-from .splits import fit_part
+from .pvalues import check_test, samples_needed, test_p_values, upper_bound_pp
 from .stats import GATE_GRID
 
-METHODS = ("dimee", "dimee_plus", "cascade")
 # which candidates each recommendation may pick: DIMEE+ contains the cascade
 FAMILIES = {"dimee": ("dimee",), "dimee_plus": ("dimee_plus", "cascade"),
             "cascade": ("cascade",), "any": METHODS}
 DELTA = 0.1
-FIT_FRACTION = 0.3  # the rest certifies: the test's power grows with it
-LAMBDA_CAP = 0.99  # at most this share of the wealth a loss (d = 1) could take
-PRIOR = (0.5, 1.0, 0.5)  # pseudo-counts of d = +1, 0, -1 for the first bets, by default
-PRIOR_WEIGHT = 50.0  # the fit part's counts count as this many samples in the first bets
-PSEUDO_PER_CLUSTER = {"dimee": 1.0, "dimee_plus": 3.0, "cascade": 0.0}  # path order only
-_CHUNK = 256  # candidates per vectorised block of p-values (bounds memory)
-
-
-@functools.lru_cache(maxsize=1)
-def _threadpools() -> ThreadpoolController:
-    """Inspecting the loaded BLAS / OpenMP libraries takes ~20 ms: do it once."""
-    return ThreadpoolController()
-
-
-class SelectionError(ValueError):
-    """A selection request that cannot be met as asked (bad target, too little data)."""
+PSEUDO_PER_CLUSTER = {"dimee": 1.0, "dimee_plus": 3.0, "cascade": 0.0}  # "counts" order only
+ORDERS = ("smooth", "power", "counts")
 
 
 def check_request(target_pp: float, delta: float) -> None:
@@ -75,285 +58,37 @@ def check_request(target_pp: float, delta: float) -> None:
                              f"got {delta!r}")
 
 
-# ---------------------------------------------------------------- paired losses and p-values
-
-def paired_loss(split: Split, exit_layer: np.ndarray) -> np.ndarray:
-    """Per sample: final exit correct minus routed exit correct (1, 0 or -1), int8."""
-    corr = correct_matrix(split.probs, split.labels)
-    return (corr[:, -1].astype(np.int8) - corr[np.arange(split.n), exit_layer - 1])
-
-
-def drop_and_se(d: np.ndarray) -> tuple[float, float]:
-    """Mean paired loss (pp) and its standard error: sample sd / sqrt(N) (pp)."""
-    d = np.asarray(d, dtype=np.float64)
-    if d.size < 2:
-        return float(100 * d.mean()) if d.size else 0.0, float("inf")
-    return float(100 * d.mean()), float(100 * d.std(ddof=1) / np.sqrt(d.size))
-
-
-def kelly_bet(p_plus: np.ndarray, p_zero: np.ndarray, p_minus: np.ndarray,
-              t: float) -> np.ndarray:
-    """The lambda in [0, LAMBDA_CAP / (1 - t)] maximising E log(1 + lambda (t - d)) for
-    d in {1, 0, -1} with these probabilities (0 when the mean is not below t).
-
-    Setting the derivative to zero and clearing the three denominators gives
-    a lambda^2 + b lambda + c = 0; exactly one root lies in (0, 1 / (1 - t))."""
-    x1, x0, x2 = t - 1.0, t, t + 1.0
-    a = x0 * x1 * x2
-    b = p_plus * x1 * (x0 + x2) + p_zero * x0 * (x1 + x2) + p_minus * x2 * (x1 + x0)
-    c = t - (p_plus - p_minus)
-    hi = 1.0 / (1.0 - t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sq = np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))
-        q = -0.5 * (b + np.where(b >= 0, sq, -sq))
-        r1 = q / a if a != 0 else np.full_like(q, np.inf)
-        r2 = c / q
-        root = np.where((r1 > 0) & (r1 < hi), r1, r2)
-    root = np.where(np.isfinite(root), root, 0.0)
-    return np.where(c > 0, np.clip(root, 0.0, LAMBDA_CAP * hi), 0.0)
-
-
-def bet_prior(n_plus: np.ndarray, n_minus: np.ndarray, n: int,
-              weight: float = PRIOR_WEIGHT) -> np.ndarray:
-    """[C, 3] pseudo-counts of d = +1, 0, -1 for the first bets: the fit part's counts
-    (independent of the held-out samples, so validity is untouched), shrunk to ``weight``
-    samples so that the held-out samples soon dominate the bet."""
-    n_plus, n_minus = np.atleast_1d(n_plus).astype(float), np.atleast_1d(n_minus).astype(float)
-    a_plus = weight * (n_plus + 0.5) / (n + 2.0)
-    a_minus = weight * (n_minus + 0.5) / (n + 2.0)
-    return np.stack([a_plus, weight - a_plus - a_minus, a_minus], 1)
-
-
-def betting_log_wealth(D: np.ndarray, t: float, prior: np.ndarray | None = None) -> np.ndarray:
-    """[C] max over time of log K_j for each row of D ([C, N] in {-1, 0, 1}), testing
-    H0: mean >= t. The bet on sample i uses only the prior and the samples before i
-    (predictable), so K is a nonnegative supermartingale under H0."""
-    D = np.asarray(D, dtype=np.int8)
-    C, N = D.shape
-    prior = np.broadcast_to(np.asarray(PRIOR, float) if prior is None else prior, (C, 3))
-    out = np.zeros(C)
-    seen = np.arange(N, dtype=np.float64)[None, :]
-    for s in range(0, C, _CHUNK):
-        d, a = D[s:s + _CHUNK], prior[s:s + _CHUNK]
-        before = lambda v: np.cumsum(d == v, axis=1, dtype=np.float64) - (d == v)
-        total = seen + a.sum(1, keepdims=True)
-        p_plus = (before(1) + a[:, :1]) / total
-        p_minus = (before(-1) + a[:, 2:]) / total
-        lam = kelly_bet(p_plus, 1.0 - p_plus - p_minus, p_minus, t)
-        log_k = np.cumsum(np.log1p(lam * (t - d)), axis=1)
-        out[s:s + _CHUNK] = np.maximum(log_k.max(axis=1), 0.0)
-    return out
-
-
-def p_values(D: np.ndarray, target_pp: float, random_state: int = 0,
-             prior: np.ndarray | None = None) -> np.ndarray:
-    """Valid p-values of H0 "mean paired loss >= target" for each row of D; the samples
-    are taken in one seeded random order (the same for every row)."""
-    D = np.atleast_2d(np.asarray(D, dtype=np.int8))
-    order = np.random.default_rng(random_state).permutation(D.shape[1])
-    return np.exp(-betting_log_wealth(D[:, order], target_pp / 100.0, prior))
-
-
-def upper_bound_pp(d: np.ndarray, delta: float = DELTA, random_state: int = 0,
-                   prior: np.ndarray | None = None) -> float:
-    """The (1 - delta) upper confidence bound on one setting's mean paired loss (pp):
-    the least u whose null "mean >= u" the same test rejects (bisection, rounded up to
-    0.01 pp)."""
-    lo, hi = -99.0, 99.0
-    if p_values(d, hi, random_state, prior)[0] > delta:
-        return hi
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if p_values(d, mid, random_state, prior)[0] <= delta:
-            hi = mid
-        else:
-            lo = mid
-    return math.ceil(hi * 100 - 1e-9) / 100
-
-
-def samples_needed(target_pp: float, delta: float = DELTA, limit: int = 10_000_000) -> int | None:
-    """Held-out samples a setting that never disagrees with the cloud (on the fit part
-    either) needs before the test can certify it (None: never, e.g. target 0). Any valid
-    test needs at least ln(1/delta) / -ln(1 - target): 767 at 0.3 pp, delta 0.1."""
-    t = target_pp / 100.0
-    if t <= 0:
-        return None
-    a = bet_prior(0, 0, 1000)[0]
-    n, log_k = 0, 0.0
-    while n < limit:  # all d = 0: the bet grows as the zeros accumulate
-        block = np.arange(n, n + 4096, dtype=np.float64) + a.sum()
-        pp, pm = a[0] / block, a[2] / block
-        lam = kelly_bet(pp, 1 - pp - pm, pm, t)
-        cum = log_k + np.cumsum(np.log1p(lam * t))
-        hit = np.flatnonzero(cum >= math.log(1 / delta))
-        if hit.size:
-            return n + int(hit[0]) + 1
-        n, log_k = n + 4096, float(cum[-1])
-    return None
-
-
-# ---------------------------------------------------------------- the candidate grid
-
 @dataclass(frozen=True)
-class Grid:
-    """Every setting the selection may recommend."""
+class Rule:
+    """How the path is made and tested. ``order``: "power" (the held-out z-score the fit
+    part predicts for the target: smooth risk against the share of answers that differ
+    from the cloud's), "smooth" (the fit-part smooth paired loss alone) or "counts"
+    (fit-part 0/1 disagreements plus a per-cluster penalty, the earlier rule); ``test``:
+    see ``pvalues``; ``shared``: one path for every family (else each family walks its
+    own, each with its own delta, and a choice between families is covered at only the
+    sum of their deltas)."""
 
-    split_points: tuple[tuple[int, int], ...] | None = None  # None: every 1 <= m < n < L
-    ks: tuple[int, ...] = (1, 4, 12)
-    features: tuple[str, ...] = ("conf", "signals+embed")
-    epsilons: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-    safeties: tuple[float, ...] = (0.0, 1.0)
-    mus: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)  # DIMEE's reward policy
-    alphas: tuple[float, ...] = tuple(float(a) for a in GATE_GRID)  # the cascade
-    methods: tuple[str, ...] = METHODS
+    order: str = "power"
+    test: str = "exact"
+    shared: bool = True
 
-    def pairs(self, num_layers: int) -> list[tuple[int, int]]:
-        every = [(m, n) for m in range(1, num_layers - 1) for n in range(m + 1, num_layers)]
-        if self.split_points is None:
-            return every
-        bad = [p for p in self.split_points if p not in every]
-        if bad:
-            raise SelectionError(f"split points {bad} need 1 <= m < n < L={num_layers}")
-        return list(self.split_points)
-
-    def size(self, num_layers: int) -> int:
-        """Number of candidates (before k values too large for the data are dropped)."""
-        fits = sum(1 for k, f in itertools.product(self.ks, self.features)
-                   if not (k == 1 and f != self.features[0]))
-        solves = len(self.epsilons) * len(self.safeties)
-        per_n = fits * (("dimee" in self.methods) * (solves + len(self.mus) + 1)
-                        + ("dimee_plus" in self.methods) * solves)
-        per_n += ("cascade" in self.methods) * len(self.alphas)
-        return len(self.pairs(num_layers)) * per_n
+    def __post_init__(self):
+        if self.order not in ORDERS:
+            raise SelectionError(f"order must be one of {ORDERS}, got {self.order!r}")
+        check_test(self.test)
 
 
-SETTING_COLUMNS = ("method", "m", "n", "k", "features", "policy", "epsilon", "mu", "safety",
-                   "alpha", "beta")
-
-
-@dataclass
-class Candidates:
-    """Every candidate solved on the fit part and routed on both parts of calibration.
-
-    ``table`` has one row per candidate (its setting and numbers); ``D`` holds its
-    held-out paired losses ([rows, n_held_out] int8). Routers (fitted on the fit part,
-    one per (m, k, features)) stay here so that any row can be applied to new samples."""
-
-    base: DIMEEConfig
-    fit_fraction: float
-    num_layers: int
-    n_fit: int
-    n_held_out: int
-    table: pd.DataFrame
-    D: np.ndarray
-    routers: dict = field(repr=False)
-    seconds: float = 0.0
-
-    def prior(self, rows) -> np.ndarray:
-        """The first bets' pseudo-counts of these rows, from their fit-part losses."""
-        t = self.table
-        return bet_prior(t["fit_plus"].to_numpy()[rows], t["fit_minus"].to_numpy()[rows],
-                         self.n_fit)
-
-    def config(self, i: int) -> DIMEEConfig:
-        r = self.table.iloc[i]
-        if r.method == "cascade":  # only its split points and alpha mean anything
-            return replace(self.base, m=int(r.m), n=int(r.n), alpha=float(r.alpha))
-        return replace(self.base, m=int(r.m), n=int(r.n), k=int(r.k), features=r.features,
-                       policy=r.policy, epsilon=float(r.epsilon), mu=float(r.mu),
-                       safety=float(r.safety), alpha=float(r.alpha),
-                       fit_fraction=self.fit_fraction)
-
-    def routing(self, i: int, split: Split) -> Routing:
-        """Row ``i``'s rule (fitted on the fit part) applied to ``split``."""
-        r, cfg = self.table.iloc[i], self.config(i)
-        if r.method == "cascade":
-            return baselines.cascade(split.probs, cfg.alpha, cfg.m, cfg.n, cfg.costs)
-        router = copy.deepcopy(self.routers[(cfg.m, cfg.k, cfg.features)])
-        router.set_params(n=cfg.n, policy=cfg.policy, epsilon=cfg.epsilon, mu=cfg.mu,
-                          safety=cfg.safety, escalate=r.method == "dimee_plus")
-        return router.solve().route(split)
-
-
-def _fits(grid: Grid, n_fit: int) -> list[tuple[int, str]]:
-    return [(k, f) for k, f in itertools.product(grid.ks, grid.features)
-            if 1 <= k <= n_fit // 2 and not (k == 1 and f != grid.features[0])]
-
-
-def evaluate_candidates(calibration: Split, base: DIMEEConfig, grid: Grid = Grid(),
-                        fit_fraction: float = FIT_FRACTION) -> Candidates:
-    """Fit, solve and route every candidate of ``grid`` (costs, alpha of the pools and the
-    seed come from ``base``). The fit part is a seeded stratified share of calibration;
-    the rest is only routed, to test the candidates later."""
-    import time
-
-    start = time.perf_counter()
-    L = calibration.probs.shape[1]
-    fit_idx, held_idx = fit_part(calibration, fit_fraction, base.random_state)
-    A, B = calibration.take(fit_idx), calibration.take(held_idx)
-    if A.n < 2 or B.n < 2:
-        raise SelectionError(f"calibration split of {calibration.n} samples is too small to "
-                             f"fit on one part and certify on the other")
-    corr_a, corr_b = correct_matrix(A.probs, A.labels), correct_matrix(B.probs, B.labels)
-    ref = base.costs.reference_cost(L)
-    rows, losses, routers = [], [], {}
-
-    def add(setting: dict, route_a: Routing, route_b: Routing) -> None:
-        d_a = corr_a[:, -1].astype(np.int8) - corr_a[np.arange(A.n), route_a.exit_layer - 1]
-        drop, se = drop_and_se(d_a)
-        cost = (route_a.cost.sum() + route_b.cost.sum()) / (A.n + B.n)
-        rows.append({**setting, "fit_drop_pp": drop, "fit_se_pp": se,
-                     "fit_plus": int((d_a == 1).sum()), "fit_minus": int((d_a == -1).sum()),
-                     "fit_cost": float(route_a.cost.mean()),
-                     "reduction_pct": 100 * (1 - cost / ref)})
-        losses.append(corr_b[:, -1].astype(np.int8)
-                      - corr_b[np.arange(B.n), route_b.exit_layer - 1])
-
-    pairs = grid.pairs(L)
-    plain = {"policy": "budget", "epsilon": 0.0, "mu": 0.0, "safety": 0.0,
-             "alpha": base.alpha, "beta": np.nan, "k": 1, "features": ""}
-    with _threadpools().limit(limits=1):  # k-means on ~1 k rows: threads only add overhead
-        for m in sorted({m for m, _ in pairs}):
-            ns = [n for mm, n in pairs if mm == m]
-            for k, feats in _fits(grid, A.n) if {"dimee", "dimee_plus"} & set(grid.methods) else []:
-                cfg = replace(base, m=m, n=ns[0], k=k, features=feats, fit_fraction=1.0)
-                router = from_config(cfg).fit(A)
-                routers[(m, k, feats)] = router
-                cl_a, cl_b = router.labels_, router.predict_cluster(B)
-                solves = [("dimee_plus", "budget", e, 0.0, s) for e in grid.epsilons
-                          for s in grid.safeties] if "dimee_plus" in grid.methods else []
-                if "dimee" in grid.methods:
-                    solves += [("dimee", "budget", e, 0.0, s) for e in grid.epsilons
-                               for s in grid.safeties]
-                    solves += [("dimee", "reward", 0.0, u, 0.0) for u in grid.mus]
-                    solves += [("dimee", "pools", 0.0, 0.0, 0.0)]
-                for n in ns:
-                    for method, policy, eps, mu, safety in solves:
-                        # plain attributes: set_params' signature checks cost more
-                        # than the solve itself here
-                        router.n, router.policy, router.epsilon = n, policy, eps
-                        router.mu, router.safety = mu, safety
-                        router.escalate = method == "dimee_plus"
-                        router.solve()
-                        beta = router.beta_ if router.beta_ is not None else np.nan
-                        add({**plain, "method": method, "m": m, "n": n, "k": k,
-                             "features": feats, "policy": policy, "epsilon": eps, "mu": mu,
-                             "safety": safety, "beta": beta},
-                            router.route(A, cl_a), router.route(B, cl_b))
-            if "cascade" in grid.methods:
-                for n in ns:
-                    for a in grid.alphas:
-                        add({**plain, "method": "cascade", "m": m, "n": n, "alpha": float(a)},
-                            baselines.cascade(A.probs, a, m, n, base.costs),
-                            baselines.cascade(B.probs, a, m, n, base.costs))
-    table = pd.DataFrame(rows, columns=[*SETTING_COLUMNS, "fit_drop_pp", "fit_se_pp",
-                                        "fit_plus", "fit_minus", "fit_cost", "reduction_pct"])
-    D = np.stack(losses) if losses else np.zeros((0, B.n), np.int8)
-    return Candidates(base, fit_fraction, L, A.n, B.n, table, D, routers,
-                      time.perf_counter() - start)
+RULE = Rule()
+EARLIER_RULE = Rule(order="counts", test="betting", shared=False)  # before issue 22
 
 
 # ---------------------------------------------------------------- testing along the path
+
+def guarantee_words(target_pp: float, delta: float) -> str:
+    """The claim in words; the confidence is over calibration draws."""
+    return (f"accuracy drop vs all-in-cloud ≤ {target_pp:g} pp with "
+            f"{100 * (1 - delta):g} % confidence")
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -382,9 +117,7 @@ class Recommendation:
         return self.index is not None
 
     def guarantee(self) -> str:
-        conf = f"{100 * (1 - self.delta):g} %"
-        return (f"accuracy drop vs all-in-cloud ≤ {self.target_pp:g} pp with {conf} "
-                f"confidence")
+        return guarantee_words(self.target_pp, self.delta)
 
     def setting(self) -> dict:
         """The knobs of the recommendation (what tune stores and Apply sets)."""
@@ -412,103 +145,173 @@ class Recommendation:
                 "guarantee": self.guarantee() if self.ok else None, "message": self.message}
 
 
-def path_order(cands: Candidates, family: str, delta: float, pareto: bool = True,
-               split_points: tuple[int, int] | None = None) -> np.ndarray:
-    """Row indices of the family in testing order, fixed by the fit part alone: the
-    least estimated risk first, max(fit-part drop, 0) + z * sqrt(disagreements + c * k) / N
-    (z the one-sided 1 - delta normal quantile), then the dearest. A setting fitted on
-    the same samples flatters itself there: an in-sample drop below zero (better than
-    the cloud) is not trusted, and each of its k clusters counts c disagreements more,
-    so a finely clustered setting that looked flawless does not jump the queue."""
+def path_order(cands: Candidates, family: str, delta: float, rule: Rule = RULE,
+               split_points: tuple[int, int] | None = None,
+               target_pp: float | None = None) -> np.ndarray:
+    """Row indices in testing order, fixed by the fit part alone. The path holds every
+    method when ``rule.shared`` (else only ``family``'s). Least estimated risk first, then
+    the dearest; a candidate is kept only when it is cheaper than every safer candidate
+    of its own method, so each test offers a saving and fewer tests can stop the walk.
+
+    Risk estimates: "smooth", the fit-part mean r of the cloud's probability of the true
+    label minus the setting's (low variance: every sample contributes, not only the few
+    that disagree); "power", minus (t - r) / sqrt((v + t + 1/n) / n), the z-score the
+    held-out test would see with v the fit-part share of answers differing from the
+    cloud's (a setting that disagrees often is noisy to test, so it waits); "counts", max(fit-part drop, 0) + z * sqrt(disagreements + c * k) / N
+    with c pseudo-disagreements per cluster (a setting fitted on these samples flatters
+    itself there)."""
     from scipy.stats import norm
 
     if family not in FAMILIES:
         raise SelectionError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
     t = cands.table
-    keep = t["method"].isin(FAMILIES[family])
+    keep = t["method"].isin(METHODS if rule.shared else FAMILIES[family])
     if split_points is not None:
         keep = keep & (t["m"] == split_points[0]) & (t["n"] == split_points[1])
-    keep = keep.to_numpy()
-    rows = np.flatnonzero(keep)
-    # a cluster whose option was chosen on these samples can hide disagreements: each
-    # adds pseudo-disagreements (DIMEE+ chooses among ~30 options per cluster, DIMEE
-    # among 3; a cascade chooses nothing on them, its estimate is honest)
-    spread = np.sqrt(t["fit_plus"] + t["fit_minus"] + t["method"].map(
-        PSEUDO_PER_CLUSTER) * t["k"]) / cands.n_fit
-    score = np.round((np.maximum(t["fit_drop_pp"], 0.0)
-                      + 100 * norm.ppf(1 - delta) * spread).to_numpy()[rows], 9)
-    cost = t["fit_cost"].to_numpy()[rows]
+    rows = np.flatnonzero(keep.to_numpy())
+    if rule.order == "smooth":
+        score = t["fit_risk_pp"].to_numpy()
+    elif rule.order == "power":  # minus the held-out z-score the fit part predicts
+        if target_pp is None:
+            raise SelectionError("the power order needs the target")
+        tt, n = target_pp / 100, cands.n_held_out
+        score = -(tt - t["fit_risk_pp"].to_numpy() / 100) / np.sqrt(
+            (t["fit_differ"].to_numpy() + tt + 1 / n) / n)
+    else:
+        spread = np.sqrt(t["fit_plus"] + t["fit_minus"] + t["method"].map(
+            PSEUDO_PER_CLUSTER) * t["k"]) / cands.n_fit
+        score = (np.maximum(t["fit_drop_pp"], 0.0) + 100 * norm.ppf(1 - delta) * spread
+                 ).to_numpy()
+    score, cost = np.round(score[rows], 9), t["fit_cost"].to_numpy()[rows]
+    kind = t["method"].to_numpy()[rows]
     order = np.lexsort((-cost, score))
-    if not pareto:
-        return rows[order]
-    # keep a candidate only when it is cheaper than every safer one: each test then
-    # offers a saving, and fewer tests mean fewer chances to stop the walk early
-    prev_min = np.minimum.accumulate(np.concatenate([[np.inf], cost[order][:-1]]))
-    return rows[order[cost[order] < prev_min - 1e-12]]
+    kept = np.zeros(len(order), bool)
+    for k in np.unique(kind):  # per method: cheaper than every safer one of its kind
+        mine = order[kind[order] == k]
+        prev = np.minimum.accumulate(np.concatenate([[np.inf], cost[mine][:-1]]))
+        kept[np.flatnonzero(kind[order] == k)[cost[mine] < prev - 1e-12]] = True
+    return rows[order[kept]]
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One fixed-sequence walk: the path, the candidates certified (a prefix of it, with
+    their p-values) and the p-value that stopped it (None: every candidate passed)."""
+
+    path: np.ndarray
+    passed: tuple[tuple[int, float], ...]
+    stop_p: float | None
+
+    @property
+    def tested(self) -> int:
+        return len(self.passed) + (self.stop_p is not None)
+
+
+def walk(cands: Candidates, target_pp: float, delta: float = DELTA, family: str = "any",
+         rule: Rule = RULE, random_state: int = 0,
+         split_points: tuple[int, int] | None = None) -> Walk:
+    """Test along the path until the first candidate that cannot be certified (memoised:
+    with a shared path, every family reads the same walk)."""
+    check_request(target_pp, delta)
+    key = (float(target_pp), float(delta), family if not rule.shared else "any", rule,
+           random_state, split_points)
+    if key not in cands.walks:
+        order = path_order(cands, family, delta, rule, split_points, target_pp)
+        passed: list[tuple[int, float]] = []
+        stop_p = None
+        for s in range(0, len(order), 16):  # block by block until the first failure
+            block = order[s:s + 16]
+            p = test_p_values(cands.D[block], target_pp, delta, rule.test, random_state,
+                              cands.prior(block))
+            bad = np.flatnonzero(p > delta)
+            stop = int(bad[0]) if bad.size else len(block)
+            passed += [(int(i), float(pv)) for i, pv in zip(block[:stop], p[:stop])]
+            if bad.size:
+                stop_p = float(p[stop])
+                break
+        cands.walks[key] = Walk(order, tuple(passed), stop_p)
+    return cands.walks[key]
+
+
+def certified_rows(cands: Candidates, target_pp: float, delta: float = DELTA,
+                   family: str = "any", rule: Rule = RULE) -> np.ndarray:
+    """Every certified candidate of ``family`` (jointly covered: pick any of them)."""
+    w = walk(cands, target_pp, delta, family, rule)
+    rows = np.array([i for i, _ in w.passed], dtype=int)
+    return rows[np.isin(cands.table["method"].to_numpy()[rows], FAMILIES[family])]
+
+
+def _refusal(cands: Candidates, target_pp: float, delta: float, rule: Rule,
+             w: Walk) -> str:
+    need = samples_needed(target_pp, delta, rule.test)
+    if need is None:
+        why = ("a target of 0 pp is only certifiable for a setting that beats the cloud "
+               "on the held-out samples")
+    elif need > cands.n_held_out:
+        total = math.ceil(need / (1 - cands.fit_fraction))
+        why = (f"the calibration split is too small for this target: even a setting that "
+               f"never disagrees with the cloud needs {need} held-out samples (about "
+               f"{total} calibration samples in all); this one holds out "
+               f"{cands.n_held_out}")
+    elif not w.passed:
+        why = (f"the first candidate tested (the safest by the fit part) was not "
+               f"certified (p = {w.stop_p:.3g} > δ = {delta:g}); try a larger target or δ")
+    else:
+        why = (f"the walk stopped (p = {w.stop_p:.3g} > δ = {delta:g}) before reaching a "
+               f"setting of this family; try a larger target or δ")
+    return f"No setting can be guaranteed: {why}."
 
 
 def certify(cands: Candidates, target_pp: float, delta: float = DELTA,
             family: str = "any", random_state: int = 0,
-            split_points: tuple[int, int] | None = None) -> Recommendation:
-    """Fixed-sequence test along the family's path; the cheapest rejected candidate.
-    ``split_points`` restricts the path to one (m, n) (a heatmap cell: each cell is then
-    its own guarantee, not one across cells)."""
-    check_request(target_pp, delta)
-    order = path_order(cands, family, delta, split_points=split_points)
-    passed: list[int] = []
-    tested, failed_p = 0, None
-    for s in range(0, len(order), 64):  # p-values block by block until the first failure
-        block = order[s:s + 64]
-        p = p_values(cands.D[block], target_pp, random_state, cands.prior(block))
-        bad = np.flatnonzero(p > delta)
-        stop = int(bad[0]) if bad.size else len(block)
-        passed += [(int(i), float(pv)) for i, pv in zip(block[:stop], p[:stop])]
-        tested += min(stop + 1, len(block))
-        if bad.size:
-            failed_p = float(p[stop])
-            break
+            split_points: tuple[int, int] | None = None, rule: Rule = RULE,
+            bound: bool = True) -> Recommendation:
+    """The cheapest certified candidate of ``family`` (on calibration). ``split_points``
+    restricts the path to one (m, n) (its own walk, its own delta). ``bound``: also
+    compute the winner's (1 - delta) upper bound (not adjusted for the selection)."""
+    w = walk(cands, target_pp, delta, family, rule, random_state, split_points)
+    t = cands.table
+    mine = [(i, p) for i, p in w.passed if t["method"].iat[i] in FAMILIES[family]]
     base = dict(family=family, target_pp=float(target_pp), delta=float(delta),
-                n_fit=cands.n_fit, n_held_out=cands.n_held_out, tested=tested,
-                certified=len(passed), path_length=len(order))
-    if not passed:
-        need = samples_needed(target_pp, delta)
-        if need is None:
-            why = ("a target of 0 pp is only certifiable for a setting that beats the cloud "
-                   "on the held-out samples")
-        elif need > cands.n_held_out:
-            total = math.ceil(need / (1 - cands.fit_fraction))
-            why = (f"the calibration split is too small for this target: even a setting that "
-                   f"never disagrees with the cloud needs {need} held-out samples (about "
-                   f"{total} calibration samples in all); this one holds out "
-                   f"{cands.n_held_out}")
-        else:
-            why = (f"the first candidate tested (the safest by the fit part) was not "
-                   f"certified (p = {failed_p:.3g} > δ = {delta:g}); try a larger target or δ")
+                n_fit=cands.n_fit, n_held_out=cands.n_held_out, tested=w.tested,
+                certified=len(mine), path_length=len(w.path))
+    if not mine:
         return Recommendation(index=None, method=None, config=None, p_value=None,
                               bound_pp=None, held_out_drop_pp=None, reduction_pct=None,
-                              message=f"No setting can be guaranteed: {why}.", **base)
-    t = cands.table
-    best, p_best = min(passed, key=lambda ip: (-t["reduction_pct"].iat[ip[0]], ip[0]))
+                              message=_refusal(cands, target_pp, delta, rule, w), **base)
+    best, p_best = min(mine, key=lambda ip: (-t["reduction_pct"].iat[ip[0]], ip[0]))
     d = cands.D[best]
+    shared = " shared by every method" if rule.shared else ""
     return Recommendation(
         index=best, method=str(t["method"].iat[best]), config=cands.config(best),
-        p_value=p_best, bound_pp=upper_bound_pp(d, delta, random_state, cands.prior([best])),
+        p_value=p_best,
+        bound_pp=(upper_bound_pp(d, delta, rule.test, random_state, cands.prior([best]))
+                  if bound else None),
         held_out_drop_pp=drop_and_se(d)[0], reduction_pct=float(t["reduction_pct"].iat[best]),
-        message=(f"Certified {len(passed)} of {tested} candidates tested along a path of "
-                 f"{len(order)}; the cheapest saves {t['reduction_pct'].iat[best]:.1f} % on "
-                 f"calibration."), **base)
+        message=(f"Certified {len(w.passed)} of {w.tested} candidates tested along a path "
+                 f"of {len(w.path)}{shared}; the cheapest of this family saves "
+                 f"{t['reduction_pct'].iat[best]:.1f} % on calibration."), **base)
 
 
 FRONTIER_TARGETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+# what a screen showing these must say (the guarantee does not cover choosing after looking)
+FRONTIER_NOTE = ("Each target on this frontier is certified on its own. Choosing a target "
+                 "after seeing what it saves is a choice made on the same data, which δ does "
+                 "not cover: fix the target first and read this as a guide.")
+HEATMAP_NOTE = ("Every cell is its split points' cheapest setting among the candidates "
+                "certified by ONE walk along the shared path, so the cells hold jointly: "
+                "choosing a cell after looking keeps the guarantee.")
+BOUND_NOTE = ("The bound is this setting's own (1 − δ) upper confidence bound on the "
+              "held-out part; it is not adjusted for having chosen the setting there.")
 
 
 def certified_frontier(cands: Candidates, delta: float = DELTA, family: str = "any",
-                       targets=FRONTIER_TARGETS) -> list[Recommendation]:
-    """The recommendation for each target (each its own guarantee at that target), one
-    per distinct setting: a cost / guaranteed-drop frontier to choose from."""
+                       targets=FRONTIER_TARGETS, rule: Rule = RULE) -> list[Recommendation]:
+    """The recommendation for each target (each its own guarantee at that target: see
+    FRONTIER_NOTE), one per distinct setting: a cost / guaranteed-drop frontier."""
     seen, out = set(), []
     for t in targets:
-        rec = certify(cands, t, delta, family)
+        rec = certify(cands, t, delta, family, rule=rule)
         if rec.ok and rec.index not in seen:
             seen.add(rec.index)
             out.append(rec)
@@ -516,26 +319,37 @@ def certified_frontier(cands: Candidates, delta: float = DELTA, family: str = "a
 
 
 def split_point_table(cands: Candidates, target_pp: float, delta: float = DELTA,
-                      family: str = "any") -> pd.DataFrame:
-    """Best certified saving for every (m, n) on its own (NaN where none is certified)."""
-    pairs = sorted({(int(m), int(n)) for m, n in zip(cands.table["m"], cands.table["n"])})
-    rows = []
+                      family: str = "any", rule: Rule = RULE) -> pd.DataFrame:
+    """Best certified saving for every (m, n) (NaN where none): each cell the cheapest
+    of ``family`` at its split points among the one walk's certified candidates, so the
+    whole table holds jointly (HEATMAP_NOTE). ``bound_pp``: that setting's own bound."""
+    from .pvalues import upper_bound_pp as bound_of
+
+    t = cands.table
+    rows = certified_rows(cands, target_pp, delta, family, rule)
+    pairs = sorted({(int(m), int(n)) for m, n in zip(t["m"], t["n"])})
+    out = []
     for m, n in pairs:
-        rec = certify(cands, target_pp, delta, family, split_points=(m, n))
-        rows.append({"m": m, "n": n, "reduction_pct": rec.reduction_pct if rec.ok else np.nan,
-                     "method": rec.method, "bound_pp": rec.bound_pp})
-    return pd.DataFrame(rows)
+        here = rows[(t["m"].to_numpy()[rows] == m) & (t["n"].to_numpy()[rows] == n)]
+        best = int(here[np.argmax(t["reduction_pct"].to_numpy()[here])]) if here.size else None
+        out.append({"m": m, "n": n,
+                    "reduction_pct": np.nan if best is None else t["reduction_pct"].iat[best],
+                    "method": None if best is None else t["method"].iat[best],
+                    "bound_pp": None if best is None else bound_of(
+                        cands.D[best], delta, rule.test, 0, cands.prior([best]))})
+    return pd.DataFrame(out)
 
 
 NEVER = float(GATE_GRID[-1])  # a threshold above 1: no exit is ever sure
 
 
 def cascade_alpha(calibration: Split, config: DIMEEConfig, target_pp: float,
-                  delta: float = DELTA, fit_fraction: float = FIT_FRACTION) -> float:
+                  delta: float = DELTA, fit_fraction: float = FIT_FRACTION,
+                  rule: Rule = RULE) -> float:
     """The cascade's certified alpha at ``config``'s split points and costs (the selection
     restricted to the cascade at one (m, n): no k-means, milliseconds). ``NEVER`` (every
     sample climbs to the cloud) when no alpha can be certified."""
     grid = Grid(split_points=((config.m, config.n),), methods=("cascade",))
     rec = certify(evaluate_candidates(calibration, config, grid, fit_fraction), target_pp,
-                  delta, "cascade")
+                  delta, "cascade", rule=rule, bound=False)
     return rec.config.alpha if rec.ok else NEVER

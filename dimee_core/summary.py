@@ -19,9 +19,9 @@ from .config import METHOD_LABELS, DIMEEConfig
 from .evaluate import Evaluation, fit_routers, plus_router, plus_routing, score_routing
 from .metrics import MethodResult
 from .router import DIMEERouter, Routing
-from .selection import cascade_alpha, paired_loss
+from .selection import DELTA, cascade_alpha, paired_loss
 
-TARGET_PP = 0.3  # the target the shipped defaults were tuned for (`tune --target` default)
+TARGET_PP = 0.3  # the target of a cache whose defaults were never tuned (`tune`'s default)
 COMPARED = ("dimee", "dimee_plus", "cascade")
 
 
@@ -39,7 +39,7 @@ class Recommendation:
     title: str
     config: DIMEEConfig
     method: str  # "dimee" or "dimee_plus": chosen on calibration
-    target_pp: float
+    target_pp: float  # the cache's stored target (what its settings were certified for)
     cascade_alpha: float  # certified on calibration for target_pp (selection.cascade_alpha)
     calibration: dict[str, CalibrationPoint]  # dimee, dimee_plus, cascade
     test: dict[str, MethodResult]  # dimee, dimee_plus, cascade; with 95 % intervals
@@ -47,6 +47,9 @@ class Recommendation:
     cloud_accuracy: float  # all-in-cloud test accuracy
     routings: dict[str, Routing]  # the test routings scored above (rescored in real units)
     plus_config: DIMEEConfig | None = None  # DIMEE+'s setting (None: ``config``)
+    delta: float = DELTA  # the stored risk of the guarantee
+    certified: tuple[str, ...] = ()  # which of dimee, dimee_plus hold a stored guarantee
+    joint: bool = False  # both certified by one walk: the pick between them is covered
 
     def with_test(self, test: dict[str, MethodResult]) -> "Recommendation":
         """The same recommendation with its test results replaced (e.g. the same routings
@@ -67,25 +70,46 @@ class Recommendation:
         return (self.plus_config or self.config) if method == "dimee_plus" else self.config
 
 
-def pick_method(calibration: dict[str, CalibrationPoint], target_pp: float) -> str:
-    """The cheaper of DIMEE and DIMEE+ on calibration among those within the target
-    (ties go to DIMEE, the simpler); when neither is, the more accurate one."""
+def stored_target(cache: Cache) -> tuple[float, float, tuple[str, ...], bool]:
+    """The target (pp) and delta a cache's settings were certified for, which methods
+    hold a certified setting, and whether one walk certified both (``tune`` since issue
+    22: then choosing between them keeps the guarantee)."""
+    d = cache.defaults
+    plus = d.get("dimee_plus") if isinstance(d.get("dimee_plus"), dict) else {}
+    target = d.get("target_pp", plus.get("target_pp", TARGET_PP))
+    delta = d.get("delta", plus.get("delta", DELTA))
+    certified = tuple(m for m, e in (("dimee", d), ("dimee_plus", plus))
+                      if e.get("certified", "guarantee" in e))
+    joint = bool(d.get("joint") and plus.get("joint"))
+    return float(target), float(delta), certified, joint
+
+
+def pick_method(calibration: dict[str, CalibrationPoint], target_pp: float,
+                certified: tuple[str, ...] = ()) -> str:
+    """The cheaper on calibration of the certified ones among DIMEE and DIMEE+ (ties go
+    to DIMEE, the simpler). Valid only when one walk certified both (any certified
+    candidate may then be picked); else, or when neither is certified, the cheaper of
+    those within the target on calibration, or the more accurate."""
     names = ("dimee", "dimee_plus")
-    ok = [m for m in names if calibration[m].drop_pp <= target_pp + 1e-9]
+    ok = [m for m in names if m in certified] or [
+        m for m in names if calibration[m].drop_pp <= target_pp + 1e-9]
     if ok:
         return min(ok, key=lambda m: (calibration[m].mean_cost, m != "dimee"))
     return min(names, key=lambda m: (calibration[m].drop_pp, m != "dimee"))
 
 
-def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float = TARGET_PP,
-              n_boot: int = 1000, routers: tuple[DIMEERouter, DIMEERouter] | None = None,
+def recommend(cache: Cache, config: DIMEEConfig | None = None,
+              target_pp: float | None = None, n_boot: int = 1000, routers: tuple[DIMEERouter, DIMEERouter] | None = None,
               plus_config: DIMEEConfig | None = None) -> Recommendation:
     """Score DIMEE at ``config`` and DIMEE+ at ``plus_config`` (each the cache's own
     stored, certified setting by default: DIMEE+'s may be the cascade it contains), choose
     the method and the cascade's α on calibration, then score all three on test.
     ``routers``: DIMEE and DIMEE+ already fitted at ``config`` (DIMEE+ is re-solved, or
-    refitted when ``plus_config`` clusters differently; the pair is not modified)."""
+    refitted when ``plus_config`` clusters differently; the pair is not modified).
+    ``target_pp``: the cache's stored target unless given."""
     stored = config is None
+    s_target, delta, certified, joint = stored_target(cache)
+    target_pp = s_target if target_pp is None else target_pp
     config = config or DIMEEConfig.for_cache(cache)
     if plus_config is None:
         plus_config = (DIMEEConfig.for_cache(cache, "dimee_plus", costs=config.costs)
@@ -94,7 +118,7 @@ def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float 
     dimee, plus = routers if routers is not None else fit_routers(cache, config)
     if plus_config != config and not plus_config.as_cascade:
         plus = plus_router(cache, config, plus_config, plus)
-    alpha = cascade_alpha(cal, config, target_pp)  # certified (selection.py); NEVER if none
+    alpha = cascade_alpha(cal, config, target_pp, delta)  # certified; NEVER if none
     calibration, routings = {}, {}
     for name, route in (("dimee", dimee.route),
                         ("dimee_plus", lambda s: plus_routing(s, plus_config, plus)),
@@ -107,8 +131,10 @@ def recommend(cache: Cache, config: DIMEEConfig | None = None, target_pp: float 
     scored = {name: score_routing(cache, config, r, n_boot) for name, r in routings.items()}
     cloud = float((test.probs[:, -1].argmax(1) == test.labels).mean())
     return Recommendation(cache.name, str(cache.meta.get("title", cache.name)), config,
-                          pick_method(calibration, target_pp), target_pp, alpha,
-                          calibration, scored, test.n, cloud, routings, plus_config)
+                          pick_method(calibration, target_pp, certified if stored and joint
+                                      else ()), target_pp, alpha,
+                          calibration, scored, test.n, cloud, routings, plus_config, delta,
+                          certified if stored else (), stored and joint)
 
 
 def setting_words(config: DIMEEConfig) -> str:
@@ -188,15 +214,24 @@ def headline(rec: Recommendation, noun: str = "cost") -> str:
 
 
 def why(rec: Recommendation) -> str:
-    """Why this method: the calibration numbers that chose it (test never did)."""
+    """Why this method: the calibration numbers that chose it (test never did), and what
+    the choice keeps of the guarantee."""
     c = rec.calibration
     other = "dimee_plus" if rec.method == "dimee" else "dimee"
     a, b = c[rec.method], c[other]
+    if rec.joint and rec.method in rec.certified:
+        return (f"Chosen on the calibration split: {METHOD_LABELS[rec.method]} costs "
+                f"{a.mean_cost:.2f} per sample, {METHOD_LABELS[other]} {b.mean_cost:.2f}. "
+                f"Both settings were certified by one walk at {rec.target_pp:g} pp "
+                f"(δ = {rec.delta:g}), so the guarantee holds for whichever is picked. "
+                f"The test split only scores the choice.")
     within = lambda p: "within" if p.drop_pp <= rec.target_pp + 1e-9 else "outside"
     return (f"Chosen on the calibration split: {METHOD_LABELS[rec.method]} costs "
             f"{a.mean_cost:.2f} per sample at a {a.drop_pp:+.2f} pp drop ({within(a)} the "
             f"{rec.target_pp:g} pp target), {METHOD_LABELS[other]} {b.mean_cost:.2f} at "
-            f"{b.drop_pp:+.2f} pp ({within(b)}). The test split only scores the choice.")
+            f"{b.drop_pp:+.2f} pp ({within(b)}). These settings were not certified "
+            f"together, so the pick carries no joint guarantee. The test split only scores "
+            f"the choice.")
 
 
 def _cell(r: MethodResult) -> str:
@@ -222,7 +257,7 @@ def summary_table(recs: Sequence[Recommendation]) -> pd.DataFrame:
 
 
 def risks(evaluation: Evaluation, target_pp: float = TARGET_PP, noun: str = "cost"
-          ) -> list[str]:
+          ) -> list[str]:  # callers pass the cache's stored target (stored_target)
     """Plain warnings for a setting that is worse than all-in-cloud: DIMEE or DIMEE+
     costing more than it (``noun``: in which unit its methods were scored), or losing
     measurably more accuracy than allowed (the 95 % interval of the test drop lies wholly

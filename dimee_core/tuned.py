@@ -40,6 +40,9 @@ RECORD: dict[str, Param] = {p.name: p for p in (
     Param("calibration_reduction_pct", float, None, -1e9, 100.0),
     Param("n_fit", int, None, 0),
     Param("n_held_out", int, None, 0),
+    Param("certified", bool, None),  # False: no setting of this method was certified
+    Param("joint", bool, None),  # True: both methods certified by one walk (selection)
+    Param("message", str, None, hi=MAX_NOTE),  # why nothing was certified
 )}
 SETTINGS = {p.name: p for p in BY_NAME.values() if p.group != "costs"}
 
