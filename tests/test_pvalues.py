@@ -38,7 +38,7 @@ def _size(n: int, t: float, s: float, delta: float = DELTA) -> float:
 
 
 @pytest.mark.parametrize("n, target_pp, ss", [
-    (400, 1.0, (0.0, 0.001, 0.005, 0.03)),
+    pytest.param(400, 1.0, (0.0, 0.001, 0.005, 0.03), marks=pytest.mark.slow),
     (900, 0.3, (0.0, 0.0004, 0.0015, 0.006))])
 def test_exact_test_rejects_at_most_delta_on_the_null_boundary(n, target_pp, ss):
     """p- from none to many disagreements: the rejection probability, summed exactly."""

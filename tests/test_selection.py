@@ -164,6 +164,7 @@ def _population() -> Split:
                  np.concatenate([c.feats, t.feats]), ())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", [S.RULE, S.EARLIER_RULE], ids=["shared-exact", "earlier"])
 def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
     """Calibration splits of 1000 samples drawn i.i.d. (with replacement) from a fixed
@@ -209,3 +210,36 @@ def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
         assert joint / reps <= mc_limit(DELTA, reps)
         assert certified["dimee_plus"] >= certified["cascade"]
     assert naive_violations / reps > mc_limit(DELTA, reps)
+
+
+# ---------------------------------------------------------------- the tightest target (tune --target auto)
+
+def test_a_small_split_gets_the_tightest_target_it_can_certify_and_what_0_3_pp_needs():
+    """667 trec calibration samples (467 held out): 0.3 pp is out of reach (772 held-out
+    samples needed); the tightest target is found with delta split over the ladder."""
+    from dimee_core.tuning import AUTO_TARGETS, tightest
+
+    cache = load_cache(SHIPPED / "trec")
+    small = cache.calibration.take(np.arange(667))
+    cands = S.evaluate_candidates(small, DIMEEConfig.for_cache(cache))
+    assert not S.certify(cands, 0.3, DELTA, "dimee_plus").ok
+    tight = tightest(cands, DELTA, requested_pp=0.3)
+    assert tight.ok and tight.target_pp in AUTO_TARGETS and tight.target_pp > 0.3
+    share = DELTA / len(AUTO_TARGETS)
+    rec = tight.recommendations["dimee_plus"]
+    assert rec.ok and rec.delta == share and rec.p_value <= share
+    # each smaller ladder target fails at the split delta (so this one is the tightest)
+    for t in AUTO_TARGETS[:AUTO_TARGETS.index(tight.target_pp)]:
+        assert not S.certify(cands, t, share, "dimee_plus").ok
+    assert tight.samples_needed == P.samples_needed(0.3, DELTA)
+    assert f"needs at least {tight.samples_needed} held-out samples" in tight.message
+    assert f"saves {rec.reduction_pct:.1f} %" in tight.message
+
+
+def test_auto_target_refuses_plainly_when_nothing_up_to_5_pp_certifies():
+    from dimee_core.tuning import tune
+
+    cache = load_cache(SHIPPED / "trec")
+    tiny = replace(cache, calibration=cache.calibration.take(np.arange(90)))
+    with pytest.raises(S.SelectionError, match="nothing stored: No target up to 5 pp"):
+        tune(tiny, "auto")

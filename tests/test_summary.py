@@ -27,6 +27,25 @@ def _result(drop=0.0, ci=None, red=40.0, rci=None) -> MethodResult:
                         ci, rci)
 
 
+def test_pick_method_picks_among_jointly_certified_settings_only():
+    """One walk certified both: the cheaper certified one, whatever its calibration drop
+    (the guarantee covers it); only DIMEE certified: DIMEE, though DIMEE+ is cheaper."""
+    cal = {"dimee": P(0.5, 9.0), "dimee_plus": P(0.6, 6.0)}
+    assert summary.pick_method(cal, 0.3, ("dimee", "dimee_plus")) == "dimee_plus"
+    assert summary.pick_method(cal, 0.3, ("dimee",)) == "dimee"
+
+
+def test_the_stored_target_and_delta_are_what_the_answer_uses():
+    cache = load_cache(SHIPPED / "sms-spam")
+    d = dict(cache.defaults, target_pp=1.0, delta=0.05, certified=True, joint=True)
+    d["dimee_plus"] = dict(d["dimee_plus"], target_pp=1.0, delta=0.05, certified=True,
+                           joint=True)
+    assert summary.stored_target(replace(cache, defaults=d)) == (
+        1.0, 0.05, ("dimee", "dimee_plus"), True)
+    d["dimee_plus"]["joint"] = False  # tuned before the shared path: no joint claim
+    assert summary.stored_target(replace(cache, defaults=d))[3] is False
+
+
 def test_pick_method_cheaper_within_target_wins_ties_go_to_dimee():
     assert summary.pick_method({"dimee": P(0.1, 9.0), "dimee_plus": P(0.2, 6.0)}, 0.3) \
         == "dimee_plus"
