@@ -81,10 +81,17 @@ def cached(kind: str = "resource", **options: Any) -> Callable[[F], F]:
     return wrap
 
 
-@cached("data", max_entries=8)  # app.py shows the progress
+@cached(max_entries=8)  # app.py shows the progress
 def load(path: str) -> Cache:
-    """Validated cache (CacheError on a bad one; errors are never cached)."""
-    return load_cache(path)
+    """Validated cache (CacheError on a bad one; errors are never cached). One shared,
+    read-only object: every run reads it, and copying it per run (st.cache_data
+    unpickles ~4-14 MB) cost up to 80 ms of each slider move for the all-data-sets table."""
+    cache = load_cache(path)
+    for split in (cache.calibration, cache.test):
+        for array in (split.labels, split.probs, split.feats, split.lengths):
+            if array is not None:
+                array.flags.writeable = False
+    return cache
 
 
 # ---------------------------------------------------------------- fitting and results
@@ -220,7 +227,7 @@ def headline(cache: Cache) -> pd.DataFrame | None:
     return _headline(cache, mtime(RESULTS_FILE))
 
 
-@cached("data", max_entries=16)
+@cached(max_entries=16)  # shared: read-only for callers (with_test copies)
 def recommendation(cache: Cache) -> summary.Recommendation:
     """The cache's recommended method at its stored setting (independent of the sidebar)."""
     cfg = config_from(cache, defaults(cache))
