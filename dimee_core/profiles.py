@@ -205,6 +205,23 @@ class UnitSummary:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def mean(self, metric: str) -> float:
+        """The mean a KPI shows for ``metric`` (money: $ per million requests)."""
+        return self.money_per_million if metric == "usd" else {
+            "latency_ms": self.latency_ms, "energy_mj": self.phone_energy_mj,
+            "bytes_uplink": self.bytes_uplink}[metric]["mean"]
+
+
+def per_request(profile: Profile, metric: str, tier: np.ndarray, escalated: np.ndarray | None,
+                lengths: np.ndarray, m: int, n: int, num_layers: int, mode: str = "resume",
+                hidden_size: int = HIDDEN_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """[N] each request's ``metric`` and all-in-cloud's for the same token counts (money:
+    $ per million such requests, as :class:`UnitSummary`)."""
+    polys = route_polynomials(profile, metric, m, n, num_layers, mode, hidden_size)
+    scale = 1e6 if metric == "usd" else 1.0
+    return (scale * polys.per_sample(tier, escalated, lengths),
+            scale * polys.reference_per_sample(lengths))
+
 
 def per_sample(polys: RoutePolynomials, tier: np.ndarray, escalated: np.ndarray | None,
                phi: np.ndarray, reference: bool = False) -> np.ndarray:

@@ -11,7 +11,7 @@ from dimee_core.costs import CostModel
 from dimee_core.profiles import (FALLBACK_TOKENS, METRICS, PRESETS, Device, Link, Profile,
                                  ProfileError, check_profile, label, load_profile,
                                  parse_profile, profile_from_dict, profile_json,
-                                 route_polynomials, summarise)
+                                 per_request, route_polynomials, summarise)
 
 
 def by_hand(p: Profile, tier: int, escalated: bool, T: int, m: int, n: int, L: int,
@@ -86,6 +86,27 @@ def test_per_sample_figures_match_the_hand_computation(profile, mode):
             1e6 * np.mean([r["usd"] for r in rows]), rel=1e-9)
         assert s.bytes_uplink["mean"] == pytest.approx(
             np.mean([r["bytes_uplink"] for r in rows]), rel=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["resume", "recompute"])
+def test_per_request_figures_and_kpi_means_match_the_hand_computation(mode):
+    """per_request: each request's figure and all-in-cloud's (money per million such
+    requests); UnitSummary.mean: the KPI's mean of each metric."""
+    rng = np.random.default_rng(1)
+    N, m, n, L, hidden = 50, 1, 3, 6, 384
+    tier = rng.integers(0, 3, N)
+    escalated = (tier == 2) & (rng.random(N) < 0.5)
+    T = rng.integers(1, 200, N)
+    rows = [by_hand(ODD, 1 if e else int(t), bool(e), int(x), m, n, L, mode, hidden)
+            for t, e, x in zip(tier, escalated, T)]
+    refs = [by_hand(ODD, 2, False, int(x), m, n, L, mode, hidden, reference=True) for x in T]
+    s = summarise(ODD, tier, escalated, T, m, n, L, mode, hidden)
+    for metric, scale in (("latency_ms", 1), ("energy_mj", 1), ("usd", 1e6),
+                          ("bytes_uplink", 1)):
+        own, ref = per_request(ODD, metric, tier, escalated, T, m, n, L, mode, hidden)
+        np.testing.assert_allclose(own, [scale * r[metric] for r in rows], rtol=1e-9)
+        np.testing.assert_allclose(ref, [scale * r[metric] for r in refs], rtol=1e-9)
+        assert s.mean(metric) == pytest.approx(own.mean(), rel=1e-9)
 
 
 def test_issue_anchor_resume_payload_on_lte():

@@ -25,7 +25,7 @@ from dimee_core.cache import Cache, load_cache
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
                                   score_routing, unit_results)
 from dimee_core.metrics import MethodResult
-from dimee_core.profiles import Profile, UnitSummary, route_polynomials, summarise
+from dimee_core.profiles import Profile, UnitSummary, per_request, summarise
 from dimee_core.router import DIMEERouter, Routing
 from dimee_core.tokens import with_lengths
 from ui.settings import config_from, defaults
@@ -270,10 +270,9 @@ def unit_view(cache: Cache, cfg: DIMEEConfig, profile: Profile
     ev = results(cache, cfg).evaluation
     lengths = with_tokens(cache)[0].test.lengths
     summaries = unit_results(ev, profile, lengths, cfg.hidden_size)
-    polys = route_polynomials(profile, "latency_ms", cfg.m, cfg.n, cache.num_layers,
-                              cfg.costs.mode, cfg.hidden_size)
-    latencies = {name: (polys.reference_per_sample(lengths) if name == "all_in_cloud" else
-                        polys.per_sample(r.tier, r.escalated, lengths))
+    latencies = {name: per_request(profile, "latency_ms", r.tier, r.escalated, lengths, cfg.m,
+                                   cfg.n, cache.num_layers, cfg.costs.mode, cfg.hidden_size
+                                   )[1 if name == "all_in_cloud" else 0]
                  for name, r in ev.routings.items()}
     return summaries, latencies
 

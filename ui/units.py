@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dimee_core import words
+from dimee_core import profiles, words
 from dimee_core.config import METHOD_LABELS
 from dimee_core.metrics import MethodResult
 from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PARTS, PRESETS,
                                  Profile, ProfileError, UnitSummary, check_profile,
-                                 parse_profile, profile_json, route_polynomials)
+                                 parse_profile, profile_json)
 from dimee_core.payoff import payoff, tail_note
 from dimee_core.profile_code import SLUGS, decode, encode
 from ui import charts, compute, plot, undo, url
@@ -79,8 +79,7 @@ def value(u: Unit, summary: UnitSummary | None, result: MethodResult | None = No
         return result.mean_cost
     if summary is None:
         raise ValueError(f"{u.kpi} needs a device-and-network profile")
-    return {"ms": summary.latency_ms["mean"], "mJ": summary.phone_energy_mj["mean"],
-            "$": summary.money_per_million}[u.key]
+    return summary.mean(OBJECTIVE_OF[u.key])
 
 
 def fmt(u: Unit, v: float) -> str:
@@ -148,19 +147,13 @@ def table_in_unit(table: pd.DataFrame, summaries: dict[str, UnitSummary] | None
     return t
 
 
-PER_REQUEST_SCALE = {"ms": 1.0, "mJ": 1.0, "$": 1e6}  # $: per million such requests
-
-
 def per_request(cfg, num_layers: int, tier, escalated, lengths
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Each request's figure in the chosen (real) unit, and all-in-cloud's for the same
     token counts: the Samples and Live pages' per-request costs."""
-    u = unit()
-    polys = route_polynomials(profile(), OBJECTIVE_OF[u.key], cfg.m, cfg.n, num_layers,
-                              cfg.costs.mode, cfg.hidden_size)
-    scale = PER_REQUEST_SCALE[u.key]
-    return (scale * polys.per_sample(tier, escalated, lengths),
-            scale * polys.reference_per_sample(lengths))
+    return profiles.per_request(profile(), OBJECTIVE_OF[unit().key], tier, escalated,
+                                lengths, cfg.m, cfg.n, num_layers, cfg.costs.mode,
+                                cfg.hidden_size)
 
 
 def per_test_request(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | None:
