@@ -478,3 +478,27 @@ def list_caches_(root):
     from dimee_core.cache import list_caches
 
     return list_caches(root)
+
+
+def test_shipped_caches_are_migrated_and_keep_their_identity():
+    """The four shipped caches hold their tuned settings in routing.json (meta.json is the
+    build's record only); their build ids are the ones measured before the migration,
+    so the Overview still finds their rows in docs/results.json."""
+    from dimee_core import tuned
+    from dimee_core.cache import list_caches
+    from dimee_core.report import headline_table, load_results
+
+    from .conftest import ROOT
+
+    before = {"rt-snippets": "4ff2b70ea4c6b0a8", "sms-spam": "eca58a4fb50a857b",
+              "trec": "481fe3f9e7e59f43", "vitaminc": "1e2522099e8e40c4"}
+    result = load_results(ROOT / "docs" / "results.json")
+    folders = list_caches(ROOT / "cache")
+    assert sorted(p.name for p in folders) == sorted(before)
+    for folder in folders:
+        assert "defaults" not in json.loads((folder / "meta.json").read_text())
+        cache = load_cache(folder)
+        assert cache.build_id == before[folder.name]
+        assert cache.defaults == json.loads((folder / tuned.ROUTING_FILE).read_text())
+        assert tuned.guarantee(cache.defaults).target_pp in (0.3, 1.0)
+        assert headline_table(result, cache) is not None
