@@ -5,7 +5,7 @@ import streamlit as st
 import app
 
 from dimee_core import explore, words
-from ui import charts, datasets, guarantee, plot, price, units, widgets
+from ui import charts, datasets, guarantee, onepage, plot, price, units, widgets
 from ui.text import md
 
 ctx = app.current()
@@ -24,6 +24,8 @@ try:
 except ValueError as exc:
     widgets.show_error(exc, "This data set's stored setting")
     rec = None
+if rec is not None:
+    onepage.downloads(cache)
 st.subheader("The price of certainty")
 price.section(cache, "ov")
 widgets.headline_panel(cache)

@@ -133,3 +133,9 @@ def test_pinned_settings_side_by_side():
     assert any('"parcoords"' in c.proto.spec for c in charts)
     at.button(key="pin_load_0").click().run()
     assert (at.session_state["m"], at.session_state["k"]) == (1, 4)
+
+
+def test_overview_offers_the_one_page_summary():
+    at = _run()
+    keys = {getattr(b, "key", None) for b in at.get("download_button")}
+    assert {"ov_onepage_pdf", "ov_onepage_png"} <= keys, keys

@@ -173,7 +173,8 @@ def recommendation_units(cache: Cache) -> dict | None:
     return compute.recommendation_units(cache, units.profile()) if units.in_units() else None
 
 
-def _in_unit(rec: summary.Recommendation, real: dict | None) -> summary.Recommendation:
+def recommendation_in_unit(rec: summary.Recommendation, real: dict | None
+                           ) -> summary.Recommendation:
     """``rec`` with its test results in the sidebar's unit (the pick and its calibration
     numbers stay)."""
     return rec if real is None else rec.with_test(
@@ -185,7 +186,7 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation
     and why it was chosen; a note when the sidebar holds another setting."""
     rec = compute.recommendation(cache)
     real = recommendation_units(cache)
-    st.markdown(summary.headline(_in_unit(rec, real), units.shown(real).noun))
+    st.markdown(summary.headline(recommendation_in_unit(rec, real), units.shown(real).noun))
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
             real=None if real is None else real[rec.method])
     st.caption(f"{METHOD_LABELS[rec.method]}'s setting stored with this data set "
@@ -209,7 +210,8 @@ def summary_table(shipped: list[tuple[Cache, summary.Recommendation]]) -> None:
     reals = [recommendation_units(cache) if all(
         s.lengths is not None for s in (cache.calibration, cache.test)) else None
         for cache, rec in shipped]
-    df = summary.summary_table([_in_unit(rec, real) for (_, rec), real in zip(shipped, reals)])
+    df = summary.summary_table([recommendation_in_unit(rec, real)
+                                for (_, rec), real in zip(shipped, reals)])
     if df.empty:
         return
     u = units.unit()
