@@ -195,8 +195,9 @@ def _add_tune(sub) -> None:
 
 def _run_tune(args) -> int:
     from .selection import SelectionError
-    from .tuned import save
-    from .tuning import stored_settings, tune
+    from .price import price_of_certainty
+    from .tuned import PRICE_KEY, save
+    from .tuning import AUTO, AUTO_TARGETS, stored_settings, tune
 
     cache = _load(args.cache_dir)
     try:
@@ -204,6 +205,12 @@ def _run_tune(args) -> int:
     except SelectionError as e:
         raise UsageError(str(e)) from None
     settings = stored_settings(tuned, cache.defaults)
+    # what certainty costs here, at the delta each target was tested at (the Overview
+    # shows it beside the answer without certifying three times on its first screen)
+    tested = tuned.delta / len(AUTO_TARGETS) if args.target == AUTO else tuned.delta
+    settings[PRICE_KEY] = price_of_certainty(
+        cache.calibration, DIMEEConfig.for_cache(cache), tuned.target_pp, tested,
+        cands=tuned.candidates).to_dict()
     save(args.cache_dir, settings, cache.num_layers, cache.calibration.n)
     print(json.dumps(settings))
     return 0

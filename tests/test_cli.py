@@ -141,6 +141,15 @@ def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
         assert "≤ 1 pp with 90 % confidence" in entry["guarantee"]
     assert d["m"] < d["n"] < 6 and 0 < d["fit_fraction"] < 1
     assert d["dimee_plus"]["method"] in ("dimee_plus", "cascade")
+    # and the price of certainty the Overview shows beside it: DIMEE+'s certified saving
+    from dimee_core.price_record import Price
+
+    price = Price.from_dict(d["price_of_certainty"])
+    assert (price.target_pp, price.delta, price.family) == (1.0, 0.1, "dimee_plus")
+    assert price.certified_pct == pytest.approx(d["dimee_plus"]["calibration_reduction_pct"])
+    assert {k: d["dimee_plus"][k] for k in price.certified_setting} == price.certified_setting
+    assert price.best_pct >= price.certified_pct
+    assert [q.n_calibration for q in price.curve][-1] == 1614
     out = json.loads(run("evaluate", str(dest), "--json", "--bootstrap", "0").stdout)
     assert out["config"]["m"] == d["m"] and out["config"]["k"] == d["k"]
     cache = load_cache(dest)

@@ -161,11 +161,12 @@ def section(cache: Cache, key: str, base: DIMEEConfig | None = None,
     (three certifications) only on request, being too slow for a first screen."""
     base = base or default_base(cache)
     s_target, s_delta = _stored_question(cache)
+    asked_delta = delta  # None: the stored question (an auto target's δ is split)
     target_pp = s_target if target_pp is None else target_pp
     delta = s_delta if delta is None else delta
     p = stored(cache)
-    if p is None or (p.target_pp, p.delta, p.family) != (target_pp, delta, family) \
-            or base != default_base(cache):
+    if p is None or (p.target_pp, p.family) != (target_pp, family) \
+            or asked_delta not in (None, p.delta) or base != default_base(cache):
         asked = st.session_state.setdefault("_price_curves", set())
         ask = (str(cache.path), repr(base), target_pp, delta, family)
         p = _computed(cache, base, target_pp, delta, family, ask in asked)
