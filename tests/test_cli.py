@@ -215,7 +215,7 @@ def test_build_help_shows_defaults(capsys):
 
 
 def test_build_summary_says_what_happened():
-    from dimee_core.cli import build_summary
+    from dimee_core.cli_build import build_summary
 
     meta = {"name": "bbc", "title": "BBC news", "label_names": ["a", "b"], "num_layers": 6,
             "splits": {"train": 900, "calibration": 450, "test": 450},
