@@ -152,9 +152,22 @@ def row(p: Price) -> dict[str, str]:
     }
 
 
-def markdown(prices: dict[str, dict[str, Price]]) -> str:
-    """The report's table: per data set and target, the three things beside each other."""
-    lines = ["The price of certainty (calibration only; DIMEE+ with the cascade it "
+def by_target(calibration: Split, base: DIMEEConfig, targets, delta: float,
+              cands: Candidates, grid: Grid = Grid()) -> dict[str, dict]:
+    """The report's entry: each target's price (stored form), the subsamples shared."""
+    subs = subsamples(calibration, base, grid=grid)
+    return {f"{t:g}": price_of_certainty(calibration, base, t, delta, cands=cands,
+                                         subs=subs).to_dict() for t in targets}
+
+
+def markdown(datasets: dict[str, dict]) -> list[str]:
+    """The report's table (lines, after a blank one): per data set and target, the three
+    things side by side; nothing for a report made without them."""
+    prices = {ds: [Price.from_dict(p) for p in d["price_of_certainty"].values()]
+              for ds, d in datasets.items() if "price_of_certainty" in d}
+    if not prices:
+        return []
+    lines = ["", "The price of certainty (calibration only; DIMEE+ with the cascade it "
              "contains): the certified saving, the calibration-best setting's saving with "
              "no guarantee (its range and break rate from re-selecting it on half the "
              "held-out samples and scoring it on the other half), and the certified saving "
@@ -162,9 +175,9 @@ def markdown(prices: dict[str, dict[str, Price]]) -> str:
              "| dataset | target | certified | calibration-best, not guaranteed | breaks "
              "the target in | certified by calibration size | 4× labels |",
              "|---|---|---|---|---|---|---|"]
-    for ds, by_target in prices.items():
-        for p in by_target.values():
+    for ds, ps in prices.items():
+        for p in ps:
             c = row(p)
             lines.append(f"| {ds} | {c['target']} | {c['certified']} | {c['best']} | "
                          f"{c['breaks']} | {c['curve']} | {c['more_labels']} |")
-    return "\n".join(lines)
+    return lines

@@ -298,10 +298,8 @@ def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000,
             "dimee_vs_cascade": frontier_gap(rows, "dimee"),
             "dimee_plus_vs_cascade_test_sweep": frontier_gap(rows, protocol=SWEEP),
         }
-        subs = price.subsamples(cache.calibration, base, grid=grid)  # shared by both targets
-        result["datasets"][cache.name]["price_of_certainty"] = {
-            f"{t:g}": price.price_of_certainty(cache.calibration, base, t, delta, cands=cands,
-                                               subs=subs).to_dict() for t in TARGETS_PP}
+        result["datasets"][cache.name]["price_of_certainty"] = price.by_target(
+            cache.calibration, base, TARGETS_PP, delta, cands, grid)
         mid = time.perf_counter()
         if resplits:
             result["resplits"]["datasets"][cache.name] = resplit_evaluation(
@@ -401,10 +399,7 @@ def results_markdown(result: dict) -> str:
                      f"{_fmt_ci(ci)} / {g['worst_gap_pp']:+.1f} | {sig} | "
                      f"{h['not_worse']}/{h['points']} | "
                      f"{h['mean_gap_pp']:+.1f} / {h['worst_gap_pp']:+.1f} |")
-    prices = {ds: {t: price.Price.from_dict(p) for t, p in d["price_of_certainty"].items()}
-              for ds, d in result["datasets"].items() if "price_of_certainty" in d}
-    if prices:
-        lines += ["", price.markdown(prices)]
+    lines += price.markdown(result["datasets"])
     if "resplits" in result:
         lines += ["", resplits_markdown(result["resplits"])]
     return "\n".join(lines) + "\n"
