@@ -62,7 +62,7 @@ def test_a_cache_too_small_for_the_curve_says_so_and_round_trips():
     cal = synthetic_split(400)
     p = price_of_certainty(cal, DIMEEConfig(k=4), 0.3, 0.1)
     need = samples_needed(0.3, 0.1)
-    assert need > 280
+    assert need == 772  # the README's number
     assert not p.certified and p.certified_pct == 0.0 and p.too_small_for_curve
     assert [q.n_calibration // 10 for q in p.curve] == [10, 19, 40]  # stratified shares
     assert all(q.saving_pct is None and "too small" in q.note for q in p.curve[:2])

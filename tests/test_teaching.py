@@ -41,3 +41,16 @@ def test_the_test_split_never_chooses_it():
     a = illustrative_setting(_cache(test_seed=1), DIMEEConfig())
     b = illustrative_setting(_cache(test_seed=7), DIMEEConfig())
     assert a == b
+
+
+@pytest.mark.slow
+def test_rt_snippets_illustration_is_the_readme_one():
+    """README: rt-snippets opens Learn and Live at m = 2, n = 4, three tiers, 61 % saved
+    at +1.00 pp on calibration (in-sample)."""
+    from dimee_core.cache import load_cache
+
+    from .conftest import SHIPPED
+
+    ill = illustrative_setting(load_cache(SHIPPED / "rt-snippets"))
+    assert (ill.config.m, ill.config.n, ill.config.k, ill.tiers_used) == (2, 4, 8, 3)
+    assert round(ill.reduction_pct) == 61 and f"{ill.drop_pp:+.2f}" == "+1.00"
