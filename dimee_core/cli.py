@@ -121,6 +121,7 @@ def _add_tune(sub) -> None:
 
 
 def _run_tune(args) -> int:
+    from .answer import store
     from .selection import SelectionError
     from .price import price_of_certainty
     from .tuned import PRICE_KEY, save
@@ -139,23 +140,29 @@ def _run_tune(args) -> int:
         cache.calibration, DIMEEConfig.for_cache(cache), tuned.target_pp, tested,
         cands=tuned.candidates).to_dict()
     save(args.cache_dir, settings, cache.num_layers, cache.calibration.n)
+    store(args.cache_dir)  # the Overview's answer at the new settings (dimee_core.answer)
     print(json.dumps(settings))
     return 0
 
 
 def _add_migrate(sub) -> None:
     p = sub.add_parser("migrate", help="move an old cache's tuned settings from meta.json "
-                                       "into routing.json (the build's record stays as it is)")
+                                       "into routing.json (the build's record stays as it "
+                                       "is) and store the Overview's answer there if missing")
     p.add_argument("cache_dirs", nargs="+")
 
 
 def _run_migrate(args) -> int:
+    from .answer import store, stored
     from .writer import migrate
 
     for folder in args.cache_dirs:
         moved = migrate(folder)
         print(f"{folder}: " + ("moved the tuned settings into routing.json" if moved
                                else "nothing to move"))
+        if stored(load_cache(folder)) is None:  # none yet, or computed at other settings
+            store(folder)
+            print(f"{folder}: stored the Overview's answer in routing.json")
     return 0
 
 

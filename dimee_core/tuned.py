@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .answer_record import ANSWER_KEY, parse as parse_answer
 from .config import BY_NAME, COST_PARAMS, DIMEEConfig, Param
 from .io import atomic_write_text, fail, read_json
 from .price_record import Price
@@ -69,6 +70,8 @@ def _check_entry(entry: Any, where: str, top: bool) -> None:
                 p.check(v, name=f"cost {name}")
         elif top and key == PRICE_KEY:  # what certainty costs here (dimee_core.price)
             Price.from_dict(value)
+        elif top and key == ANSWER_KEY:  # the Overview's answer (dimee_core.answer)
+            parse_answer(value)
         elif not (top and key == "dimee_plus"):
             raise ValueError(f"{prefix}unknown setting {str(key)[:40]!r}")
 

@@ -297,14 +297,14 @@ def test_preset_is_an_action_not_a_mirror():
 
 
 def test_overview_leads_with_the_recommended_method(at):
-    from dimee_core import summary
+    from dimee_core import answer, summary
     from tests.conftest import shipped_names
 
     at.switch_page("pages/overview.py").run()
     _clean(at)
     assert [h.value for h in at.header][0] == "The answer for this data set"
     cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
-    rec = summary.recommend(cache, n_boot=compute.SUMMARY_BOOT)
+    rec = summary.recommend(cache, n_boot=answer.N_BOOT)
     page_md = [md.value for md in at.markdown if not md.value.startswith("<style>")]
     assert page_md[0] == summary.headline(rec)  # the first thing after the heading
     assert _metric(at, f"{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'} Cost "

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import pandas as pd
 import streamlit as st
 
-from dimee_core import explore, network as sweep, report, selection, summary
+from dimee_core import answer, explore, network as sweep, report, selection, summary
 from dimee_core.cache import Cache, load_cache
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
                                   score_routing, unit_results)
@@ -28,12 +28,10 @@ from dimee_core.metrics import MethodResult
 from dimee_core.profiles import Profile, UnitSummary, per_request, summarise
 from dimee_core.router import DIMEERouter, Routing
 from dimee_core.tokens import with_lengths
-from ui.settings import config_from, defaults
 
 APP_DIR = Path(__file__).resolve().parent.parent
 RESULTS_FILE = APP_DIR / "docs" / "results.json"  # python -m dimee_core report
 INTERACTIVE_BOOT = 200  # bootstrap resamples for live KPIs: ~ms, CIs still usable
-SUMMARY_BOOT = 1000  # the Overview's fixed answer per data set: computed once, cached
 STAMPED = ("meta.json", "routing.json")  # the build's record and its tuned settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -229,12 +227,22 @@ def headline(cache: Cache) -> pd.DataFrame | None:
 
 @cached(max_entries=16)  # shared: read-only for callers (with_test copies)
 def recommendation(cache: Cache) -> summary.Recommendation:
-    """The cache's recommended method at its stored setting (independent of the sidebar)."""
-    cfg = config_from(cache, defaults(cache))
-    plus = DIMEEConfig.for_cache(cache, "dimee_plus", costs=cfg.costs)  # its own setting
-    with routers(cache, cfg) as both:  # the default view's k-means fit, shared
-        return summary.recommend(cache, cfg, routers=both, n_boot=SUMMARY_BOOT,
-                                 plus_config=plus)
+    """The cache's recommended method at its stored setting (independent of the sidebar),
+    computed, with its test routings (what real units rescore)."""
+    with routers(cache, DIMEEConfig.for_cache(cache)) as both:  # the default view's fit
+        return summary.recommend(cache, routers=both, n_boot=answer.N_BOOT)
+
+
+@cached(max_entries=16)
+def _stored_answer(cache: Cache) -> summary.Recommendation | None:
+    return answer.stored(cache)
+
+
+def recommended(cache: Cache) -> summary.Recommendation:
+    """The cache's recommendation as ``tune`` stored it (so the Overview's first screen
+    needs no fit: dimee_core.answer), else computed (:func:`recommendation`). Without
+    its routings: real units need :func:`recommendation`."""
+    return _stored_answer(cache) or recommendation(cache)
 
 
 # ---------------------------------------------------------------- real units

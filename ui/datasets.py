@@ -63,7 +63,7 @@ def shipped_recommendations() -> list[tuple[Cache, summary.Recommendation]]:
     for path in shipped().values():
         try:
             cache = compute.load(path)
-            out.append((cache, compute.recommendation(cache)))
+            out.append((cache, compute.recommended(cache)))
         except ValueError:  # a broken shipped cache: the sidebar already says so
             continue
     return out

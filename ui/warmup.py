@@ -24,7 +24,7 @@ def run() -> None:
             return
         cache = compute.load(found[name])
         cfg = settings.config_from(cache, settings.defaults(cache))
-        compute.recommendation(cache)  # in the Overview's order: its answer comes first
+        compute.recommended(cache)  # in the Overview's order: its answer comes first
         from ui import price
 
         price.warm_up(cache)  # beside the answer (read back when tune stored it)

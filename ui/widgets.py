@@ -184,7 +184,7 @@ def recommendation_in_unit(rec: summary.Recommendation, real: dict | None
 def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation:
     """The data set's recommended method at its stored setting, in one sentence, its KPIs
     and why it was chosen; a note when the sidebar holds another setting."""
-    rec = compute.recommendation(cache)
+    rec = compute.recommended(cache)
     real = recommendation_units(cache)
     st.markdown(summary.headline(recommendation_in_unit(rec, real), units.shown(real).noun))
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
