@@ -141,7 +141,7 @@ def _run_tune(args) -> int:
         cands=tuned.candidates).to_dict()
     save(args.cache_dir, settings, cache.num_layers, cache.calibration.n)
     store(args.cache_dir)  # the Overview's answer at the new settings (dimee_core.answer)
-    print(json.dumps(settings))
+    print(json.dumps(load_cache(args.cache_dir).defaults))
     return 0
 
 
