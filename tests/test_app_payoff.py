@@ -4,11 +4,14 @@ requests in the KPI itself (AppTest)."""
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dimee_core.payoff import SOURCE
 
 from .test_app_pages import APP, TIMEOUT, _clean
+
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
 
 
 def _overview(unit: str, pf: str) -> AppTest:

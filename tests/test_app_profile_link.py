@@ -4,6 +4,7 @@ with one visible warning in the sidebar's words."""
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dimee_core.cache import load_cache
@@ -13,6 +14,8 @@ from dimee_core.profiles import PRESETS, label, summarise
 from dimee_core.tokens import with_lengths
 
 from .test_app_pages import APP, TIMEOUT, _clean
+
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
 
 
 def _open(query: dict[str, str]) -> AppTest:

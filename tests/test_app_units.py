@@ -15,6 +15,8 @@ from dimee_core.tokens import with_lengths
 
 from .test_app_pages import APP, TIMEOUT, _clean
 
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
+
 
 def _metric(at, label):
     return next(m for m in at.metric if m.label == label).value

@@ -12,6 +12,7 @@ def _acc(split, layer):
     return float((split.probs[:, layer - 1].argmax(1) == split.labels).mean())
 
 
+@pytest.mark.slow
 def test_fixed_baselines_by_hand(shipped):
     """Every fixed baseline against a hand count on the arrays and the cost formulas of
     DIMEE.md (resume mode): mobile m, edge m + o_edge + (n - m), cloud reference o_cloud + L."""
@@ -40,6 +41,7 @@ def test_fixed_baselines_by_hand(shipped):
     assert ev.methods["oracle"].mean_cost == pytest.approx(by_hand.mean())
 
 
+@pytest.mark.slow
 def test_reduction_and_drop_of_every_method_by_hand(shipped):
     """Each method's reported numbers recomputed from its own routing, independently of
     metrics.score: accuracy from the answering exit, cost from the per-sample costs."""
@@ -139,6 +141,7 @@ def test_oracle_picks_cheapest_correct():
     np.testing.assert_array_equal(r.tier, [0, 1, 2, 0])
 
 
+@pytest.mark.slow
 def test_raising_o_cloud_with_routing_fixed(shipped):
     cfg = DIMEEConfig.for_cache(shipped)
     ev = evaluate(shipped, cfg, n_boot=0)

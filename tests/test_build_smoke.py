@@ -18,6 +18,7 @@ def test_group_split_has_no_leakage():
     assert len(s.train) == 500 and len(s.test) >= 300
 
 
+@pytest.mark.slow
 def test_smoke_build_writes_a_cache_that_loads(smoke_cache_dir):
     folder = smoke_cache_dir
     cache = load_cache(folder)
@@ -47,6 +48,7 @@ def test_length_buckets_cover_every_index_once_and_cut_padding(rng):
     assert BUCKET_BATCHES * 16 < 1000  # more than one bucket was exercised
 
 
+@pytest.mark.slow
 def test_length_sorted_inference_keeps_sample_order(tmp_path):
     """With frozen weights (lr 0) the bucketed and the plain build must agree row by
     row: the length sort inside inference is undone before the cache is written."""

@@ -35,6 +35,7 @@ def test_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*tmp*")), "staging folders must be cleaned up"
 
 
+@pytest.mark.slow
 def test_rewrite_replaces_atomically(cache_dir):
     write_cache(cache_dir, dict(META, name="toy2"), synthetic_split(30), synthetic_split(30))
     assert load_cache(cache_dir).name == "toy2"
@@ -141,6 +142,7 @@ def test_size_mismatch_with_meta(cache_dir):
         load_cache(cache_dir)
 
 
+@pytest.mark.slow
 def test_shipped_caches_load_and_are_real(shipped):
     assert shipped.calibration.n >= 1000 and shipped.test.n >= 1000
     assert shipped.num_layers == 6 and shipped.meta["model_id"] == "all-MiniLM-L6-v2"
@@ -428,6 +430,7 @@ def _build_killed_at(step: int, target, exchange: bool) -> int:
         os._exit(3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
 def test_a_killed_build_leaves_old_or_new_and_the_next_build_cleans_up(tmp_path, exchange):
     """SIGKILL at every file-system step of write_cache, one run per step, until a run

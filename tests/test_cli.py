@@ -28,6 +28,7 @@ def run_here(capsys, *args) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_evaluate_json_schema():
     p = run("evaluate", str(DEFAULT), "--json", "--bootstrap", "100")
     assert p.returncode == 0, p.stderr
@@ -58,6 +59,7 @@ def test_evaluate_json_schema():
     assert np.isclose(sum(methods["dimee"]["tier_shares"].values()), 1.0)
 
 
+@pytest.mark.slow
 def test_evaluate_table_and_options(capsys):
     code, out, err = run_here(capsys, "evaluate", DEFAULT, "--m", "1", "--n", "3", "--k", "4",
                               "--policy", "reward", "--mu", "0.5", "--o-cloud", "8",
@@ -84,6 +86,7 @@ def test_bad_arguments_one_line(args, message, capsys):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_bad_arguments_in_a_real_process():
     """One argument error through ``python -m dimee_core``: exit status and one line."""
     p = run("evaluate", str(DEFAULT), "--m", "4", "--n", "3")
@@ -119,6 +122,7 @@ def _copy_cache(name, tmp_path):
     return dest
 
 
+@pytest.mark.slow
 def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
     """tune writes both methods' settings with their guarantee; evaluate then runs DIMEE+
     at its own defaults, and its test numbers match an independent refit."""
@@ -164,6 +168,7 @@ def test_tune_stores_certified_dimee_and_dimee_plus_defaults(tmp_path):
             (pred == cache.test.labels).mean())
 
 
+@pytest.mark.slow
 def test_tune_says_plainly_when_nothing_can_be_certified(tmp_path):
     dest = _copy_cache("trec", tmp_path)
     before = {f: (dest / f).read_bytes() for f in ("meta.json", "routing.json")
@@ -233,6 +238,7 @@ def test_build_summary_says_what_happened():
     assert "12.5 s in all" in text and "on cpu" in text and "400.0 samples/s inference" in text
 
 
+@pytest.mark.slow
 def test_csv_loader_dedupes_like_the_builtins(tmp_path):
     from dimee_core.data import load_hf_dataset
 
@@ -266,6 +272,7 @@ def test_build_flags_reach_the_build_and_its_summary_is_printed(tmp_path, monkey
     assert "test accuracy per exit (%):" in out
 
 
+@pytest.mark.slow
 def test_evaluate_profile_json_matches_an_independent_computation(capsys):
     from dimee_core.cache import load_cache
     from dimee_core.config import DIMEEConfig
@@ -302,6 +309,7 @@ def test_evaluate_profile_json_matches_an_independent_computation(capsys):
     assert methods["dimee"]["accuracy"] == ev.methods["dimee"].accuracy
 
 
+@pytest.mark.slow
 def test_evaluate_profile_table_and_bad_profile(tmp_path, capsys):
     code, out, err = run_here(capsys, "evaluate", SHIPPED / "trec", "--bootstrap", "0",
                               "--profile", "Congested uplink")

@@ -23,6 +23,7 @@ def setup():
     return cache, cfg, evaluate(cache, cfg, n_boot=0)
 
 
+@pytest.mark.slow
 def test_assignments_hold_dimee_plus_too(setup):
     cache, cfg, ev = setup
     df = explore.assignments_table(cache, cfg, ev)

@@ -42,6 +42,7 @@ def _final_acc(split) -> float:
     return float((split.probs[:, -1].argmax(1) == split.labels).mean())
 
 
+@pytest.mark.slow
 def test_one_fit_equals_two_fits(cache, cfg, routers):
     """fit_routers' DIMEE+ (DIMEE's fit re-solved) equals an independent DIMEE+ fit."""
     two = (from_config(cfg).fit(cache.calibration),
@@ -71,6 +72,7 @@ def test_cascade_extremes_match_fixed_tiers(cache, cfg):
     assert hi["cost_reduction_pct"] == pytest.approx(100 * (1 - via_edge / ref))
 
 
+@pytest.mark.slow
 def test_router_sweep_matches_evaluate_and_restores_state(cache, cfg, routers):
     dimee, plus = routers
     before = (dimee.cluster_tiers_.copy(), plus.cluster_tiers_.copy())
@@ -197,6 +199,7 @@ def test_cluster_table_phone_gate_matches_routing(cache, cfg, routers):
             np.testing.assert_array_equal(on_phone, conf_m[rows] >= gate)
 
 
+@pytest.mark.slow
 def test_projection_of_a_single_routing_feature_is_a_strip(cache):
     """m = 1 with "conf" features gives one column (the defaults a guaranteed selection
     can store): the projection must not ask PCA for two components."""

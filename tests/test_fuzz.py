@@ -193,6 +193,7 @@ def _hostile_copy(template: Path, changes: list[tuple], root: str) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @settings(max_examples=500, **FUZZ)
 @given(changes=st.lists(mutation, min_size=1, max_size=3))
 def test_load_cache_raises_only_cache_error(template, changes):
@@ -208,6 +209,7 @@ def test_load_cache_raises_only_cache_error(template, changes):
         assert not any(p.is_symlink() for p in folder.rglob("*"))
 
 
+@pytest.mark.slow
 @settings(max_examples=80, **FUZZ)
 @given(changes=st.lists(mutation, min_size=1, max_size=2),
        extra=st.sampled_from([[], ["--k", "40"], ["--m", "3", "--n", "3"], ["--json"]]))
@@ -224,6 +226,7 @@ def test_cli_never_prints_a_traceback(template, changes, extra, capsys):
         assert "Traceback" not in err
 
 
+@pytest.mark.slow
 @settings(max_examples=300, **FUZZ)
 @given(settings_=st.dictionaries(st.sampled_from(STORED_KEYS), stored_values, max_size=6))
 def test_stored_settings_of_any_type_load_or_give_one_cache_error(template, settings_):
@@ -241,6 +244,7 @@ def test_stored_settings_of_any_type_load_or_give_one_cache_error(template, sett
             DIMEEConfig.for_cache(cache, method).check(cache.num_layers, cache.calibration.n)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, **FUZZ)
 @given(settings_=st.dictionaries(st.sampled_from(STORED_KEYS), stored_values, max_size=4))
 def test_evaluate_on_stored_settings_of_any_type_prints_no_traceback(template, settings_,
@@ -257,6 +261,7 @@ def test_evaluate_on_stored_settings_of_any_type_prints_no_traceback(template, s
             assert json.loads(out)["dataset"] == "toy"
 
 
+@pytest.mark.slow
 def test_mutations_reach_every_kind():
     """The generator is not vacuous: every mutation kind is drawn under the fixed seed."""
     kinds = set()
@@ -300,6 +305,7 @@ def archives(draw, template: Path):
     return data
 
 
+@pytest.mark.slow
 def test_uploads_raise_only_cache_error_and_leave_nothing(template):
     from ui import upload
 
@@ -322,6 +328,7 @@ def test_uploads_raise_only_cache_error_and_leave_nothing(template):
 
 # ---------------------------------------------------------------- URL values
 
+@pytest.mark.slow
 def test_url_values_parse_or_refuse_and_show_inert(shipped_default):
     import re
 
@@ -351,6 +358,7 @@ def test_url_values_parse_or_refuse_and_show_inert(shipped_default):
     check()
 
 
+@pytest.mark.slow
 def test_page_url_values_parse_or_refuse(shipped_default):
     """Samples' and the optimiser's own URL parameters: a value parses into what its
     widget accepts (the formatted value reads back the same) or raises ValueError."""

@@ -4,6 +4,7 @@ and the core never imports the dashboard. Read from the source (AST), nothing im
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,7 @@ def _targets(name: str, path: Path, node: ast.AST, modules: dict[str, Path]) -> 
     return found
 
 
+@functools.lru_cache(maxsize=1)  # the sources do not change during a run: parse once
 def import_graph() -> dict[str, set[str]]:
     modules = _modules()
     graph = {}

@@ -34,6 +34,7 @@ def test_example_slots_are_filled_even_when_alpha_empties_a_pool(trec):
     assert conf[ex["hard"], :4].max() < 0.6
 
 
+@pytest.mark.slow
 def test_why_tier_reward_names_the_argmax(trec):
     cfg = DIMEEConfig.for_cache(trec, policy="reward", mu=0.5)
     ev = evaluate(trec, cfg, n_boot=0)

@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from ui import lesson, settings
 
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 

@@ -20,6 +20,8 @@ from ui import datasets, settings  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
 
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
+
 APP = str(ROOT / "app.py")
 SENTENCE = "An utterly charming, funny and moving film."
 

@@ -28,6 +28,7 @@ def sample_costs(split, metric, route, escalated=None):
                              "resume", 384)[metric] for t, e in zip(split.lengths, esc)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", ["latency_ms", "energy_mj", "usd"])
 def test_cluster_option_costs_are_sums_of_per_sample_costs(metric):
     s = with_tokens()
@@ -64,6 +65,7 @@ def brute_force(cost, loss, budget, over=None, allow=np.inf):
     return best
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", ["latency_ms", "energy_mj", "usd"])
 @pytest.mark.parametrize("eps", [0.0, 1.0, 5.0])
 def test_unit_objective_is_minimised_exactly(metric, eps):
@@ -80,6 +82,7 @@ def test_unit_objective_is_minimised_exactly(metric, eps):
     np.testing.assert_allclose(route.cost, hand, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_objective_changes_the_routing_and_resolve_needs_no_samples():
     s = with_tokens(seed=2)
     r = DIMEERouter(m=M, n=N_SPLIT, n_clusters=6, epsilon=2.0,
@@ -99,6 +102,7 @@ def sla_router(split, max_ms, eps, k=4, escalate=False):
                        latency_sla=LatencySLA(lat, max_ms)).fit(split)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_ms", [40.0, 60.0, 90.0, 200.0])
 @pytest.mark.parametrize("eps", [0.5, 3.0])
 def test_sla_is_met_on_calibration_and_budget_kept_when_possible(max_ms, eps):
@@ -117,6 +121,7 @@ def test_sla_is_met_on_calibration_and_budget_kept_when_possible(max_ms, eps):
         assert loss[rows, r.cluster_tiers_].sum() <= eps / 100 * s.n + 1e-9
 
 
+@pytest.mark.slow
 def test_sla_with_dimee_plus_counts_gates_at_their_slowest_route():
     s = with_tokens(seed=4)
     r = sla_router(s, 60.0, 1.0, escalate=True)
@@ -127,6 +132,7 @@ def test_sla_with_dimee_plus_counts_gates_at_their_slowest_route():
     assert np.mean(lat > 60.0) <= 0.05 + 1e-12
 
 
+@pytest.mark.slow
 def test_unreachable_sla_is_one_clear_error():
     s = with_tokens(seed=5)
     phone = np.array([by_hand(ODD, 0, False, int(t), M, N_SPLIT, L, "resume", 384)[
@@ -147,6 +153,7 @@ def test_sla_needs_budget_policy_and_latency_costs():
         DIMEERouter(policy="reward", latency_sla=LatencySLA(UnitCosts(ODD), 50.0)).fit(s)
 
 
+@pytest.mark.slow
 def test_abstract_default_is_unchanged_by_token_counts(split):
     """The paper's cost does not depend on T: routing with or without lengths agrees."""
     a = DIMEERouter(n_clusters=4, escalate=True).fit(split)

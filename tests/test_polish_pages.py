@@ -14,6 +14,8 @@ from dimee_core.cache import load_cache
 from dimee_core.evaluate import evaluate
 from ui import settings
 
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 RISKY = {"m": "2", "k": "12", "eps": "0"}  # DIMEE measurably loses more than ε = 0 here

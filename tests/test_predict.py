@@ -58,6 +58,7 @@ def _f16_ulps(a: np.ndarray, b: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- the model itself
 
+@pytest.mark.slow
 def test_reproduces_stored_test_outputs(live, smoke):
     out = live.run(list(smoke.test.texts))
     assert np.abs(out.probs - smoke.test.probs).max() <= PROB_TOL
@@ -74,6 +75,7 @@ def test_one_text_alone_matches_its_batched_outputs(live, smoke):
     assert np.abs(out.probs[0] - smoke.test.probs[i]).max() <= PROB_TOL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", shipped_names())
 def test_shipped_model_reproduces_64_stored_test_texts(name):
     cache = load_cache(SHIPPED / name)
@@ -86,6 +88,7 @@ def test_shipped_model_reproduces_64_stored_test_texts(name):
     assert _f16_ulps(out.feats, cache.test.feats[idx]) <= 1
 
 
+@pytest.mark.slow
 def test_long_text_is_cut_and_flagged(live):
     long = "a really quite long review " * 40
     out = live.run([long, "short and sweet"])
@@ -112,6 +115,7 @@ def test_bad_inputs_get_one_clear_message(texts, pairs, task, message):
 
 # ---------------------------------------------------------------- routing
 
+@pytest.mark.slow
 def test_routes_equal_the_routers_on_the_stored_split(live, smoke):
     """Routing the live outputs is routing the cache's own test split: same clusters,
     tiers, costs and answers, for DIMEE and DIMEE+."""
@@ -134,6 +138,7 @@ def test_routes_equal_the_routers_on_the_stored_split(live, smoke):
             assert r.rule.startswith(f"cluster {r.cluster}")
 
 
+@pytest.mark.slow
 def test_rerouting_new_settings_needs_no_model_run(live, smoke, monkeypatch):
     cfg = DIMEEConfig.for_cache(smoke)
     dimee, plus = fit_routers(smoke, cfg)
@@ -207,6 +212,7 @@ def test_cache_without_model_says_why(smoke_cache_dir, tmp_path):
         LiveModel(load_cache(folder))
 
 
+@pytest.mark.slow
 def test_nothing_is_unpickled(smoke, monkeypatch):
     import torch
 
@@ -261,6 +267,7 @@ def _cli(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_cli_json_shape_and_numbers(smoke_cache_dir, smoke, capsys):
     texts = list(smoke.test.texts[:3])
     code, out, err = _cli(capsys, smoke_cache_dir, *sum((["--text", t] for t in texts), []),
@@ -287,6 +294,7 @@ def test_cli_json_shape_and_numbers(smoke_cache_dir, smoke, capsys):
     assert result["reference_cost"] == 11.0
 
 
+@pytest.mark.slow
 def test_cli_flags_change_the_route(smoke_cache_dir, smoke, capsys):
     code, out, err = _cli(capsys, smoke_cache_dir, "--text", smoke.test.texts[0], "--json",
                           "--policy", "pools", "--alpha", "1", "--o-cloud", "8")
@@ -297,6 +305,7 @@ def test_cli_flags_change_the_route(smoke_cache_dir, smoke, capsys):
         assert r["tier"] == "cloud" and r["cost"] == 14.0
 
 
+@pytest.mark.slow
 def test_cli_file_writes_csv_with_progress(smoke_cache_dir, smoke, tmp_path, capsys):
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     import pandas as pd
@@ -313,6 +322,7 @@ def test_cli_file_writes_csv_with_progress(smoke_cache_dir, smoke, tmp_path, cap
     assert set(table["dimee_plus_tier"]) <= set(TIERS)
 
 
+@pytest.mark.slow
 def test_cli_notes_truncation(smoke_cache_dir, capsys):
     code, out, err = _cli(capsys, smoke_cache_dir, "--text", "so long " * 100, "--json")
     assert code == 0
@@ -351,6 +361,7 @@ def test_cli_input_errors_one_line(smoke_cache_dir, tmp_path, capsys, make_args,
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_pair_task(smoke_cache_dir, tmp_path, capsys):
     folder = _pair_cache(smoke_cache_dir, tmp_path)
     code, _, err = _cli(capsys, folder, "--text", "the evidence")
@@ -383,6 +394,7 @@ def test_cli_model_problems(smoke_cache_dir, tmp_path, capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_subprocess_prints_no_traceback(smoke_cache_dir):
     """The real entry point, once: one-line output per text, nothing else on stdout."""
     p = subprocess.run([sys.executable, "-m", "dimee_core", "predict", str(smoke_cache_dir),

@@ -108,6 +108,7 @@ def test_routing_json_keeps_a_valid_price_and_refuses_a_malformed_one():
                            cache.calibration.n)
 
 
+@pytest.mark.slow
 def test_fuzz_stored_price_parser_only_raises_value_error():
     from hypothesis import HealthCheck, given, settings, strategies as st
 

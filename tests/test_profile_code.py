@@ -62,6 +62,7 @@ NUMBERS = [(part, f) for part in PARTS for f in PRESETS["5G"].to_dict()[part]]
 VALUES = st.floats(min_value=1e-9, max_value=1e9, allow_nan=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, **FUZZ)
 @given(base=st.sampled_from(list(PRESETS)),
        edits=st.dictionaries(st.sampled_from(NUMBERS), VALUES, max_size=12))
@@ -80,6 +81,7 @@ CODE_PIECES = st.sampled_from([*SLUGS.values(), *PART_CODES.values(), *FIELD_COD
                                "5", ".5", "1_0", " ", "%", "\u00e9", "\x00"])
 
 
+@pytest.mark.slow
 @settings(max_examples=500, **FUZZ)
 @given(code=st.one_of(st.text(max_size=60), st.lists(CODE_PIECES, max_size=14).map("".join)))
 def test_any_text_is_a_valid_profile_or_one_profile_error(code):

@@ -197,6 +197,7 @@ BAD = st.one_of(st.floats(max_value=-1e-300), st.just(math.inf), st.just(-math.i
                                                                         max_size=2))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(target=st.sampled_from(NUMBERS), bad=BAD)
 def test_any_bad_value_is_one_profile_error(target, bad):
@@ -208,6 +209,7 @@ def test_any_bad_value_is_one_profile_error(target, bad):
         profile_from_dict(d)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(target=st.sampled_from(NUMBERS),
        good=st.floats(min_value=1e-6, max_value=1e9, allow_nan=False))
@@ -223,6 +225,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.
                     | st.dictionaries(st.text(max_size=12), kids, max_size=4), max_leaves=30)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(doc=st.one_of(JSON, st.fixed_dictionaries(
     {k: JSON for k in ("name", "phone", "edge")})))

@@ -46,6 +46,7 @@ def test_exact_test_rejects_at_most_delta_on_the_null_boundary(n, target_pp, ss)
         assert _size(n, target_pp / 100, s) <= DELTA + 1e-9, (n, target_pp, s)
 
 
+@pytest.mark.slow
 def test_exact_p_value_is_at_least_a_brute_force_supremum_and_close_to_it():
     """n = 40, target 5 pp: every count pair enumerated, the supremum over p- taken on a
     grid of 2,000 points within the same nuisance interval; the rigorous bound must lie

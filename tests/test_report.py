@@ -35,6 +35,7 @@ def _mn(setting: dict) -> dict:
     return {"m": setting.get("m", 2), "n": setting.get("n", 4)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RESULTS["datasets"]))
 def test_report_cascade_points_recompute(name):
     cache = load_cache(SHIPPED / name)
@@ -76,6 +77,7 @@ def refit_drop_and_reduction(cache, setting: dict, method: str) -> tuple[float, 
     return drop, 100 * (1 - route.cost.mean() / 11)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RESULTS["datasets"]))
 def test_report_dimee_points_recompute(name):
     """Refit the chosen DIMEE/DIMEE+ setting on calibration; test numbers must match."""
@@ -143,6 +145,7 @@ def recommended(trec):
     return Recommended(trec, base, evaluate_candidates(trec.calibration, base, SMALL_GRID))
 
 
+@pytest.mark.slow
 def test_frontier_gap_bootstrap_of_a_method_against_itself_is_never_worse(recommended):
     from dimee_core.report import frontier_gap_bootstrap
 
@@ -154,6 +157,7 @@ def test_frontier_gap_bootstrap_of_a_method_against_itself_is_never_worse(recomm
     assert vs["mean_gap_ci95"][0] <= vs["mean_gap_ci95"][1]
 
 
+@pytest.mark.slow
 def test_report_never_chooses_on_the_test_split(trec):
     """Every method's setting (the cascade's alpha included) comes from calibration alone:
     scrambling the test split's labels and confidences changes no recommendation."""
@@ -174,6 +178,7 @@ def test_report_never_chooses_on_the_test_split(trec):
         assert any(s.get("certified") for s in settings)
 
 
+@pytest.mark.slow
 def test_fresh_report_points_recompute_from_the_cache(trec, tmp_path):
     """A report written now (small grid, 3 re-splits): every certified point's test numbers
     recomputed independently, and the re-split schema of the issue with numbers in range."""

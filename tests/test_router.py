@@ -9,6 +9,7 @@ from dimee_core.router import CLOUD, DIMEERouter
 from .conftest import synthetic_split
 
 
+@pytest.mark.slow
 def test_sklearn_conventions(split):
     r = DIMEERouter(n_clusters=5, random_state=1)
     assert r.get_params()["n_clusters"] == 5
@@ -19,12 +20,14 @@ def test_sklearn_conventions(split):
     assert set(np.unique(tiers)) <= {0, 1, 2}
 
 
+@pytest.mark.slow
 def test_deterministic_with_random_state(split):
     a = DIMEERouter(n_clusters=6, random_state=3).fit(split).route(split)
     b = DIMEERouter(n_clusters=6, random_state=3).fit(split).route(split)
     np.testing.assert_array_equal(a.tier, b.tier)
 
 
+@pytest.mark.slow
 def test_cost_change_does_not_refit(split, monkeypatch):
     r = DIMEERouter(n_clusters=6, policy="budget", epsilon=1.0).fit(split)
     centers, labels = r.kmeans_.cluster_centers_.copy(), r.labels_.copy()
@@ -39,6 +42,7 @@ def test_cost_change_does_not_refit(split, monkeypatch):
     assert after.cost.mean() != before.cost.mean()
 
 
+@pytest.mark.slow
 def test_budget_respects_epsilon_on_calibration(split):
     for eps in (0.0, 1.0, 5.0):
         r = DIMEERouter(n_clusters=8, policy="budget", epsilon=eps, safety=0.0).fit(split)
@@ -49,6 +53,7 @@ def test_budget_respects_epsilon_on_calibration(split):
         assert drop_pp <= eps + 1e-9
 
 
+@pytest.mark.slow
 def test_larger_epsilon_never_costs_more(split):
     r = DIMEERouter(n_clusters=8, policy="budget", safety=0.0).fit(split)
     costs = []
@@ -59,6 +64,7 @@ def test_larger_epsilon_never_costs_more(split):
     assert costs[-1] == pytest.approx(2.0)  # unlimited drop: everything on the mobile
 
 
+@pytest.mark.slow
 def test_safety_margin_is_conservative():
     """A cluster whose mobile exit is right by luck must not be trusted with a margin.
 
@@ -79,6 +85,7 @@ def test_safety_margin_is_conservative():
     del rng
 
 
+@pytest.mark.slow
 def test_pools_policy_follows_majority_pool(split):
     r = DIMEERouter(n_clusters=6, policy="pools", alpha=0.8).fit(split)
     np.testing.assert_array_equal(r.cluster_tiers_, r.pool_mix().argmax(1))
@@ -125,6 +132,7 @@ def test_dimee_plus_escalation_cost_by_hand():
     assert c.tier_costs(2, 4, 6)[1] == 6
 
 
+@pytest.mark.slow
 def test_gate_statistics_match_direct_count(split):
     """Per cluster, for every edge split n, beta and mobile gate gamma: mobile answers
     when c_m >= gamma, else the edge, which escalates to the cloud when c_n < beta."""
@@ -147,6 +155,7 @@ def test_gate_statistics_match_direct_count(split):
                 np.testing.assert_allclose(r.stats_.gated_escalated[at], count(up))
 
 
+@pytest.mark.slow
 def test_all_gated_is_the_cascade(split):
     """Every cluster GATED at beta routes exactly like the confidence cascade at alpha =
     beta: same tiers, exits and costs (so DIMEE+ contains the cascade)."""
@@ -164,6 +173,7 @@ def test_all_gated_is_the_cascade(split):
         np.testing.assert_array_equal(mine.escalated, theirs.tier == CLOUD)
 
 
+@pytest.mark.slow
 def test_gated_cost_by_hand():
     """m=2, n=4, L=6, default costs: mobile 2; edge 2+2+2 = 6; escalated 6+3+2 = 11."""
     from dimee_core.router import GATE_GRID, GATED
@@ -181,6 +191,7 @@ def test_gated_cost_by_hand():
         c4 >= 0.7, 4, 6)))
 
 
+@pytest.mark.slow
 def test_dimee_plus_never_costlier_than_calibrated_cascade_on_calibration(split):
     """On the calibration split, with no safety margin, DIMEE+ at budget epsilon costs
     at most what the cheapest cascade within the same drop costs (it can copy it)."""
@@ -197,6 +208,7 @@ def test_dimee_plus_never_costlier_than_calibrated_cascade_on_calibration(split)
         assert mine.cost.mean() <= min(c.cost.mean() for c in ok) + 1e-9
 
 
+@pytest.mark.slow
 def test_memoised_solve_matches_fresh_router(split):
     """Re-solving after parameter changes (served from the memo) equals a fresh fit."""
     r = DIMEERouter(n_clusters=6, escalate=True, epsilon=1.0).fit(split)
@@ -209,6 +221,7 @@ def test_memoised_solve_matches_fresh_router(split):
         assert r.beta_ == fresh.beta_
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("eps,safety", [(0.0, 0.0), (0.5, 1.0), (3.0, 0.5), (20.0, 2.0)])
 def test_beta_pruning_finds_the_exhaustive_optimum(split, eps, safety):
     """solve() skips betas whose Lagrangian lower bound cannot win; the cost it reaches
@@ -223,6 +236,7 @@ def test_beta_pruning_finds_the_exhaustive_optimum(split, eps, safety):
     assert r._solve_one(r.beta_index_)[1] == pytest.approx(min(totals))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(8))
 def test_route_costs_match_the_itemised_breakdown(seed):
     """Random settings and costs: every sample's cost equals the sum of its itemised

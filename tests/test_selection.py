@@ -33,6 +33,7 @@ def trinomial(rng, reps: int, n: int, p_plus: float, p_minus: float) -> np.ndarr
     return np.where(u < p_plus, 1, np.where(u < p_plus + p_minus, -1, 0)).astype(np.int8)
 
 
+@pytest.mark.slow
 def test_kelly_bet_maximises_expected_log_wealth():
     rng = np.random.default_rng(0)
     for _ in range(200):
@@ -46,6 +47,7 @@ def test_kelly_bet_maximises_expected_log_wealth():
         assert lam == pytest.approx(best, abs=2 * grid[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target_pp, disagree", [(0.3, 0.0), (0.3, 0.01), (1.0, 0.04),
                                                  (1.0, 0.2)])
 def test_p_values_are_valid_at_the_null_boundary(target_pp, disagree):
@@ -214,6 +216,7 @@ def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
 
 # ---------------------------------------------------------------- the tightest target (tune --target auto)
 
+@pytest.mark.slow
 def test_a_small_split_gets_the_tightest_target_it_can_certify_and_what_0_3_pp_needs():
     """667 trec calibration samples (467 held out): 0.3 pp is out of reach (772 held-out
     samples needed); the tightest target is found with delta split over the ladder."""
@@ -236,6 +239,7 @@ def test_a_small_split_gets_the_tightest_target_it_can_certify_and_what_0_3_pp_n
     assert f"saves {rec.reduction_pct:.1f} %" in tight.message
 
 
+@pytest.mark.slow
 def test_auto_target_refuses_plainly_when_nothing_up_to_5_pp_certifies():
     from dimee_core.tuning import tune
 

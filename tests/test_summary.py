@@ -75,6 +75,7 @@ def trec():
     return load_cache(SHIPPED / "trec")
 
 
+@pytest.mark.slow
 def test_recommend_matches_an_independent_computation(trec):
     cfg = DIMEEConfig.for_cache(trec)
     rec = summary.recommend(trec, cfg, n_boot=0)
@@ -108,6 +109,7 @@ def test_recommend_matches_an_independent_computation(trec):
     assert text.startswith(f"**{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'}**")
 
 
+@pytest.mark.slow
 def test_risks_name_a_setting_worse_than_all_in_cloud(trec):
     ev = evaluate(trec, DIMEEConfig.for_cache(trec, policy="reward", mu=1.0), n_boot=200)
     assert ev.methods["dimee"].accuracy_drop_pp > 10  # the issue's +17.8 pp setting
@@ -170,6 +172,7 @@ def test_text_summaries_carry_the_numbers():
     assert charts.shares_summary({"A": s}) == "A: 13 % mobile, 65 % edge, 22 % cloud."
 
 
+@pytest.mark.slow
 def test_stored_dimee_plus_cascade_runs_as_that_cascade(trec):
     """A DIMEE+ setting that `tune` stored as a cascade must be scored as exactly that
     cascade (m, n, α), not as the DIMEE+ router at DIMEE's split points: the bug this
@@ -212,6 +215,7 @@ def test_a_zero_saving_is_said_with_its_reason_in_the_same_sentence():
     assert cells["dimee_plus"] == "10.0 % · +0.00 pp"
 
 
+@pytest.mark.slow
 def test_a_router_that_sends_everything_to_the_cloud_says_why():
     """The stored rt-snippets DIMEE setting (k = 1, ε = 0) sends every test request to
     the cloud: the reason names its own knobs."""

@@ -43,6 +43,7 @@ def in_units():
     del st.session_state[units.PROFILE_KEY]
 
 
+@pytest.mark.slow
 def test_csv_holds_each_requests_energy_and_the_profile(setup, in_units):
     cache, cfg, res = setup
     df = downloads.assignments(cache, cfg, res)
@@ -59,6 +60,7 @@ def test_csv_holds_each_requests_energy_and_the_profile(setup, in_units):
     assert decode(df["profile"].iloc[0]).phone_edge == in_units.phone_edge
 
 
+@pytest.mark.slow
 def test_json_names_unit_and_profile(setup, in_units):
     cache, cfg, res = setup
     real = unit_results(res.evaluation, in_units, cache.test.lengths)
@@ -76,6 +78,7 @@ def test_abstract_downloads_say_so(setup):
     assert doc["unit"] == "abstract" and "profile" not in doc
 
 
+@pytest.mark.slow
 def test_evaluate_json_carries_the_profile_and_its_code():
     p = run("evaluate", str(SHIPPED / "trec"), "--json", "--bootstrap", "0", "--profile",
             "Congested uplink")
@@ -85,6 +88,7 @@ def test_evaluate_json_carries_the_profile_and_its_code():
     assert doc["profile"] == PRESETS["Congested uplink"].to_dict()
 
 
+@pytest.mark.slow
 def test_a_profile_file_with_a_free_cloud_is_one_message(tmp_path):
     d = PRESETS["5G"].to_dict()
     d["cloud"]["usd_per_hour"] = 0.0

@@ -42,6 +42,7 @@ def _disk(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_a_good_archive_is_unpacked_and_validated(session):
     folder = upload.receive(_zip(_cache_files(SHIPPED, "mine/")), "mine.zip", session)
     assert folder.name == "mine" and (folder / "meta.json").is_file()
@@ -112,6 +113,7 @@ def test_hostile_archives_give_one_clear_message_and_leave_nothing(session, kind
     assert os.listdir(session.path) == []
 
 
+@pytest.mark.slow
 def test_hostile_cache_inside_an_archive_names_the_archive_not_the_server(session):
     files = _cache_files(SHIPPED)
     files["meta.json"] = files["meta.json"].replace(b'"schema_version": 1',
@@ -148,6 +150,7 @@ def test_array_budget_of_an_upload_is_enforced(session, tmp_path, monkeypatch):
     assert upload.receive(_zip(_cache_files(toy)), "ok.zip", session).is_dir()
 
 
+@pytest.mark.slow
 def test_session_folder_is_removed_when_the_session_ends():
     """Streamlit clears a session's session-scoped resources when it disconnects or
     shuts down (AppSession.clear_session_caches); that must delete its uploads."""
@@ -178,6 +181,7 @@ def test_session_folder_is_removed_when_the_session_ends():
         archive.unlink()
 
 
+@pytest.mark.slow
 def test_server_stop_removes_every_upload(monkeypatch, tmp_path):
     import app
     from ui import warmup

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dimee_core.costs import PRESETS
 from ui import settings
+
+pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
