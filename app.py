@@ -59,7 +59,7 @@ def main() -> None:
     with head:
         _preload_plotly()
         st.markdown(STYLE, unsafe_allow_html=True)  # a style-only st.html vanishes
-    from ui import progress, sidebar  # after the preload: may wait for the warm-up's imports
+    from ui import progress, sidebar, warmup  # after the preload: may wait for its imports
 
     page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0,
                                   url_path=path.split("/")[1][:-3])
@@ -82,6 +82,7 @@ def main() -> None:
                 st.error(setup.problem)
     finally:  # always: an undrawn widget would lose its state at the end of the run
         sidebar.draw(setup, knobs_open=page.url_path in KNOB_PAGES)
+        warmup.first_run_finished()  # the warm-up may now load Live's model
 
 
 def current() -> Context:

@@ -129,3 +129,23 @@ def test_fuzzed_answer_parses_or_is_one_value_error(path, value):
         return
     assert all(0 <= r.accuracy <= 1 and 0 <= min(r.tier_shares.values())
                for r in test.values())
+
+
+def test_warm_up_waits_for_a_first_run_before_loading_live(monkeypatch):
+    """The warm-up reads the stored answer and waits for the first visitor's first run to
+    finish before PyTorch and the Live model (which would compete with its first screen)."""
+    from ui import compute, live, price, warmup
+
+    calls = []
+
+    class Gate:
+        def wait(self, timeout=None):
+            calls.append(("wait", timeout))
+
+    monkeypatch.setattr(warmup, "_first_run", Gate())
+    monkeypatch.setattr(compute, "recommendation", lambda *a: calls.append("fit") or None)
+    for mod, name in ((price, "warm_up"), (compute, "kpis"), (compute, "results")):
+        monkeypatch.setattr(mod, name, lambda *a, name=name: calls.append(name))
+    monkeypatch.setattr(live, "warm_up", lambda *a: calls.append("live"))
+    warmup.run()
+    assert calls == ["warm_up", "kpis", "results", ("wait", warmup.FIRST_RUN_WAIT_S), "live"]

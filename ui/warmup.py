@@ -7,6 +7,16 @@ inside the function: the thread, not the server's start, pays for them."""
 from __future__ import annotations
 
 import logging
+import threading
+
+FIRST_RUN_WAIT_S = 120.0  # a server nobody visits still loads Live's model after this
+_first_run = threading.Event()  # set when a session's first script run has finished
+
+
+def first_run_finished() -> None:
+    """app.py, at the end of every run: from now on the warm-up may load what the first
+    screen does not need (PyTorch and the Live model)."""
+    _first_run.set()
 
 
 def run() -> None:
@@ -31,6 +41,9 @@ def run() -> None:
         compute.kpis(cache, cfg)
         compute.results(cache, cfg)
         datasets.shipped_recommendations()  # last: the summary table further down
+        # PyTorch and the model (seconds of CPU, the GIL included) would compete with the
+        # first visitor's first screen on a busy machine: they wait for its end
+        _first_run.wait(FIRST_RUN_WAIT_S)
         from ui import live  # then Live's opening setting and its model (PyTorch)
 
         live.warm_up(cache, cfg)
