@@ -53,10 +53,11 @@ def resplit_interval(cands: Candidates, target_pp: float, family: str = FAMILY,
                     float(d.mean()), float((d > target_pp + 1e-9).mean()), len(p))
 
 
-def extrapolate_4x(points: list[SizePoint]) -> float | None:
+def extrapolate_4x(points: list[SizePoint], ceiling: float | None = None) -> float | None:
     """Certified saving at 4 N, extrapolated (not measured) from the curve's trend per
     doubling of the labels (N/4 → N when measured, else N/2 → N); never below the
-    saving at N, never above 100 %. None without two measured sizes."""
+    saving at N, never above ``ceiling`` (the calibration-best saving, which no certified
+    setting can beat) nor 100 %. None without two measured sizes."""
     got = [p for p in points if p.saving_pct is not None]
     if len(got) < 2:
         return None
@@ -65,7 +66,8 @@ def extrapolate_4x(points: list[SizePoint]) -> float | None:
     if doublings <= 0:
         return None
     per = (last.saving_pct - first.saving_pct) / doublings
-    return float(min(100.0, max(last.saving_pct, last.saving_pct + 2 * per)))
+    top = 100.0 if ceiling is None else min(100.0, max(ceiling, last.saving_pct))
+    return float(min(top, max(last.saving_pct, last.saving_pct + 2 * per)))
 
 
 def subsamples(calibration: Split, base: DIMEEConfig, fractions=FRACTIONS,
@@ -128,7 +130,8 @@ def price_of_certainty(calibration: Split, base: DIMEEConfig, target_pp: float,
                  rec.message, None if best is None else float(t["reduction_pct"].iat[best]),
                  None if best is None else float(100 * cands.D[best].mean()),
                  resplit_interval(cands, target_pp, family, random_state=base.random_state),
-                 tuple(curve), extrapolate_4x(curve))
+                 tuple(curve), extrapolate_4x(
+                     curve, None if best is None else float(t["reduction_pct"].iat[best])))
 
 
 def row(p: Price) -> dict[str, str]:

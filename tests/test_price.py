@@ -53,6 +53,7 @@ def test_extrapolation_follows_the_trend_per_doubling_and_is_capped():
     assert extrapolate_4x([SizePoint(250, 175, None, "too small"), pts[2]]) is None
     assert extrapolate_4x([pts[0], SizePoint(1000, 700, 95.0, "")]) == 100.0
     assert extrapolate_4x([pts[2], SizePoint(2000, 1400, 25.0, "")]) == 25.0  # not below
+    assert extrapolate_4x(pts, ceiling=42.0) == 42.0  # never above the calibration-best
 
 
 @pytest.mark.slow

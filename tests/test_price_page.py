@@ -39,11 +39,12 @@ def test_overview_shows_the_stored_price_beside_the_answer(tmp_path, monkeypatch
     at = AppTest.from_file(APP, default_timeout=300).run()
     assert not at.exception and not at.error, [e.value for e in at.exception]
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Certified saving"] == "38.0 %"
+    assert shown["Certified saving (calibration)"] == "38.0 %"
     assert shown["Calibration-best (not guaranteed)"] == "68.1 %"
     assert shown["What certainty costs here"] == "30.1 pp of saving"
     captions = " ".join(c.value for c in at.caption)
-    assert "Drop ≤ 0.3 pp with 90 % confidence (δ = 0.1; its own bound +0.22 pp)" in captions
+    assert ("the confidence cascade at α = 0.98, m = 2, n = 5. Drop ≤ 0.3 pp with 90 % "
+            "confidence (δ = 0.1; its own bound +0.22 pp)") in captions
     assert "65–72 % saved, a mean drop of +0.67 pp, above the target in 70 % of them" in captions
     assert "too small for it" in captions  # N/4 and N/2 cannot certify 0.3 pp
     row = at.table[-1].value.loc["trec"]

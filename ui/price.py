@@ -5,6 +5,8 @@ with the certified saving against calibration size. The figure and the words are
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -12,7 +14,7 @@ import streamlit as st
 from dimee_core import price, tuned
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
-from ui import compute
+from ui import compute, guarantee
 from ui.charts import layout
 
 
@@ -99,7 +101,7 @@ def words(p: price.Price) -> tuple[str, str, str]:
                      f"{100 * i.break_share:.0f} % of them.")
     if len(p.curve) == 1:
         cost = ("The curve of certified saving against calibration size is not computed "
-                "yet (the button below certifies on N/4 and N/2 as well).")
+                "yet: the button below certifies on N/4 and N/2 as well.")
     elif p.too_small_for_curve:
         cost = ("The curve needs at least two subsample sizes that can certify the target; "
                 "at N/4 and N/2 these data are too small for it (each point says why), so "
@@ -113,11 +115,14 @@ def words(p: price.Price) -> tuple[str, str, str]:
     return cert, best, cost
 
 
-def panel(p: price.Price, key: str) -> None:
+def panel(p: price.Price, key: str, base: DIMEEConfig) -> None:
     """The three side by side, then the curve (in an expander)."""
     cert, best, cost = words(p)
+    if p.certified:
+        s = dict(p.certified_setting)
+        cert = f"{guarantee.setting_words(s.pop('method'), replace(base, **s))}. {cert}"
     c1, c2, c3 = st.columns(3)
-    c1.metric("Certified saving", f"{p.certified_pct:.1f} %",
+    c1.metric("Certified saving (calibration)", f"{p.certified_pct:.1f} %",
               help="Cost reduction of the certified setting on the calibration split.")
     c1.caption(cert)
     c2.metric("Calibration-best (not guaranteed)",
@@ -170,13 +175,28 @@ def section(cache: Cache, key: str, base: DIMEEConfig | None = None,
         asked = st.session_state.setdefault("_price_curves", set())
         ask = (str(cache.path), repr(base), target_pp, delta, family)
         p = _computed(cache, base, target_pp, delta, family, ask in asked)
-        if len(p.curve) == 1 and st.button(
-                "Certify on N/4 and N/2 of the calibration split too, for the curve "
-                "(about half a minute)", key=f"{key}_price_curve_go"):
-            asked.add(ask)
-            p = _computed(cache, base, target_pp, delta, family, True)
-    panel(p, key)
+        if asked_delta is None:
+            _stale_note(cache, p)
+        panel(p, key, base)
+        if len(p.curve) == 1:
+            st.button("Certify on N/4 and N/2 of the calibration split too, for the curve "
+                      "(about half a minute)", key=f"{key}_price_curve_go",
+                      on_click=asked.add, args=(ask,))
+        return p
+    panel(p, key, base)
     return p
+
+
+def _stale_note(cache: Cache, p: price.Price) -> None:
+    """Computed today for the stored question: say so when today's selection certifies
+    another setting than the one stored (an older tune), so the answer and the panel do
+    not silently disagree."""
+    stored_plus = cache.defaults.get("dimee_plus") or {}
+    if p.certified and any(stored_plus.get(k) != v for k, v in p.certified_setting.items()):
+        st.info("The answer above is the setting stored by an earlier `tune`; today's "
+                "selection certifies another one on the same samples (below). Run "
+                "`python -m dimee_core tune` to store it with its price.",
+                icon=":material/update:")
 
 
 COLUMNS = {"target": "Target", "certified": "Certified (calibration)",
