@@ -21,7 +21,7 @@ METHOD_COLORS = {"dimee": "#6a3d9a", "dimee_plus": "#e377c2", "cascade": "#17bec
 QUALITATIVE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 SWEPT = {"dimee": "DIMEE (sweep {p})", "dimee_plus": "DIMEE+ (sweep ε)",
-         "cascade": "Confidence cascade (sweep α)"}
+         "cascade": "Cascade (sweep α)"}
 
 
 # Plotly's toolbar ("mode bar"): only where something can be zoomed, and then only while
@@ -145,19 +145,36 @@ def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
             customdata=part[["param", "value"]].to_numpy(),
             hovertemplate="%{customdata[0]}=%{customdata[1]}<br>cost %{x:.2f}"
                           "<br>accuracy %{y:.2f}%<extra></extra>"))
+    # the baselines: one unlisted trace, each point named beside it, so the legend (five
+    # entries) never outgrows the plot on a phone
+    base = table[~table["key"].isin(FOCUS)]
+    names = coincident_labels(base["mean_cost"].tolist(), (100 * base["accuracy"]).tolist(),
+                              base["method"].tolist())
+    spots = label_positions(base["mean_cost"].tolist(), (100 * base["accuracy"]).tolist(),
+                            names, width_px=260, height_px=260,
+                            extent=([*front["mean_cost"], *table["mean_cost"]],
+                                    [*(100 * front["accuracy"]), *(100 * table["accuracy"])]))
+    fig.add_trace(go.Scatter(
+        x=base["mean_cost"], y=100 * base["accuracy"], mode="markers+text",
+        name="baselines", showlegend=False, text=names, textposition=spots,
+        textfont=dict(size=11), cliponaxis=False, customdata=base[["method"]].to_numpy(),
+        hovertemplate="%{customdata[0]}: cost %{x:.2f}, accuracy %{y:.2f}%<extra></extra>",
+        marker=dict(size=10, symbol="diamond", line=dict(width=1, color="black"),
+                    color=[METHOD_COLORS.get(k) for k in base["key"]])))
     # DIMEE last and largest, so it stays visible when DIMEE+ lands on the same point
-    for _, r in table.sort_values("key", key=lambda k: k == "dimee").iterrows():
-        now = r["key"] in ("dimee", "dimee_plus")
+    now = table[table["key"].isin(FOCUS)]
+    for _, r in now.sort_values("key", key=lambda k: k == "dimee").iterrows():
         fig.add_trace(go.Scatter(
             x=[r["mean_cost"]], y=[100 * r["accuracy"]], mode="markers",
-            name=f"{r['method']} (now)" if now else r["method"],
-            marker=dict(size=(20 if r["key"] == "dimee" else 14) if now else 10,
-                        color=METHOD_COLORS.get(r["key"]),
-                        symbol="star" if now else "diamond",
+            name=f"{r['method']} (now)",
+            marker=dict(size=20 if r["key"] == "dimee" else 14,
+                        color=METHOD_COLORS.get(r["key"]), symbol="star",
                         line=dict(width=1, color="black"))))
     fig.update_xaxes(title="mean cost per sample (layer-equivalents) ← cheaper")
     fig.update_yaxes(title="test accuracy (%)")
-    return layout(fig, height=440)
+    fig = layout(fig, height=440)
+    fig.update_layout(legend=dict(entrywidth=0.5, entrywidthmode="fraction"))  # 2 columns
+    return fig
 
 
 def cluster_chart(clusters: pd.DataFrame) -> go.Figure:
