@@ -47,6 +47,12 @@ def test_every_url_parameter_of_the_table_is_a_setting():
                                    if p.kind is float)
 
 
+def test_the_unit_setting_offers_exactly_the_units_the_pages_know():
+    from ui import units
+
+    assert settings.SETTINGS["unit"].options == tuple(units.UNITS)
+
+
 def test_a_new_parameter_appears_in_url_parsing(table):
     """One entry in the table is all URL parsing needs: a fake knob is parsed, typed and
     bounds-checked under its URL key, with plain reasons for bad values."""
