@@ -54,7 +54,9 @@ STYLE = ("<style>.stApp [data-testid='stCaptionContainer'], .stApp blockquote "
 
 
 def main() -> None:
-    st.set_page_config(page_title="DIMEE Studio", page_icon=":material/hub:", layout="wide")
+    # an emoji favicon is an inline SVG; a ":material/…:" one is fetched from Google's
+    # servers by every visitor's browser (a request to another host on each page load)
+    st.set_page_config(page_title="DIMEE Studio", page_icon="🔀", layout="wide")
     head = st.container()  # always present, so the page body keeps its place every run
     with head:
         _preload_plotly()

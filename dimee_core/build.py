@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import ModelFiles
+from .cache import MAX_TEXT_CHARS, ModelFiles
 from .splits import Split
 from .training import BuildConfig, fit_pca, prepare_data, project
 from .writer import write_cache
@@ -53,7 +53,8 @@ def run_build(cfg: BuildConfig, progress: bool = True) -> Path:
 
     def split(idx, probs, hidden, lengths) -> Split:
         return Split(ds.labels[idx], probs, project(hidden, pca_mean, pca_components),
-                     tuple(ds.display_text(i) for i in idx), lengths)
+                     tuple(ds.display_text(i)[:MAX_TEXT_CHARS] for i in idx),  # loader's cap
+                     lengths)
 
     cal = split(splits.calibration, cal_probs, cal_hidden, cal_len)
     test = split(splits.test, test_probs, test_hidden, test_len)

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import tuned
-from .io import CacheError, fail, read_json, regular_file, short
+from . import model_spec, tuned
+from .io import CacheError, fail, parse_json, read_json, regular_file, short
 from .npz import read_npz
 from .splits import Split
 
@@ -45,14 +45,14 @@ MAX_NAME_CHARS = 1000  # name, title, model id, a label name
 MAX_CLASSES = 10_000
 MAX_LAYERS = 1024
 MAX_TOKENS = 1 << 20
+MAX_TEXT_CHARS = 100_000  # one stored text; a model reads a few hundred tokens of it
+MAX_TEXTS_BYTES = 200 * 1024 * 1024  # texts.json: parsing holds ~3x its size at once
 ACCURACY_TOL = 1e-3  # meta.json rounds accuracies to 4 decimals
 PROB_SUM_TOL = 1e-2  # float16/float32 rounding of softmax outputs
 MODEL_DIR = "model"
 MODEL_CONFIG = "config.json"
 MODEL_WEIGHTS = "weights.safetensors"
 MAX_MODEL_BYTES = 64 * 1024 * 1024  # adapters + heads + PCA are a few MB
-REQUIRED_MODEL_CONFIG = ("base_model", "num_classes", "num_layers", "max_length",
-                         "lora_r", "lora_alpha", "task")
 REQUIRED_META = ("schema_version", "name", "label_names", "model_id", "num_layers",
                  "feature_dim", "splits")
 
@@ -227,6 +227,10 @@ def _load_split(folder: Path, split: str, meta: dict[str, Any], texts: Any,
         raw = texts.get(split)
         if not isinstance(raw, list) or len(raw) != n or not all(isinstance(t, str) for t in raw):
             raise fail(folder / TEXTS_FILE, f"'{split}' must be a list of {n} strings")
+        long = next((i for i, t in enumerate(raw) if len(t) > MAX_TEXT_CHARS), None)
+        if long is not None:
+            raise fail(folder / TEXTS_FILE, f"'{split}' text {long + 1} is "
+                       f"{len(raw[long]):,} characters long (at most {MAX_TEXT_CHARS:,})")
         split_texts = tuple(raw)
     return Split(labels.astype(np.int64), probs.astype(np.float32, copy=False),
                  feats, split_texts, lengths), used
@@ -273,7 +277,7 @@ def load_cache(folder: str | os.PathLike[str],
     meta = _validate_meta(read_json(folder / META_FILE), folder / META_FILE)
     texts = None
     if os.path.lexists(folder / TEXTS_FILE):
-        texts = read_json(folder / TEXTS_FILE)
+        texts = read_json(folder / TEXTS_FILE, MAX_TEXTS_BYTES)
         if not isinstance(texts, dict):
             raise fail(folder / TEXTS_FILE, "top level must be a JSON object")
     cal, used = _load_split(folder, "calibration", meta, texts, max_array_bytes)
@@ -312,13 +316,29 @@ def load_model_files(cache: Cache) -> ModelFiles:
             raise CacheError(f"{MODEL_DIR}/{name}: sha256 {digest[:12]}… does not match "
                              f"meta.json: the model was modified, refusing to load it")
         blobs[name] = data
+    config = parse_json(blobs[MODEL_CONFIG], Path(MODEL_DIR, MODEL_CONFIG))
+    weights = blobs[MODEL_WEIGHTS]
+    size = int.from_bytes(weights[:8], "little") if len(weights) >= 8 else -1
+    if not 0 < size <= len(weights) - 8:
+        raise CacheError(f"{MODEL_DIR}/{MODEL_WEIGHTS}: not a safetensors file")
+    header = parse_json(weights[8:8 + size], Path(MODEL_DIR, MODEL_WEIGHTS))
+    d = cache.calibration.feats.shape[2]
+    try:  # the config's fields, then the tensors' names, shapes and dtypes, before any
+        config = model_spec.check_config(  # tensor is read
+            config, cache.num_layers, cache.label_names, d, record.get("base_model_sha256"))
+    except ValueError as exc:
+        raise CacheError(f"{MODEL_DIR}/{MODEL_CONFIG}: {exc}") from None
     try:
-        config = json.loads(blobs[MODEL_CONFIG].decode("utf-8"))
-        tensors = load_safetensors(blobs[MODEL_WEIGHTS])
+        model_spec.check_tensors(header, model_spec.expected_tensors(config, d))
+    except ValueError as exc:
+        raise CacheError(f"{MODEL_DIR}/{MODEL_WEIGHTS}: {exc}") from None
+    try:
+        tensors = load_safetensors(weights)
     except Exception as exc:  # safetensors raises its own error types on corrupt bytes
         raise CacheError(f"{MODEL_DIR}: unreadable ({exc})") from None
-    if not isinstance(config, dict) or any(k not in config for k in REQUIRED_MODEL_CONFIG):
-        raise CacheError(f"{MODEL_DIR}/{MODEL_CONFIG}: needs keys {list(REQUIRED_MODEL_CONFIG)}")
+    bad = next((k for k, v in tensors.items() if not np.isfinite(v).all()), None)
+    if bad is not None:
+        raise CacheError(f"{MODEL_DIR}/{MODEL_WEIGHTS}: tensor {bad} holds NaN or infinity")
     return ModelFiles(config, tensors)
 
 

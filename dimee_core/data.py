@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from .splits import group_ids
+
 
 class DataError(ValueError):
     """A dataset cannot be found or read."""
@@ -275,9 +277,10 @@ def make_splits(groups: tuple[str, ...], n_calibration: int, n_test: int,
     subsampled to ``max_train``).
     """
     rng = np.random.default_rng(random_state)
-    uniq, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
-    order = rng.permutation(len(uniq))
-    members: list[list[int]] = [[] for _ in uniq]
+    inverse = group_ids(groups)
+    n_groups = int(inverse.max()) + 1 if len(inverse) else 0
+    order = rng.permutation(n_groups)
+    members: list[list[int]] = [[] for _ in range(n_groups)]
     for i, g in enumerate(inverse):
         members[g].append(i)
     out: dict[str, list[int]] = {"test": [], "calibration": [], "train": []}

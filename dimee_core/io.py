@@ -36,7 +36,7 @@ def regular_file(path: Path, limit: int) -> None:
     if not path.is_file():
         raise fail(path, "file is missing")
     if path.stat().st_size > limit:
-        raise fail(path, "file is too large")
+        raise fail(path, f"file is too large (over {limit / 2**20:g} MB)")
 
 
 # ---------------------------------------------------------------- strict JSON

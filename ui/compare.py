@@ -146,7 +146,7 @@ def _load(cache: Cache) -> None:
     try:
         loaded = scenarios.from_json(up.getvalue(), cache)
     except ValueError as exc:
-        st.session_state["_cmp_error"] = f"Could not load those scenarios: {exc}"
+        st.session_state["_cmp_error"] = f"Could not load those scenarios: {md(exc)}"
         return
     st.session_state.pop("_cmp_error", None)
     for side, (name, values) in zip(SIDES, loaded):

@@ -16,6 +16,7 @@ from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
 from ui import compute, guarantee
 from ui.charts import layout
+from ui.text import md
 
 
 
@@ -213,7 +214,8 @@ def table(caches: list[Cache]) -> None:
         cells = price.row(p) if p is not None else {k: "–" for k in COLUMNS}
         if p is None:
             cells["certified"] = "not stored: run python -m dimee_core tune"
-        rows.append({"Data set": cache.name, **{COLUMNS[k]: v for k, v in cells.items()}})
+        rows.append({"Data set": md(cache.name),  # st.table cells are Markdown
+                     **{COLUMNS[k]: v for k, v in cells.items()}})
     if rows:
         st.table(pd.DataFrame(rows).set_index("Data set"))
         st.caption("Each data set at its own stored target and δ, on its calibration split "

@@ -109,7 +109,7 @@ def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str,
 
 def show_error(exc: Exception, what: str = "This setting") -> None:
     """A core validation error as a plain message (never a traceback)."""
-    st.error(f"{what} cannot be evaluated: {md(settings.in_labels(exc), 400)}")
+    st.error(f"{md(what)} cannot be evaluated: {md(settings.in_labels(exc), 400)}")
 
 
 def results_or_error(cache: Cache, cfg: DIMEEConfig) -> Results | None:
@@ -216,7 +216,8 @@ def summary_table(shipped: list[tuple[Cache, summary.Recommendation]]) -> None:
         return
     u = units.unit()
     show = pd.DataFrame({
-        "Data set": df["dataset"], "DIMEE": df["dimee"], "DIMEE+": df["dimee_plus"],
+        "Data set": df["dataset"].map(md),  # st.table cells are Markdown
+        "DIMEE": df["dimee"], "DIMEE+": df["dimee_plus"],
         "Cascade (α tuned)": [f"{c} (α {a:g})" for c, a in zip(df["cascade"],
                                                              df["cascade_alpha"])],
         "Recommended": df["recommended"]})
