@@ -21,12 +21,12 @@ META = {"name": "toy", "title": "Toy data", "label_names": ["a", "b", "c"],
 ROUTING = {"m": 2, "n": 4, "k": 3, "features": "conf", "epsilon": 0.3, "chosen_by": "a note"}
 
 
-def small_cache(folder: Path, n: int = 30, **meta) -> Path:
+def small_cache(folder: Path, n: int = 30, routing: dict = ROUTING, **meta) -> Path:
     """A valid cache with ``n`` samples per split (the final exit's accuracy recorded)."""
     cal, test = synthetic_split(n, seed=1), synthetic_split(n, seed=2)
     acc = (test.probs.argmax(2) == test.labels[:, None]).mean(0)
     meta = {**META, "test_exit_accuracy": [round(float(a), 4) for a in acc], **meta}
-    return write_cache(folder, meta, cal, test, routing=ROUTING)
+    return write_cache(folder, meta, cal, test, routing=routing)
 
 
 def npy(shape: tuple[int, ...], descr: str = "<f4", payload: bytes = b"",

@@ -26,8 +26,6 @@ PAYLOAD = (f"[md](https://{EVIL}/md) ![img](https://{EVIL}/i.png) "
 HOSTILE_DS = f"www.{EVIL} x@{EVIL}"  # a folder name GFM would autolink twice
 PAGES = {"": "DIMEE Studio — overview", "whatif": "What-if", "samples": "Samples",
          "learn": "Learn", "compare": "Compare two scenarios", "live": "Live"}
-PAGE_PARAMS = ("smp_method", "smp_tier", "smp_pool", "smp_outcome", "smp_text", "smp_id",
-               "opt_target", "opt_delta", "opt_family")
 
 # what the page shows that could reach another host: links, images, frames, and the
 # payload's text itself (to know the hostile strings were on screen at all)
@@ -53,9 +51,12 @@ SCAN_JS = """() => {
 
 
 def _settings_payload() -> dict[str, str]:
-    from ui import state
+    """Every URL parameter the app reads, from the modules that declare them."""
+    from ui import optimiser, samples, settings, teaching, units
 
-    return {key: PAYLOAD for key in (*state.SETTINGS, "ds", *PAGE_PARAMS)}
+    page = (*(p.key for p in (*samples.params(100), *optimiser.REQUEST)), teaching.KEY,
+            units.PROFILE_PARAM)
+    return {key: PAYLOAD for key in (*settings.SETTINGS, "ds", *page)}
 
 
 def _scenarios(names: tuple[str, str]) -> str:

@@ -22,7 +22,7 @@ from dimee_core.predict import MAX_TEXT_CHARS as MAX_MODEL_CHARS, check_texts, r
 from dimee_core.splits import group_ids
 
 from .conftest import ROOT
-from .hostile import META, small_cache
+from .hostile import ROUTING, small_cache
 
 PEAK_LIMIT_KB = 1024 * 1024  # 1 GB
 MB = 1_000_000
@@ -46,7 +46,7 @@ print(json.dumps({"runs": runs, "peak_kb": resource.getrusage(resource.RUSAGE_SE
 def _with_texts(folder: Path, n: int, long_text: str, at: int = 0) -> Path:
     """A valid cache of ``n`` samples per split whose calibration text ``at`` is
     ``long_text`` (the calibration split is the one the fit/hold-out split groups)."""
-    small_cache(folder, n=n, defaults={**META["defaults"], "fit_fraction": 0.3})  # splits
+    small_cache(folder, n=n, routing={**ROUTING, "fit_fraction": 0.3})  # a fit/hold-out split
     texts = json.loads((folder / "texts.json").read_text())
     texts["calibration"][at] = long_text
     (folder / "texts.json").write_text(json.dumps(texts, ensure_ascii=False))

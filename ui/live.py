@@ -162,7 +162,7 @@ def truth_panel(text: str, given: dict[str, tuple[str, int, float]],
         ss["_live_truth_text"] = text
     truth = st.segmented_control(
         "Do you know the true label? Mark it to see which routes would have been right",
-        names, key=TRUTH_KEY)
+        names, format_func=md, key=TRUTH_KEY)  # options are Markdown: label names escaped
     marked = ss.setdefault(MARKED, {})
     if truth is None:
         marked.pop(text, None)
