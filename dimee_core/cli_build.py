@@ -51,7 +51,10 @@ def add_parser(sub) -> None:
     p.add_argument("--distill-temperature", type=float, default=2.0,
                    help="softmax temperature of self-distillation")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="cuda trains under bf16 autocast; inference stays fp32")
+                   help="where to train and infer")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="training precision on cuda (bf16: autocast); inference stays fp32. "
+                        "bf16 was slower for MiniLM on an H200 (bench/bench_gpu.py)")
     p.add_argument("--feature-dim", type=int, default=64,
                    help="PCA dimensions of the routing embedding (at most 64)")
     p.add_argument("--random-state", type=int, default=0, help="seed of splits and training")

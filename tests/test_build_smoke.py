@@ -64,3 +64,14 @@ def test_length_sorted_inference_keeps_sample_order(tmp_path):
     assert a.test.texts == b.test.texts
     np.testing.assert_allclose(a.test.probs, b.test.probs, atol=1e-4)
     np.testing.assert_allclose(a.calibration.probs, b.calibration.probs, atol=1e-4)
+
+
+def test_precision_is_validated_and_reaches_the_build_config():
+    assert BuildConfig(dataset="trec", out="x").precision == "fp32"
+    assert BuildConfig(dataset="trec", out="x", precision="bf16").precision == "bf16"
+    with pytest.raises(ValueError, match="precision must be fp32 or bf16"):
+        BuildConfig(dataset="trec", out="x", precision="fp16")
+    from dimee_core.cli import main
+
+    with pytest.raises(SystemExit):  # argparse's choices refuse it before any build
+        main(["build", "--dataset", "trec", "--out", "x", "--precision", "fp16"])
