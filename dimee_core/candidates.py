@@ -19,6 +19,7 @@ from . import baselines
 from .cache import Split
 from .config import DIMEEConfig
 from .features import correct_matrix
+from .profiles import sample_lengths
 from .pvalues import bet_prior
 from .router import Routing, from_config
 from .splits import fit_part
@@ -111,6 +112,11 @@ class Candidates:
     routers: dict = field(repr=False)
     seconds: float = 0.0
     walks: dict = field(default_factory=dict, repr=False)  # certified prefixes, memoised
+    # [rows, n_fit + n_held_out]: each candidate's tier and hand-over per calibration
+    # sample (fit part first) and the samples' token counts: its cost in any unit
+    tiers: np.ndarray | None = field(default=None, repr=False)
+    escalated: np.ndarray | None = field(default=None, repr=False)
+    lengths: np.ndarray | None = field(default=None, repr=False)
 
     def prior(self, rows) -> np.ndarray:
         """The first bets' pseudo-counts of these rows, from their fit-part losses."""
@@ -161,7 +167,7 @@ def evaluate_candidates(calibration: Split, base: DIMEEConfig, grid: Grid = Grid
     true_a = A.probs[np.arange(A.n), :, A.labels].astype(np.float64)  # [n, L] P(true label)
     differs_a = A.probs.argmax(2) != A.probs[:, -1:].argmax(2)  # [n, L] answer != cloud's
     ref = base.costs.reference_cost(L)
-    rows, losses, routers = [], [], {}
+    rows, losses, routers, tiers, escalated = [], [], {}, [], []
 
     def add(setting: dict, route_a: Routing, route_b: Routing) -> None:
         d_a = corr_a[:, -1].astype(np.int8) - corr_a[np.arange(A.n), route_a.exit_layer - 1]
@@ -177,6 +183,9 @@ def evaluate_candidates(calibration: Split, base: DIMEEConfig, grid: Grid = Grid
                      "reduction_pct": 100 * (1 - cost / ref)})
         losses.append(corr_b[:, -1].astype(np.int8)
                       - corr_b[np.arange(B.n), route_b.exit_layer - 1])
+        # where each calibration sample went: its cost in any unit follows (objective.py)
+        tiers.append(np.concatenate([route_a.tier, route_b.tier]).astype(np.int8))
+        escalated.append(np.concatenate([_escalated(route_a), _escalated(route_b)]))
 
     pairs = grid.pairs(L)
     plain = {"policy": "budget", "epsilon": 0.0, "mu": 0.0, "safety": 0.0,
@@ -218,7 +227,17 @@ def evaluate_candidates(calibration: Split, base: DIMEEConfig, grid: Grid = Grid
     table = pd.DataFrame(rows, columns=[*SETTING_COLUMNS, "fit_drop_pp", "fit_se_pp",
                                         "fit_risk_pp", "fit_differ", "fit_plus", "fit_minus", "fit_cost", "reduction_pct"])
     D = np.stack(losses) if losses else np.zeros((0, B.n), np.int8)
+    N = A.n + B.n
     return Candidates(base, fit_fraction, L, A.n, B.n, table, D, routers,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start,
+                      tiers=np.stack(tiers) if tiers else np.zeros((0, N), np.int8),
+                      escalated=np.stack(escalated) if escalated else np.zeros((0, N), bool),
+                      lengths=np.concatenate([sample_lengths(A.lengths, A.n),
+                                              sample_lengths(B.lengths, B.n)]))
+
+
+def _escalated(route: Routing) -> np.ndarray:
+    return (np.zeros(len(route.tier), bool) if route.escalated is None
+            else np.asarray(route.escalated, bool))
 
 

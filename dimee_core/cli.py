@@ -16,7 +16,9 @@ from .cli_args import Parser, UsageError, add_config_flags, eval_config, finite,
 from .config import METHOD_LABELS, DIMEEConfig
 from .data import DataError
 from .evaluate import evaluate, fit_routers, unit_results
-from .profiles import ProfileError
+from .objective import OBJECTIVES
+from .profiles import PRESETS as PROFILES
+from .profiles import ProfileError, load_profile
 
 
 def _add_evaluate(sub) -> None:
@@ -118,30 +120,62 @@ def _add_tune(sub) -> None:
     p.add_argument("--delta", type=_delta, default=0.1,
                    help="allowed risk: over calibration draws, the drop exceeds the target "
                         "with probability <= delta")
+    p.add_argument("--objective", choices=OBJECTIVES, default="abstract",
+                   help="also print the answer minimising this (a real unit needs "
+                        "--profile); every preset profile's is stored in routing.json")
+    p.add_argument("--profile", help="device-and-network profile for --objective: a preset "
+                                     f"({', '.join(PROFILES)}) or a profile JSON file")
+    p.add_argument("--units-only", action="store_true",
+                   help="keep the stored settings and their target; recompute only the "
+                        "answer per preset profile and real objective (routing.json's "
+                        "units section)")
 
 
 def _run_tune(args) -> int:
     from .answer import store
-    from .selection import SelectionError
+    from .objective import Objective
+    from .selection import SelectionError, evaluate_candidates
     from .price import price_of_certainty
+    from .tokens import with_lengths
     from .tuned import PRICE_KEY, save
     from .tuning import AUTO, AUTO_TARGETS, stored_settings, tune
+    from .unit_answers import answer, entry, score, tune_units
+    from .unit_store import SECTION
 
     cache = load(args.cache_dir)
-    try:
-        tuned = tune(cache, args.target, args.delta)
-    except SelectionError as e:
-        raise UsageError(str(e)) from None
-    settings = stored_settings(tuned, cache.defaults)
-    # what certainty costs here, at the delta each target was tested at (the Overview
-    # shows it beside the answer without certifying three times on its first screen)
-    tested = tuned.delta / len(AUTO_TARGETS) if args.target == AUTO else tuned.delta
-    settings[PRICE_KEY] = price_of_certainty(
-        cache.calibration, DIMEEConfig.for_cache(cache), tuned.target_pp, tested,
-        cands=tuned.candidates).to_dict()
+    objective = Objective(args.objective, load_profile(args.profile) if args.profile
+                          else None)  # a bad objective or profile fails before any work
+    if args.units_only:
+        settings = dict(cache.defaults)
+        plus = settings.get("dimee_plus") or {}
+        if "target_pp" not in plus or "delta" not in plus:
+            raise UsageError("--units-only needs settings stored by tune (a target and δ)")
+        cands = evaluate_candidates(cache.calibration, DIMEEConfig.for_cache(cache))
+        target, tested = plus["target_pp"], plus["delta"]
+    else:
+        try:
+            tuned = tune(cache, args.target, args.delta)
+        except SelectionError as e:
+            raise UsageError(str(e)) from None
+        settings = stored_settings(tuned, cache.defaults)
+        # what certainty costs here, at the delta each target was tested at (the Overview
+        # shows it beside the answer without certifying three times on its first screen)
+        tested = tuned.delta / len(AUTO_TARGETS) if args.target == AUTO else tuned.delta
+        settings[PRICE_KEY] = price_of_certainty(
+            cache.calibration, DIMEEConfig.for_cache(cache), tuned.target_pp, tested,
+            cands=tuned.candidates).to_dict()
+        cands, target = tuned.candidates, tuned.target_pp
+    # the answer in each preset profile's units: the same walk, at the same delta
+    with_tokens = with_lengths(cache)[0]  # real units need each sample's token count
+    settings[SECTION] = tune_units(with_tokens, cands, target, tested)
     save(args.cache_dir, settings, cache.num_layers, cache.calibration.n)
-    store(args.cache_dir)  # the Overview's answer at the new settings (dimee_core.answer)
+    if not args.units_only:
+        store(args.cache_dir)  # the Overview's answer at the new settings (dimee_core.answer)
     print(json.dumps(load_cache(args.cache_dir).defaults))
+    if objective.real:  # the one asked for (a custom profile's is not stored)
+        ans = answer(cands, objective, target, tested)
+        print(json.dumps({"objective": objective.name, "profile": objective.profile.name,
+                          **entry(ans, score(with_tokens, cands, ans))}))
     return 0
 
 

@@ -265,10 +265,13 @@ def _refusal(cands: Candidates, target_pp: float, delta: float, rule: Rule,
 def certify(cands: Candidates, target_pp: float, delta: float = DELTA,
             family: str = "any", random_state: int = 0,
             split_points: tuple[int, int] | None = None, rule: Rule = RULE,
-            bound: bool = True) -> Recommendation:
+            bound: bool = True, rank: np.ndarray | None = None) -> Recommendation:
     """The cheapest certified candidate of ``family`` (on calibration). ``split_points``
     restricts the path to one (m, n) (its own walk, its own delta). ``bound``: also
-    compute the winner's (1 - delta) upper bound (not adjusted for the selection)."""
+    compute the winner's (1 - delta) upper bound (not adjusted for the selection).
+    ``rank``: each candidate's saving in an objective's unit (objective.reductions; by
+    default the abstract one): every certified candidate is covered at once, so the
+    cheapest in any unit may be picked."""
     w = walk(cands, target_pp, delta, family, rule, random_state, split_points)
     t = cands.table
     mine = [(i, p) for i, p in w.passed if t["method"].iat[i] in FAMILIES[family]]
@@ -279,7 +282,9 @@ def certify(cands: Candidates, target_pp: float, delta: float = DELTA,
         return Recommendation(index=None, method=None, config=None, p_value=None,
                               bound_pp=None, held_out_drop_pp=None, reduction_pct=None,
                               message=_refusal(cands, target_pp, delta, rule, w), **base)
-    best, p_best = min(mine, key=lambda ip: (-t["reduction_pct"].iat[ip[0]], ip[0]))
+    rank = t["reduction_pct"].to_numpy() if rank is None else rank
+    best, p_best = min(mine, key=lambda ip: (-rank[ip[0]], -t["reduction_pct"].iat[ip[0]],
+                                             ip[0]))
     d = cands.D[best]
     shared = " shared by every method" if rule.shared else ""
     return Recommendation(
@@ -306,12 +311,14 @@ BOUND_NOTE = ("The bound is this setting's own (1 − δ) upper confidence bound
 
 
 def certified_frontier(cands: Candidates, delta: float = DELTA, family: str = "any",
-                       targets=FRONTIER_TARGETS, rule: Rule = RULE) -> list[Recommendation]:
+                       targets=FRONTIER_TARGETS, rule: Rule = RULE,
+                       rank: np.ndarray | None = None) -> list[Recommendation]:
     """The recommendation for each target (each its own guarantee at that target: see
-    FRONTIER_NOTE), one per distinct setting: a cost / guaranteed-drop frontier."""
+    FRONTIER_NOTE), one per distinct setting: a cost / guaranteed-drop frontier
+    (``rank``: what each candidate saves, as in :func:`certify`)."""
     seen, out = set(), []
     for t in targets:
-        rec = certify(cands, t, delta, family, rule=rule)
+        rec = certify(cands, t, delta, family, rule=rule, rank=rank)
         if rec.ok and rec.index not in seen:
             seen.add(rec.index)
             out.append(rec)
@@ -319,10 +326,12 @@ def certified_frontier(cands: Candidates, delta: float = DELTA, family: str = "a
 
 
 def split_point_table(cands: Candidates, target_pp: float, delta: float = DELTA,
-                      family: str = "any", rule: Rule = RULE) -> pd.DataFrame:
+                      family: str = "any", rule: Rule = RULE,
+                      rank: np.ndarray | None = None) -> pd.DataFrame:
     """Best certified saving for every (m, n) (NaN where none): each cell the cheapest
     of ``family`` at its split points among the one walk's certified candidates, so the
-    whole table holds jointly (HEATMAP_NOTE). ``bound_pp``: that setting's own bound."""
+    whole table holds jointly (HEATMAP_NOTE). ``bound_pp``: that setting's own bound;
+    ``rank``: what each candidate saves, as in :func:`certify` (``index``: the pick)."""
     from .pvalues import upper_bound_pp as bound_of
 
     t = cands.table
@@ -331,8 +340,9 @@ def split_point_table(cands: Candidates, target_pp: float, delta: float = DELTA,
     out = []
     for m, n in pairs:
         here = rows[(t["m"].to_numpy()[rows] == m) & (t["n"].to_numpy()[rows] == n)]
-        best = int(here[np.argmax(t["reduction_pct"].to_numpy()[here])]) if here.size else None
-        out.append({"m": m, "n": n,
+        saving = t["reduction_pct"].to_numpy() if rank is None else rank
+        best = int(here[np.argmax(saving[here])]) if here.size else None
+        out.append({"m": m, "n": n, "index": np.nan if best is None else best,
                     "reduction_pct": np.nan if best is None else t["reduction_pct"].iat[best],
                     "method": None if best is None else t["method"].iat[best],
                     "bound_pp": None if best is None else bound_of(

@@ -22,6 +22,8 @@ from .answer_record import ANSWER_KEY, parse as parse_answer
 from .config import BY_NAME, COST_PARAMS, DIMEEConfig, Param
 from .io import atomic_write_text, fail, read_json
 from .price_record import Price
+from .unit_store import SECTION
+from .unit_store import validate as validate_units
 
 ROUTING_FILE = "routing.json"
 MAX_ROUTING_BYTES = 1024 * 1024
@@ -72,7 +74,7 @@ def _check_entry(entry: Any, where: str, top: bool) -> None:
             Price.from_dict(value)
         elif top and key == ANSWER_KEY:  # the Overview's answer (dimee_core.answer)
             parse_answer(value)
-        elif not (top and key == "dimee_plus"):
+        elif not (top and key in ("dimee_plus", SECTION)):
             raise ValueError(f"{prefix}unknown setting {str(key)[:40]!r}")
 
 
@@ -81,6 +83,8 @@ def validate(settings: Any, num_layers: int, n_calibration: int) -> dict[str, An
     exits and ``n_calibration`` calibration samples (DIMEE's, and DIMEE+'s on top of
     them); else ValueError naming the field."""
     _check_entry(settings, "", top=True)
+    if SECTION in settings:  # the answer per preset profile and objective (tune)
+        validate_units(settings[SECTION], num_layers, n_calibration)
     plus = settings.get("dimee_plus")
     if plus is not None:
         _check_entry(plus, "dimee_plus", top=False)

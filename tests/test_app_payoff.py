@@ -38,3 +38,88 @@ def test_money_kpi_reads_per_million_requests():
     assert money and all(v.startswith("$") and v.endswith(" per 1 M requests")
                          for v in money)
     assert not [c.value for c in at.caption if "promotion and tail" in c.value]
+
+
+def test_the_optimiser_chooses_in_the_unit(tmp_path):
+    """What-if's optimiser in $ (LTE): the certified setting with the least money, its
+    calibration saving in $ checked against the profile's own per-sample model; in ms
+    nothing certified beats all-in-cloud, and it says so."""
+    import re
+
+    import numpy as np
+
+    from dimee_core import selection
+    from dimee_core.cache import load_cache
+    from dimee_core.config import DIMEEConfig
+    from dimee_core.objective import Objective
+    from dimee_core.profiles import PRESETS, summarise
+    from dimee_core.unit_answers import answer
+    from dimee_core.splits import fit_part
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update(unit="$", pf="lte")
+    at.switch_page("pages/whatif.py").run()
+    at.number_input(key="opt_target").set_value(0.3)
+    at.button(key="opt_go").click().run()
+    _clean(at)
+    msg = next(s.value for s in at.success if s.value.startswith("Guaranteed"))
+    saved = float(re.search(r"([-\d.]+) % less money than all-in-cloud on calibration",
+                            msg).group(1))
+    cache = load_cache("cache/rt-snippets")
+    cands = selection.evaluate_candidates(cache.calibration,
+                                          DIMEEConfig(alpha=at.session_state["alpha"]))
+    fit, held = fit_part(cache.calibration, cands.fit_fraction, 0)
+    lte = PRESETS["LTE + cloud GPU"]
+    ref = summarise(lte, np.zeros(cache.calibration.n, int), None, cache.calibration.lengths,
+                    1, 2, 6, reference=True).money_per_million
+
+    def money_saved(rec) -> float:  # on calibration, by the profile's per-request model
+        total = 0.0
+        for part in (cache.calibration.take(fit), cache.calibration.take(held)):
+            r = cands.routing(rec.index, part)
+            total += part.n * summarise(lte, r.tier, r.escalated, part.lengths, rec.config.m,
+                                        rec.config.n, 6).money_per_million
+        return 100 * (1 - total / cache.calibration.n / ref)
+
+    chosen = answer(cands, Objective("usd", lte), 0.3, 0.1).certified
+    assert saved == pytest.approx(money_saved(chosen), abs=0.05)
+    # at least what the setting chosen in abstract units saves in money
+    assert money_saved(chosen) >= money_saved(selection.certify(cands, 0.3, 0.1)) - 1e-9
+    at.sidebar.radio(key="unit").set_value("ms").run()
+    at.button(key="opt_go").click().run()
+    assert any("the answer is **all in the cloud**" in w.value for w in at.warning)
+
+
+def _stored(unit_key: str, slug: str) -> dict:
+    import json
+
+    objective = {"ms": "latency_ms", "mJ": "energy_mj", "$": "usd"}[unit_key]
+    return json.load(open("cache/rt-snippets/routing.json"))["units"][slug][objective]
+
+
+def test_the_overview_reads_the_answer_tune_stored_for_the_unit():
+    from ui.unit_answer import LABELS
+
+    e = _stored("mJ", "lte")
+    at = _overview("mJ", "lte")
+    _clean(at)
+    name = LABELS[e["method"]]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown[f"{name} Phone energy"] == f"{e['test']['value']:,.0f} mJ"
+    assert shown[f"{name} Phone energy reduction"] == f"{e['test']['reduction_pct']:.1f} %"
+    assert shown[f"{name} Accuracy"] == f"{100 * e['test']['accuracy']:.2f} %"
+    assert any(m.value.startswith("Under **LTE") and "cuts phone energy by" in m.value
+               for m in at.markdown)
+    cloud = _stored("mJ", "wifi")
+    assert cloud["method"] == "all_in_cloud"
+    at = _overview("mJ", "wifi")
+    _clean(at)
+    assert any("the answer is **All in cloud**" in m.value for m in at.markdown)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["All in cloud Phone energy reduction"] == "0.0 %"
+
+
+def test_an_edited_profile_has_no_stored_answer_and_says_so():
+    at = _overview("ms", "lte~pc.rtt_90")
+    _clean(at)
+    assert any("No answer is stored for this profile" in c.value for c in at.caption)

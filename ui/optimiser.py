@@ -19,7 +19,10 @@ from dimee_core.cache import Cache
 from dimee_core.config import SHORT_LABELS
 from dimee_core.evaluate import DIMEEConfig, score_routing
 from dimee_core.metrics import MethodResult
-from ui import charts, compute, guarantee, plot, price, state, undo, units, url, widgets
+from dimee_core.objective import Objective, reductions
+from dimee_core import unit_answers
+from ui import (charts, compute, guarantee, plot, price, state, undo, unit_answer, units,
+                url, widgets)
 from ui.text import md
 from ui.charts import METHOD_COLORS, layout
 
@@ -39,17 +42,21 @@ def describe(rec: selection.Recommendation) -> str:
     return guarantee.setting_words(rec.method, rec.config)
 
 
-def verdict(rec: selection.Recommendation, test: MethodResult | None) -> Verdict:
+def verdict(rec: selection.Recommendation, test: MethodResult | None,
+            saved: float | None = None, noun: str = "cost") -> Verdict:
     """Green only when a setting is certified AND its test drop is within the target; a
     test overshoot of a certified setting is said as an overshoot; nothing certified is
-    said plainly (never a silent fall-back)."""
+    said plainly (never a silent fall-back). ``saved``: its calibration saving in the
+    objective's unit (``noun``), when that is not the abstract cost."""
     if not rec.ok:
         return Verdict("warning", rec.message)
+    saved = rec.reduction_pct if saved is None else saved
     head = (f"Guaranteed: {rec.guarantee()} (Learn then Test, exchangeable samples "
             f"assumed). Recommended: {describe(rec)}. This setting's own upper bound on the "
             f"held-out calibration part (not adjusted for the selection; the guarantee "
             f"is): {rec.bound_pp:+.2f} pp (p = {rec.p_value:.3g}); "
-            f"{rec.reduction_pct:.1f} % cheaper than all-in-cloud on calibration.")
+            f"{saved:.1f} % {'less ' + noun if noun != 'cost' else 'cheaper'} than "
+            f"all-in-cloud on calibration.")
     if test is None:
         return Verdict("success", head)
     if test.accuracy_drop_pp > rec.target_pp + 1e-9:
@@ -63,18 +70,25 @@ def verdict(rec: selection.Recommendation, test: MethodResult | None) -> Verdict
                               f"{test.cost_reduction_pct:.1f} % saved.")
 
 
-def heatmap(table: pd.DataFrame, chosen: tuple[int, int] | None) -> go.Figure:
-    """Best certified saving for each (m, n) on its own; the recommendation's cell ringed."""
-    cells = table[["m", "n"]].assign(value=table["reduction_pct"].to_numpy())
+def heatmap(table: pd.DataFrame, chosen: tuple[int, int] | None,
+            rank: np.ndarray | None = None) -> go.Figure:
+    """Best certified saving for each (m, n) on its own (in ``rank``'s unit when given:
+    each candidate's saving there); the recommendation's cell ringed."""
+    value = table["reduction_pct"].to_numpy() if rank is None else np.array(
+        [np.nan if np.isnan(i) else rank[int(i)] for i in table["index"]])
+    cells = table[["m", "n"]].assign(value=value)
     texts = ["–" if np.isnan(v) else f"{v:.0f} %" for v in cells["value"]]
     return charts.split_heatmap(cells, "saved %", texts, chosen, colorscale="Greens", zmin=0,
                                 outline="black", missing_text="–", height=300)
 
 
-def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figure:
-    """Certified settings (one per target of a sweep): calibration saving vs held-out drop
-    with its upper bound as the error bar; the allowed drop as a green band. Each point
-    carries its candidate index (customdata) so a click can apply it."""
+def frontier(recs: list[selection.Recommendation], target_pp: float,
+             rank: np.ndarray | None = None, noun: str = "cost") -> go.Figure:
+    """Certified settings (one per target of a sweep): calibration saving (in ``rank``'s
+    unit when given) vs held-out drop with its upper bound as the error bar; the allowed
+    drop as a green band. Each point carries its candidate index (customdata) so a click
+    can apply it."""
+    saved = (lambda r: r.reduction_pct) if rank is None else (lambda r: rank[r.index])
     fig = go.Figure()
     fig.add_hrect(y0=-100, y1=target_pp, fillcolor="green", opacity=0.08, line_width=0)
     fig.add_hline(y=target_pp, line=dict(color="green", dash="dot"),
@@ -86,7 +100,7 @@ def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figur
         drop = np.array([r.held_out_drop_pp for r in part])
         bound = np.array([r.bound_pp for r in part])
         fig.add_trace(go.Scatter(
-            x=[r.reduction_pct for r in part], y=drop, mode="markers",
+            x=[saved(r) for r in part], y=drop, mode="markers",
             name=SHORT_LABELS[method], marker=dict(size=11, color=METHOD_COLORS[method],
                                                    line=dict(width=1, color="black")),
             error_y=dict(type="data", symmetric=False, array=bound - drop,
@@ -99,7 +113,7 @@ def frontier(recs: list[selection.Recommendation], target_pp: float) -> go.Figur
     hi = max([target_pp] + [r.bound_pp for r in recs]) + 0.2
     fig.update_yaxes(title="drop on the held-out calibration part (pp), bar to its bound",
                      range=[lo, hi])
-    fig.update_xaxes(title="cost reduction on calibration (%) → better")
+    fig.update_xaxes(title=f"{noun} reduction on calibration (%) → better")
     return layout(fig, height=380, clickmode="event+select")
 
 
@@ -200,14 +214,24 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
     url.publish({"opt_target": url.num(target), "opt_delta": url.num(delta),
                  "opt_family": family})  # a link (or Back) repeats this search
     cands = compute.candidates(cache, replace(cfg, alpha=alpha))
-    rec = selection.certify(cands, target, delta, family)
+    objective = unit_answer.objective()  # None: abstract costs
+    noun = units.unit().noun if objective else "cost"
+    ans = unit_answers.answer(cands, objective or Objective(), target, delta, family)
+    rec, rank = ans.certified, reductions(cands, objective) if objective else None
+    if ans.all_in_cloud:  # a real unit where no certified setting beats all-in-cloud
+        st.warning(f"In {md(units.unit().noun)} under {md(units.profile().name)} the answer "
+                   f"is **all in the cloud**: {md(ans.reason)}. It saves nothing and loses "
+                   f"no accuracy.")
     test, real = _test_result(cache, cands, rec) if rec.ok else (None, None)
-    v = verdict(rec, test)
-    getattr(st, v.kind)(v.text)
-    units.abstract_note("the guaranteed selection orders and certifies settings by the "
-                        "sidebar's abstract costs, so the savings in this verdict, the "
-                        "heatmap and the frontier are abstract; the test KPIs are rescored "
-                        "in your unit, and What-if → Your network sweeps the splits in it")
+    v = verdict(rec, test, ans.reduction_pct if objective else None, noun)
+    getattr(st, v.kind)(("The cheapest certified setting: " if ans.all_in_cloud else "")
+                        + v.text)
+    if objective:
+        st.caption(f"Every candidate costed in {md(units.unit().noun)} under "
+                   f"{md(units.profile().name)} on the calibration split: the path and the "
+                   f"guarantee are the selection's own, the {md(units.unit().noun)} decides "
+                   f"which certified setting is recommended; the heatmap and the frontier "
+                   f"show savings in it too.")
     st.caption(f"{words.count(len(cands.table), 'candidate')}, fitted on "
                f"{words.count(cands.n_fit, 'calibration sample')} "
                f"and certified on {cands.n_held_out} in {cands.seconds:.1f} s.")
@@ -224,15 +248,16 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Best guaranteed saving for each (m, n)**")
-        table = selection.split_point_table(cands, target, delta, family)
-        plot.chart(heatmap(table, (rec.config.m, rec.config.n) if rec.ok else None),
+        table = selection.split_point_table(cands, target, delta, family, rank=rank)
+        plot.chart(heatmap(table, (rec.config.m, rec.config.n) if rec.ok else None, rank),
                    key="opt_heatmap")
         st.caption("Each cell is certified on its own (its own guarantee); the "
                    "recommendation above is the one whose guarantee covers the whole grid.")
     with right:
         st.markdown("**Certified settings for targets from 0.1 to 5 pp** (click to apply)")
-        recs = selection.certified_frontier(cands, delta, family)
-        event = plot.chart(frontier(recs, target), key="opt_frontier", on_select="rerun",
+        recs = selection.certified_frontier(cands, delta, family, rank=rank)
+        event = plot.chart(frontier(recs, target, rank, noun), key="opt_frontier",
+                           on_select="rerun",
                            selection_mode="points")
         picked = next((r for r in recs if r.index == clicked_index(event)), None)
         if picked is not None and st.session_state.get("_opt_clicked") != (ask, picked.index):

@@ -123,11 +123,11 @@ def real_pair(summaries: dict[str, UnitSummary] | None, method: str
     return None if summaries is None else (summaries[method], summaries["all_in_cloud"])
 
 
-def cost_cells(r: MethodResult, real: tuple[UnitSummary, UnitSummary] | None = None
-               ) -> tuple[str, str, str, str, str]:
+def cost_cells(r: MethodResult, real: tuple[UnitSummary, UnitSummary] | None = None,
+               done: Unit | None = None) -> tuple[str, str, str, str, str]:
     """The cost KPIs in the chosen unit: (label, value, reduction label, reduction, help).
-    Without real-unit summaries they stay abstract."""
-    u, r = shown(real), in_unit(r, real)
+    Without real-unit summaries they stay abstract; ``done``: ``r`` is in that unit."""
+    u, r = (done, r) if done is not None else (shown(real), in_unit(r, real))
     label = reduction_title(u).split(" vs ")[0].capitalize()
     return u.kpi, fmt(u, r.mean_cost), label, f"{r.cost_reduction_pct:.1f} %", u.help
 

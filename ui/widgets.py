@@ -11,7 +11,7 @@ from dimee_core import explore, summary
 from dimee_core.cache import Cache
 from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
-from ui import charts, compute, downloads, plot, settings, units
+from ui import charts, compute, downloads, plot, settings, unit_answer, units
 from ui.compute import Results
 from ui.text import md
 
@@ -31,20 +31,22 @@ def _ci(ci: tuple[float, float] | None) -> str:
 
 
 def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
-            real: tuple | None = None, profile=None) -> None:
+            real: tuple | None = None, profile=None, unit=None) -> None:
     """Four headline numbers of one method (``per_row=2`` for half-width columns).
     ``real``: (own, all-in-cloud) real-unit summaries under ``profile`` (the sidebar's by
     default): the cost KPIs then show the sidebar's unit (through ui.units, like every
-    cost on every page), and in mJ the radio tail's share when it dominates."""
+    cost on every page), and in mJ the radio tail's share when it dominates.
+    ``unit``: ``r``'s cost is already in that unit (a stored answer)."""
     cells = [st.columns(per_row) for _ in range(4 // per_row)]
     c = [col for row in cells for col in row]
     c[0].metric(f"{prefix}Accuracy", f"{100 * r.accuracy:.2f} %", help=KPI_HELP["accuracy"])
     c[1].metric(f"{prefix}Accuracy drop vs cloud", f"{r.accuracy_drop_pp:+.2f} pp",
                 help=KPI_HELP["drop"], delta_description=_ci(r.drop_ci95) or None)
-    label, value, red_label, red, help_text = units.cost_cells(r, real)
+    label, value, red_label, red, help_text = units.cost_cells(r, real, unit)
     c[2].metric(f"{prefix}{label}", value, help=help_text)
+    shown = r if unit is not None else units.in_unit(r, real)
     c[3].metric(f"{prefix}{red_label}", red, help=KPI_HELP["reduction"],
-                delta_description=_ci(units.in_unit(r, real).reduction_ci95) or None)
+                delta_description=_ci(shown.reduction_ci95) or None)
     note = units.energy_note(real, profile)
     if note:
         st.caption(f"{prefix}phone energy: {note}" if prefix else f"Phone energy: {note}")
@@ -185,7 +187,16 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation
     """The data set's recommended method at its stored setting, in one sentence, its KPIs
     and why it was chosen; a note when the sidebar holds another setting."""
     rec = compute.recommended(cache)
+    if unit_answer.draw(cache, kpi_row):  # chosen in this unit by tune: read, not computed
+        if cfg != rec.config:
+            st.info("The sidebar holds another setting: the sections below use yours.",
+                    icon=":material/tune:")
+        return rec
     real = recommendation_units(cache)
+    if real is not None:
+        st.caption("No answer is stored for this profile (tune stores one per preset "
+                   "profile and unit): below is the abstract answer rescored in this unit. "
+                   "The What-if optimiser chooses in this unit.")
     st.markdown(summary.headline(recommendation_in_unit(rec, real), units.shown(real).noun))
     kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
             real=None if real is None else real[rec.method])
