@@ -63,11 +63,13 @@ def test_key_widgets_exist(at):
     assert at.sidebar.radio(key="policy").options == ["pools", "reward", "budget"]
     labels = [m.label for m in at.metric]
     assert {"Accuracy", "Accuracy drop vs cloud", "Mean cost", "Cost reduction"} <= set(labels)
-    assert len(at.main.get("download_button")) == 2  # + the sidebar's profile download
+    # the page's own downloads (the sidebar's profile download is not in main)
+    assert {b.key for b in at.main.get("download_button")} == {
+        "ov_onepage_pdf", "ov_onepage_png", "ov_csv", "ov_json"}
     at.switch_page("pages/whatif.py").run()
     assert at.number_input(key="opt_target") is not None
     k = at.sidebar.slider(key="k").value
-    plus = [d.value for d in at.dataframe if "tier" in d.value.columns
+    plus = [d.value for d in at.dataframe if {"cluster", "tier"} <= set(d.value.columns)
             and "acc_mobile" not in d.value.columns]  # the DIMEE+ option per cluster
     assert len(plus) == 1 and len(plus[0]) == k
     allowed = ("mobile", "edge", "cloud", "edge → cloud if conf <")
