@@ -339,8 +339,8 @@ def why_tier(cluster: Mapping[str, Any], tier_costs: Sequence[float], config: DI
     size, tier = int(cluster["size"]), str(cluster["tier"])
     facts = (f"Cluster #{int(cluster['cluster'])} holds "
              f"{words.count(size, 'calibration sample')} that looked alike to the phone. "
-             f"On them the phone's exit is right {100 * acc['mobile']:.0f} % of the time, the edge's {100 * acc['edge']:.0f} % "
-             f"and the cloud's {100 * acc['cloud']:.0f} %; an answer costs "
+             f"On them the phone's exit is right {100 * acc['mobile']:.0f} % of the time, "
+             f"the edge's {100 * acc['edge']:.0f} % and the cloud's {100 * acc['cloud']:.0f} %; an answer costs "
              f"{tier_costs[0]:.3g} on the phone, {tier_costs[1]:.3g} on the edge and "
              f"{tier_costs[2]:.3g} in the cloud. ")
     if config.policy == "pools":
