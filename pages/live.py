@@ -94,6 +94,9 @@ def _one_text(task: str, res) -> None:
     except PredictError as exc:
         st.warning(md(exc))
         return
+    except (CacheError, ModelError) as exc:
+        st.error(f"The model cannot be loaded: {md(exc)}")
+        return
     model = live.model(cache)
     if out.truncated[0]:
         st.warning(f"This text is longer than the model reads ({model.max_length} tokens): "
@@ -149,6 +152,9 @@ def _many_texts(task: str, res) -> None:
     except PredictError as exc:
         st.error(md(exc))
         return
+    except (CacheError, ModelError) as exc:
+        st.error(f"The model cannot be loaded: {md(exc)}")
+        return
     routes = live.routes(cache, cfg, out)
     table = to_frame(out, routes, names)
     u = units.unit()
@@ -179,8 +185,8 @@ if problem is not None:
             f"{md(problem)}. A build with adapters (`python -m dimee_core build`, "
             f"LoRA by default) ships one in the cache's model/ folder.")
 else:
-    try:
-        task = live.model(cache).task
+    try:  # from the model's verified config: the page draws before PyTorch loads
+        task = live.task(cache)
     except (CacheError, ModelError) as exc:
         st.error(f"The model cannot be loaded: {md(exc)}")
     else:

@@ -17,7 +17,7 @@ import streamlit as st
 
 import numpy as np
 
-from dimee_core.cache import Cache
+from dimee_core.cache import Cache, load_model_files
 from dimee_core.costs import TIERS
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
@@ -38,6 +38,13 @@ class _Loaded:
 @compute.cached(show_spinner="Loading the model (once per server)…", max_entries=4)
 def _loaded(cache: Cache) -> _Loaded:  # a rebuilt cache gets a new model
     return _Loaded(LiveModel(cache), threading.Lock())
+
+
+@compute.cached(show_spinner=False, max_entries=8)
+def task(cache: Cache) -> str:
+    """"single" or "pair", from the model's sha256-verified config: no PyTorch, so the
+    page draws while the model still loads (CacheError when it has none or fails)."""
+    return str(load_model_files(cache).config["task"])
 
 
 def model(cache: Cache) -> LiveModel:
@@ -110,14 +117,15 @@ def figures(cache: Cache, cfg: DIMEEConfig, routes: list[Route], tokens: np.ndar
 
 
 def warm_up(cache: Cache, cfg: DIMEEConfig) -> None:
-    """Server start (ui.warmup, after the Overview's caches): what a first Live visit
-    waits for on the default data set at its defaults ``cfg`` — the opening
-    (illustrative) setting, its evaluation, PyTorch and the model, and one forward pass
-    (the first is the slowest)."""
+    """Server start (ui.warmup, after the Overview's caches): first what the Live page
+    draws from on the default data set at its defaults ``cfg`` (the model's task, the
+    opening illustrative setting and its evaluation), then what a first text waits for
+    (PyTorch, the model, one forward pass: the first is the slowest)."""
     from ui import teaching
 
     if cache.model_status is not None:  # no model shipped: Live says so, nothing to load
         return
+    task(cache)
     compute.results(cache, teaching.illustration(cache, cfg).config)
     loaded = _loaded(cache)
     with loaded.lock:
