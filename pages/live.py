@@ -192,6 +192,7 @@ else:
     else:
         res = widgets.results_or_error(cache, cfg)
         if res is not None:
+            widgets.risk_warnings(res.evaluation)  # the setting these routes come from
             _examples(res)
             _one_text(task, res)
             st.divider()

@@ -16,6 +16,7 @@ st.title("Samples: follow one request")
 res = widgets.results_or_error(cache, cfg)
 if res is not None:
     ev = res.evaluation
+    widgets.risk_warnings(ev)  # the setting these routes come from
     samples.start(cache.test.n)
     method = st.segmented_control("Router", samples.ROUTERS,
                                   format_func={"dimee": "DIMEE", "dimee_plus": "DIMEE+"}.get,

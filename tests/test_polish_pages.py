@@ -43,7 +43,7 @@ def expected_risks() -> list[str]:
 
 
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/whatif.py",
-                                  "pages/compare.py"])
+                                  "pages/compare.py", "pages/samples.py"])
 def test_every_kpi_page_shows_the_risk_warnings(page, expected_risks):
     at = _run(page, **RISKY)
     shown = [w.value for w in at.warning]
