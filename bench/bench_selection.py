@@ -32,11 +32,10 @@ from dimee_core.cache import list_caches, load_cache  # noqa: E402
 from dimee_core.evaluate import DIMEEConfig  # noqa: E402
 
 RULES = {"earlier (counts, betting, own paths)": selection.EARLIER_RULE,
-         "smooth, betting, shared": selection.Rule("smooth", "betting", True),
-         "counts, exact, shared": selection.Rule("counts", "exact", True),
-         "smooth, exact, own paths": selection.Rule("smooth", "exact", False),
-         "power, exact, shared": selection.Rule("power", "exact", True),
-         "smooth, exact, shared": selection.Rule("smooth", "exact", True)}
+         "smooth, exact, shared path": selection.Rule("smooth", "exact", "shared"),
+         "power, betting, shared path": selection.Rule("power", "betting", "shared"),
+         "power, exact, family paths": selection.Rule("power", "exact", "family"),
+         "power, exact, shared path": selection.Rule("power", "exact", "shared")}
 
 
 def timing(cache) -> None:

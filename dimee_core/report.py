@@ -1,8 +1,9 @@
 """The headline report: cost reduction at a target accuracy drop, chosen with a guarantee.
 
 For every cache and every target drop (0.3 pp, 1 pp): ``selection`` recommends DIMEE,
-DIMEE+ and the cascade on the calibration split alone (Learn then Test: each
-recommendation's true drop exceeds the target with probability at most delta). Only then
+DIMEE+ and the cascade on the calibration split alone (Learn then Test along one shared
+path: over calibration draws, the chance that any of the three has a true drop above the
+target is at most delta). Only then
 is the test split scored (with paired bootstrap 95 % intervals). Frontiers sweep each
 method's knob and score every point on test. ``resplits`` repeats the whole selection on
 R fresh 50/50 re-splits of calibration + test and counts how often the target is broken.
@@ -242,33 +243,6 @@ def resplit_evaluation(cache: Cache, resplits: int = RESPLITS, targets=TARGETS_P
                        for m in METHODS} for t in targets}
 
 
-def population_violations(population: Split, base: DIMEEConfig, n_calibration: int,
-                          draws: int, targets=TARGETS_PP, delta: float = DELTA,
-                          grid: Grid = Grid(), random_state: int = 0) -> dict:
-    """What the guarantee bounds, measured where it is known exactly: ``draws``
-    calibration splits of ``n_calibration`` samples drawn i.i.d. (with replacement) from
-    a finite ``population``; each method's recommendation's TRUE drop is its exact drop
-    on the population. ``true_violation_rate`` estimates P(true drop > target) <= delta
-    (the re-splits' ``violation_rate`` also carries the scoring half's noise)."""
-    rng = np.random.default_rng(random_state)
-    corr = population.probs.argmax(2) == population.labels[:, None]
-    got: dict = {}
-    for r in range(draws):
-        cal = population.take(rng.integers(0, population.n, n_calibration))
-        cands = evaluate_candidates(cal, replace(base, random_state=random_state + r), grid)
-        for t, m in itertools.product(targets, METHODS):
-            rec = certify(cands, t, delta, m, bound=False)
-            if rec.ok:
-                exit_layer = cands.routing(rec.index, population).exit_layer
-                drop = 100 * float(corr[:, -1].mean()
-                                   - corr[np.arange(population.n), exit_layer - 1].mean())
-            got.setdefault((t, m), []).append((rec.ok, rec.ok and drop > t + 1e-9))
-    return {f"{t:g}": {m: {"draws": draws,
-                           "certified_rate": float(np.mean([v[0] for v in got[t, m]])),
-                           "true_violation_rate": float(np.mean([v[1] for v in got[t, m]]))}
-                       for m in METHODS} for t in targets}
-
-
 def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000,
                resplits: int = RESPLITS, delta: float = DELTA, grid: Grid = Grid(),
                log=print, jobs: int = 1) -> dict:
@@ -414,8 +388,8 @@ def resplits_markdown(resplits: dict) -> str:
              f"one walk along one shared path, so they hold jointly. Violation rate: share "
              f"of re-splits whose scored drop exceeds the target. It is not P(true drop > "
              f"target), which the guarantee bounds by δ over calibration draws: a scored "
-             f"drop also carries the scoring half's noise (population_violations measures "
-             f"the true one on a population whose drops are known).", "",
+             f"drop also carries the scoring half's noise (validity.population_violations "
+             f"measures the true one on a population whose drops are known).", "",
              "| dataset | target | method | re-splits | mean cost reduction % "
              "| mean accuracy drop pp | violation rate |", "|---|---|---|---|---|---|---|"]
     for ds, d in resplits["datasets"].items():

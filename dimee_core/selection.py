@@ -5,11 +5,12 @@ Learn then Test (Angelopoulos, Bates, Candès, Jordan & Lei 2021) on the calibra
 1. a seeded, stratified part of it (``fit_fraction``) fits every candidate: one k-means
    per (m, k, features) serves every n, policy, epsilon / mu, safety margin and both
    DIMEE and DIMEE+; the cascade is a candidate like any other;
-2. the same part orders the candidates into ONE path shared by every method family:
-   the likeliest to pass first, by the held-out z-score the fit part predicts for the
-   target (its smooth paired loss, the cloud's probability of the true label minus the
-   setting's, against the share of its answers that differ from the cloud's), then the
-   dearest;
+2. the same part orders the candidates into paths: one for DIMEE+ and the cascade it
+   contains (so DIMEE+ never ends below the cascade), one for DIMEE, one over every
+   method (the pick across methods); the likeliest to pass first, as the fit part
+   predicts the held-out test (its smooth paired loss, the cloud's probability of the
+   true label minus the setting's, against the share of its answers that differ from
+   the cloud's), then the dearest;
 3. the held-out rest tests "true accuracy drop > target" for each candidate in that order
    with a valid p-value (``pvalues``: an exact test on the disagreement counts), stopping
    at the first that cannot be rejected (fixed-sequence testing: no multiplicity penalty
@@ -17,13 +18,15 @@ Learn then Test (Angelopoulos, Bates, Candès, Jordan & Lei 2021) on the calibra
 4. each family's recommendation is its cheapest candidate among those certified.
 
 Guarantee: if calibration samples and future samples are exchangeable (i.i.d. from the
-same population), the family-wise error of the whole path is at most delta: with
-probability at least 1 - delta over calibration draws, EVERY certified candidate's true
-drop is within the target, whatever the grid. So the recommendations of DIMEE, DIMEE+
-and the cascade hold jointly, and choosing among certified candidates afterwards (the
-cheapest per family, or DIMEE vs DIMEE+ on calibration) keeps the guarantee; DIMEE+,
-which contains the cascade, never ends below it. The recommendation is the cheapest
-certified candidate, not the cheapest setting whose true drop is within the target.
+same population), the family-wise error of each walk is at most delta: with probability
+at least 1 - delta over calibration draws, EVERY candidate it certified has a true drop
+within the target, whatever the grid. So choosing among one walk's certified candidates
+afterwards (the cheapest, DIMEE+ or the cascade) keeps the guarantee; choosing between
+DIMEE's walk and DIMEE+'s on their numbers would not (2 delta): pick across methods from
+the "any" walk, or by a rule fixed in advance. ``Rule(paths="shared")`` puts every
+method on one walk instead (jointly covered, but DIMEE's noisy candidates then stop
+DIMEE+'s walk early: vitaminc, 0.3 pp). The recommendation is the cheapest certified
+candidate, not the cheapest setting whose true drop is within the target.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ FAMILIES = {"dimee": ("dimee",), "dimee_plus": ("dimee_plus", "cascade"),
 DELTA = 0.1
 PSEUDO_PER_CLUSTER = {"dimee": 1.0, "dimee_plus": 3.0, "cascade": 0.0}  # "counts" order only
 ORDERS = ("smooth", "power", "counts")
+PATHS = ("shared", "family", "own")
 
 
 def check_request(target_pp: float, delta: float) -> None:
@@ -64,22 +68,32 @@ class Rule:
     part predicts for the target: smooth risk against the share of answers that differ
     from the cloud's), "smooth" (the fit-part smooth paired loss alone) or "counts"
     (fit-part 0/1 disagreements plus a per-cluster penalty, the earlier rule); ``test``:
-    see ``pvalues``; ``shared``: one path for every family (else each family walks its
-    own, each with its own delta, and a choice between families is covered at only the
-    sum of their deltas)."""
+    see ``pvalues``; ``paths``: "shared", one path for every family; "family", one for
+    DIMEE and one for DIMEE+ that the cascade (which DIMEE+ contains) reads too, plus one
+    over every method for "any"; "own", one per family (the earlier rule). Each walk
+    holds at delta; a choice between families of different walks is covered only at the
+    sum of their deltas, so pick across methods from the "any" walk."""
 
     order: str = "power"
     test: str = "exact"
-    shared: bool = True
+    paths: str = "family"
 
     def __post_init__(self):
         if self.order not in ORDERS:
             raise SelectionError(f"order must be one of {ORDERS}, got {self.order!r}")
         check_test(self.test)
+        if self.paths not in PATHS:
+            raise SelectionError(f"paths must be one of {PATHS}, got {self.paths!r}")
+
+    def walk_of(self, family: str) -> str:
+        """Which walk certifies ``family``."""
+        if self.paths == "shared":
+            return "any"
+        return "dimee_plus" if self.paths == "family" and family == "cascade" else family
 
 
 RULE = Rule()
-EARLIER_RULE = Rule(order="counts", test="betting", shared=False)  # before issue 22
+EARLIER_RULE = Rule(order="counts", test="betting", paths="own")  # before issue 22
 
 
 # ---------------------------------------------------------------- testing along the path
@@ -149,15 +163,19 @@ def path_order(cands: Candidates, family: str, delta: float, rule: Rule = RULE,
                split_points: tuple[int, int] | None = None,
                target_pp: float | None = None) -> np.ndarray:
     """Row indices in testing order, fixed by the fit part alone. The path holds every
-    method when ``rule.shared`` (else only ``family``'s). Least estimated risk first, then
+    method its walk serves (``Rule.walk_of``). Least estimated risk first, then
     the dearest; a candidate is kept only when it is cheaper than every safer candidate
     of its own method, so each test offers a saving and fewer tests can stop the walk.
 
     Risk estimates: "smooth", the fit-part mean r of the cloud's probability of the true
     label minus the setting's (low variance: every sample contributes, not only the few
-    that disagree); "power", minus (t - r) / sqrt((v + t + 1/n) / n), the z-score the
-    held-out test would see with v the fit-part share of answers differing from the
-    cloud's (a setting that disagrees often is noisy to test, so it waits); "counts", max(fit-part drop, 0) + z * sqrt(disagreements + c * k) / N
+    that disagree); "power", the chance of passing the held-out test as the fit part
+    predicts it, Phi((t - r+ - z se) / sqrt(se^2 + v / n_fit)), with r+ = max(r, 0) (a
+    setting more confident than the cloud is not predicted to disagree less than never;
+    unclipped, such settings jumped ahead and one +1 stopped the walk), v the fit-part share
+    of answers differing from the cloud's, se = sqrt((v + t + 1/n) / n) the held-out
+    mean's spread and v / n_fit the fit part's own uncertainty about r (a setting that
+    disagrees often is noisy to test and to predict, so it waits); "counts", max(fit-part drop, 0) + z * sqrt(disagreements + c * k) / N
     with c pseudo-disagreements per cluster (a setting fitted on these samples flatters
     itself there)."""
     from scipy.stats import norm
@@ -165,18 +183,24 @@ def path_order(cands: Candidates, family: str, delta: float, rule: Rule = RULE,
     if family not in FAMILIES:
         raise SelectionError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
     t = cands.table
-    keep = t["method"].isin(METHODS if rule.shared else FAMILIES[family])
+    keep = t["method"].isin(FAMILIES[rule.walk_of(family)])
+    # a setting no cheaper than all-in-cloud on the fit part offers nothing to certify
+    # (all-in-cloud is the fallback anyway), and with too few samples its test would
+    # stop the walk before the candidates that do save
+    keep &= t["fit_cost"] < cands.base.costs.reference_cost(cands.num_layers) - 1e-9
     if split_points is not None:
         keep = keep & (t["m"] == split_points[0]) & (t["n"] == split_points[1])
     rows = np.flatnonzero(keep.to_numpy())
     if rule.order == "smooth":
         score = t["fit_risk_pp"].to_numpy()
-    elif rule.order == "power":  # minus the held-out z-score the fit part predicts
+    elif rule.order == "power":  # the likeliest to pass first (see the docstring)
         if target_pp is None:
             raise SelectionError("the power order needs the target")
-        tt, n = target_pp / 100, cands.n_held_out
-        score = -(tt - t["fit_risk_pp"].to_numpy() / 100) / np.sqrt(
-            (t["fit_differ"].to_numpy() + tt + 1 / n) / n)
+        tt, n, v = target_pp / 100, cands.n_held_out, t["fit_differ"].to_numpy()
+        se = np.sqrt((v + tt + 1 / n) / n)  # the held-out mean's spread
+        r = np.maximum(t["fit_risk_pp"].to_numpy() / 100, 0.0)  # none is safer than 0
+        score = -((tt - r) - norm.ppf(1 - delta) * se) / (
+            np.sqrt(se * se + v / cands.n_fit))
     else:
         spread = np.sqrt(t["fit_plus"] + t["fit_minus"] + t["method"].map(
             PSEUDO_PER_CLUSTER) * t["k"]) / cands.n_fit
@@ -213,7 +237,7 @@ def walk(cands: Candidates, target_pp: float, delta: float = DELTA, family: str 
     """Test along the path until the first candidate that cannot be certified (memoised:
     with a shared path, every family reads the same walk)."""
     check_request(target_pp, delta)
-    key = (float(target_pp), float(delta), family if not rule.shared else "any", rule,
+    key = (float(target_pp), float(delta), rule.walk_of(family), rule,
            random_state, split_points)
     if key not in cands.walks:
         order = path_order(cands, family, delta, rule, split_points, target_pp)
@@ -286,7 +310,8 @@ def certify(cands: Candidates, target_pp: float, delta: float = DELTA,
     best, p_best = min(mine, key=lambda ip: (-rank[ip[0]], -t["reduction_pct"].iat[ip[0]],
                                              ip[0]))
     d = cands.D[best]
-    shared = " shared by every method" if rule.shared else ""
+    shared = {"any": " shared by every method", "dimee_plus": " shared by DIMEE+ and the "
+              "cascade"}.get(rule.walk_of(family), "")
     return Recommendation(
         index=best, method=str(t["method"].iat[best]), config=cands.config(best),
         p_value=p_best,
@@ -304,8 +329,8 @@ FRONTIER_NOTE = ("Each target on this frontier is certified on its own. Choosing
                  "after seeing what it saves is a choice made on the same data, which δ does "
                  "not cover: fix the target first and read this as a guide.")
 HEATMAP_NOTE = ("Every cell is its split points' cheapest setting among the candidates "
-                "certified by ONE walk along the shared path, so the cells hold jointly: "
-                "choosing a cell after looking keeps the guarantee.")
+                "certified by ONE walk, so the cells hold jointly: choosing a cell after "
+                "looking keeps the guarantee.")
 BOUND_NOTE = ("The bound is this setting's own (1 − δ) upper confidence bound on the "
               "held-out part; it is not adjusted for having chosen the setting there.")
 

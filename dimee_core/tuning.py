@@ -2,9 +2,9 @@
 tightest target these data can certify: ``tightest``, which also tells a refused request
 what it could have, and how many samples it needs), each with its guarantee.
 
-Both come from ONE walk along the shared path, so they hold jointly: with probability
-at least 1 - delta over calibration draws, both true drops are within the target, and
-choosing between them later (``summary.pick_method``) keeps the guarantee.
+Each holds at delta on its own (DIMEE+'s walk also serves the cascade). They hold
+jointly only when one walk certified both (``Rule(paths="shared")``: stored as
+``joint``); otherwise ``summary.pick_method`` picks by a rule fixed in advance.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def _entry(rec: Recommendation, target_pp: float, delta: float) -> dict:
     return {"certified": True, "guarantee": guarantee_words(target_pp, delta),
             "target_pp": target_pp, "delta": delta, "bound_pp": rec.bound_pp,
             "p_value": rec.p_value, "calibration_reduction_pct": rec.reduction_pct,
-            "n_fit": rec.n_fit, "n_held_out": rec.n_held_out, "joint": True}
+            "n_fit": rec.n_fit, "n_held_out": rec.n_held_out,
+            "joint": RULE.walk_of("dimee") == RULE.walk_of("dimee_plus")}
 
 
 def tune(cache: Cache, target: float | str, delta: float = DELTA) -> Tuned:
@@ -131,7 +132,7 @@ def stored_settings(tuned: Tuned, defaults: dict) -> dict:
     out.update(_entry(d, t.target_pp, t.delta))
     out["chosen_by"] = (f"Learn then Test on the calibration split ({len(t.candidates.table)} "
                         f"candidates fitted on {p.n_fit} samples, certified on "
-                        f"{p.n_held_out} along one path shared by every method; "
+                        f"{p.n_held_out} along the DIMEE+ and cascade path; "
                         f"{t.note}): {p.message}")
     out["dimee_plus"] = {**p.setting(), "fit_fraction": p.config.fit_fraction,
                          "random_state": p.config.random_state,

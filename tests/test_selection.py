@@ -208,7 +208,7 @@ def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
     assert certified["any"] >= reps // 2  # the test is not vacuous: it certifies most splits
     for f in families:
         assert violations[f] / reps <= mc_limit(DELTA, reps), f
-    if rule.shared:
+    if rule.paths == "shared":
         assert joint / reps <= mc_limit(DELTA, reps)
         assert certified["dimee_plus"] >= certified["cascade"]
     assert naive_violations / reps > mc_limit(DELTA, reps)
@@ -247,3 +247,29 @@ def test_auto_target_refuses_plainly_when_nothing_up_to_5_pp_certifies():
     tiny = replace(cache, calibration=cache.calibration.take(np.arange(90)))
     with pytest.raises(S.SelectionError, match="nothing stored: No target up to 5 pp"):
         tune(tiny, "auto")
+
+
+def test_population_violations_counts_true_drops_not_scored_ones():
+    """validity.population_violations against a direct recomputation of the same draws:
+    each method's certified rule routed on the whole population, its exact drop there."""
+    from dimee_core.validity import population_violations
+
+    pop, base, draws, n_cal = _population(), DIMEEConfig(), 6, 1000
+    got = population_violations(pop, base, n_cal, draws, (1.0,), DELTA, SIM_GRID, 3)
+    corr = pop.probs.argmax(2) == pop.labels[:, None]
+    rng = np.random.default_rng(3)
+    ok = {m: 0 for m in S.METHODS}
+    bad = {m: 0 for m in S.METHODS}
+    for r in range(draws):
+        cands = S.evaluate_candidates(pop.take(rng.integers(0, pop.n, n_cal)),
+                                      replace(base, random_state=3 + r), SIM_GRID)
+        for m in S.METHODS:
+            rec = S.certify(cands, 1.0, DELTA, m)
+            if rec.ok:
+                e = cands.routing(rec.index, pop).exit_layer
+                ok[m] += 1
+                bad[m] += 100 * (corr[:, -1].mean() - corr[np.arange(pop.n), e - 1].mean()) > 1.0
+    for m in S.METHODS:
+        assert got["1"][m]["certified_rate"] == ok[m] / draws
+        assert got["1"][m]["true_violation_rate"] == bad[m] / draws
+    assert ok["dimee_plus"] >= draws // 2

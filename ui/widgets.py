@@ -148,9 +148,11 @@ def headline_panel(cache: Cache) -> None:
         st.caption(
             "From `python -m dimee_core report` at this cache's default costs, whatever the "
             "sidebar says. For each target drop, the guaranteed selection (Learn then "
-            "Test) certifies on the calibration split the cheapest setting of DIMEE, "
-            "DIMEE+ and the cascade whose true drop exceeds the target with probability "
-            "at most δ (samples exchangeable); only then is the test split scored. "
+            "Test) walks one path of candidates on the calibration split and recommends, "
+            "for DIMEE, DIMEE+ and the cascade, the cheapest setting it certified (not "
+            "necessarily the cheapest setting within the target): over calibration draws, "
+            "the chance that any of them has a true drop above the target is at most δ "
+            "(samples exchangeable). Only then is the test split scored. "
             "Brackets: 95 % bootstrap intervals.")
         units.abstract_note("the report scores its settings in the paper's cost model")
         cc = st.column_config
