@@ -167,13 +167,14 @@ def _population() -> Split:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rule", [S.RULE, S.EARLIER_RULE], ids=["shared-exact", "earlier"])
+@pytest.mark.parametrize("rule", [S.RULE, S.Rule(paths="shared"), S.EARLIER_RULE],
+                         ids=["default", "shared", "earlier"])
 def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
     """Calibration splits of 1000 samples drawn i.i.d. (with replacement) from a fixed
     population of 3.2 k real trec samples: the true drop of any rule is its exact drop on
     the population. Each family's certified recommendation exceeds the target in at most
-    delta of the splits (+ Monte-Carlo error), and with the shared path so do the three
-    together (one walk covers them jointly); picking the cheapest candidate whose
+    delta of the splits (+ Monte-Carlo error), and so do the families read from one walk
+    together; picking the cheapest candidate whose
     held-out drop is within the target (no multiplicity control, the old rule's winner's
     curse) does not keep it."""
     pop = _population()
@@ -193,14 +194,14 @@ def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
             route = cands.routing(i, pop)
             return 100 * (corr[:, -1].mean() - corr[np.arange(pop.n), route.exit_layer - 1].mean())
 
-        broke = False
+        broke = False  # any family on the same walk as DIMEE+ broke the target
         for f in families:
             rec = S.certify(cands, target, DELTA, f, rule=rule, bound=False)
             if rec.ok:
                 certified[f] += 1
                 bad = true_drop(rec.index) > target + 1e-9
                 violations[f] += bad
-                broke |= bad
+                broke |= bad and rule.walk_of(f) == rule.walk_of("dimee_plus")
         joint += broke
         held = 100 * cands.D.mean(1)
         naive = int(np.argmax(np.where(held <= target, cands.table["reduction_pct"], -np.inf)))
@@ -208,8 +209,8 @@ def test_guarantee_holds_over_200_synthetic_calibration_splits(rule):
     assert certified["any"] >= reps // 2  # the test is not vacuous: it certifies most splits
     for f in families:
         assert violations[f] / reps <= mc_limit(DELTA, reps), f
-    if rule.paths == "shared":
-        assert joint / reps <= mc_limit(DELTA, reps)
+    assert joint / reps <= mc_limit(DELTA, reps)  # one walk's picks hold jointly
+    if rule.walk_of("cascade") == rule.walk_of("dimee_plus"):
         assert certified["dimee_plus"] >= certified["cascade"]
     assert naive_violations / reps > mc_limit(DELTA, reps)
 
