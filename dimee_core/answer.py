@@ -39,7 +39,7 @@ def stored(cache: Cache) -> Recommendation | None:
     cloud = float((cache.test.probs[:, -1].argmax(1) == cache.test.labels).mean())
     return Recommendation(
         cache.name, str(cache.meta.get("title", cache.name)), config,
-        pick_method(calibration, target_pp, certified if joint else ()), target_pp, alpha,
+        pick_method(calibration, target_pp, certified, joint), target_pp, alpha,
         calibration, test, cache.test.n, cloud, {},
         DIMEEConfig.for_cache(cache, "dimee_plus", costs=config.costs), delta, certified,
         joint)
