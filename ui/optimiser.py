@@ -251,8 +251,7 @@ def section(cache: Cache, cfg: DIMEEConfig) -> None:
         table = selection.split_point_table(cands, target, delta, family, rank=rank)
         plot.chart(heatmap(table, (rec.config.m, rec.config.n) if rec.ok else None, rank),
                    key="opt_heatmap")
-        st.caption("Each cell is certified on its own (its own guarantee); the "
-                   "recommendation above is the one whose guarantee covers the whole grid.")
+        st.caption(selection.HEATMAP_NOTE)
     with right:
         st.markdown("**Certified settings for targets from 0.1 to 5 pp** (click to apply)")
         recs = selection.certified_frontier(cands, delta, family, rank=rank)
