@@ -46,13 +46,16 @@ FIRST_COST_JS = """([label, names]) => {
 }""" % KPI  # the first cost KPI on the page: the recommended answer's
 
 
+SECTION = '[data-testid="stSidebar"] details'
+
+
 def _click_unit(page, key: str) -> None:
     radio = page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').filter(
         has_text="Show costs in").first
     if not radio.is_visible():  # its section starts closed in abstract mode
-        page.locator('[data-testid="stSidebar"] details').filter(
-            has_text="Real units").first.locator("summary").first.click()
-    radio.get_by_text(key, exact=True).click()
+        page.locator(SECTION).filter(has_text="Real units").first.locator(
+            "summary").first.click(force=True)
+    radio.get_by_text(key, exact=True).click(force=True)  # the sidebar redraws each run
 
 
 def switch_times(browser, app: str, rounds: int) -> list[float]:
@@ -61,6 +64,9 @@ def switch_times(browser, app: str, rounds: int) -> list[float]:
     with streamlit_server(app=app) as (url, _):
         page.goto(url)
         page.locator(KPI).first.wait_for(timeout=300000)
+        # the sidebar is drawn after the page (app.py): wait for its unit section
+        page.locator(SECTION).filter(has_text="Real units").first.wait_for(
+            state="attached", timeout=600000)
         wait_idle(page, 300000)
         for r in range(rounds + 1):
             for key in ORDER:
