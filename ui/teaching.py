@@ -11,6 +11,7 @@ from dimee_core import teaching
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
 from ui import compute, guarantee, settings, url
+from ui.text import md
 
 KEY = "lesson"  # widget key == URL parameter
 CHOICES = {"illustrative": "Illustrative (not certified)", "certified": "Certified",
@@ -55,12 +56,19 @@ def lesson_config(cache: Cache, cfg: DIMEEConfig) -> DIMEEConfig:
         st.caption("The sidebar's knobs, exactly as set there.")
         return cfg
     if choice == "certified":
-        what = (f"**Certified setting:** {guarantee.setting_words('dimee', certified)} — "
-                + (claim.words() if claim else "stored with this data set") + ".")
-        what += (" Where the target is tight for the samples at hand, the certified "
-                 "setting may send most requests to the cloud and the lesson then has "
-                 "little routing to show; the illustrative setting shows more.")
-        st.success(what, icon=":material/verified:")
+        if claim is None:  # tune stored DIMEE's knobs without a guarantee: say so
+            why = cache.defaults.get("message") or "tune stored no guarantee for it"
+            st.warning(f"**DIMEE has no certified setting on this data set:** {md(why)} "
+                       f"This page shows its stored knobs "
+                       f"({guarantee.setting_words('dimee', certified)}), which are not "
+                       f"certified; the Overview's answer is the certified setting (DIMEE+, "
+                       f"or the cascade it contains).", icon=":material/gpp_maybe:")
+            return certified
+        st.success(f"**Certified setting:** {guarantee.setting_words('dimee', certified)} — "
+                   f"{claim.words()}. Where the target is tight for the samples at hand, "
+                   f"the certified setting may send most requests to the cloud and the "
+                   f"lesson then has little routing to show; the illustrative setting shows "
+                   f"more.", icon=":material/verified:")
         return certified
     ill = illustration(cache, cfg)
     st.info(f"**Illustrative setting, not certified:** "
@@ -68,8 +76,10 @@ def lesson_config(cache: Cache, cfg: DIMEEConfig) -> DIMEEConfig:
             f"split to show the method at work ({ill.tiers_used} tiers in use, "
             f"{ill.reduction_pct:.1f} % cheaper than all-in-cloud at a "
             f"{ill.drop_pp:+.2f} pp drop there, in-sample): no guarantee on unseen samples. "
-            f"Choose **Certified** above for the setting stored with this data set"
-            + (f" ({claim.words()})" if claim else "") + ".", icon=":material/school:")
+            + (f"Choose **Certified** above for DIMEE's setting stored with this data set "
+               f"({claim.words()})." if claim else "DIMEE has no certified setting on this "
+               "data set; the Overview's answer is the certified one."),
+            icon=":material/school:")
     st.page_link("pages/overview.py", label="The certified answer for this data set",
                  icon=":material/verified:")
     return ill.config
