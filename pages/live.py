@@ -130,6 +130,11 @@ def _many_texts(task: str, res) -> None:
     if up is None:
         return
     data = up.getvalue()
+    if len(data) > live.MAX_CSV_BYTES:
+        st.error(f"The upload holds {len(data) / 2**20:.1f} MB; the Live page reads CSVs of "
+                 f"at most {live.MAX_CSV_BYTES / 2**20:g} MB. Split it, or route it with "
+                 f"`python -m dimee_core predict CACHE --file ...`.")
+        return
     try:
         cols = csv_columns(data, "the upload")
     except PredictError as exc:

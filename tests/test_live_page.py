@@ -138,6 +138,18 @@ def test_csv_upload_errors_are_one_message(at):
     assert "line 2\\:\u2060 the text is empty" in at.error[0].value  # no autolink
 
 
+def test_csv_upload_over_the_size_limit_is_refused_unread(at, monkeypatch):
+    from ui import live
+
+    monkeypatch.setattr(live, "MAX_CSV_BYTES", 2**20)  # 1 MB: the limit, not its size, is tested
+    big = b"review\n" + b"x" * (2**20)
+    at.file_uploader(key="live_csv").set_value(("big.csv", big, "text/csv")).run()
+    assert [e.value for e in at.error] == [
+        "The upload holds 1.0 MB; the Live page reads CSVs of at most 1 MB. Split it, or "
+        "route it with `python -m dimee_core predict CACHE --file ...`."]
+    assert "live_csv_col" not in [s.key for s in at.selectbox]  # never parsed
+
+
 def test_hostile_label_names_are_escaped(smoke_cache_dir, tmp_path, monkeypatch):
     root = tmp_path / "root"
     folder = shutil.copytree(smoke_cache_dir, root / "hostile")

@@ -27,6 +27,9 @@ from ui.text import md
 
 MAX_REMEMBERED = 64  # texts whose outputs a session keeps
 MAX_CSV_ROWS = 5000
+# reading a CSV holds ~10x its bytes at once (a 50 MB one peaked at 628 MB RSS): the
+# server reads no larger upload (the CLI's predict --file has no such limit)
+MAX_CSV_BYTES = 50 * 2**20
 
 
 @dataclass
