@@ -213,7 +213,7 @@ def candidates(cache: Cache, cfg: DIMEEConfig) -> selection.Candidates:
     return _candidates(cache, base)
 
 
-@cached("data", max_entries=16)
+@cached(max_entries=16)  # shared, read-only: drawn above the KPIs on every Overview run
 def _headline(cache: Cache, results_stamp: float) -> pd.DataFrame | None:
     result = report.load_results(RESULTS_FILE)
     return None if result is None else report.headline_table(result, cache)
