@@ -1,13 +1,14 @@
 """The record of the Overview's answer stored beside the settings it scores
-(``routing.json``, key ``answer``; :mod:`dimee_core.answer` writes and reads it), so that a dashboard's first screen needs no k-means fit, certification or
-bootstrap: what :func:`dimee_core.summary.recommend` computes from the stored settings
-that is not cheap to recompute (the cascade's certified α, each method's calibration
-point and its test scores with 95 % intervals).
+(``routing.json``, key ``answer``; :mod:`dimee_core.answer` writes and reads it), so
+that a dashboard's first screen needs no k-means fit, certification or bootstrap: what
+:func:`dimee_core.summary.recommend` computes from the stored settings that is not cheap
+to recompute (the cascade's certified α, each method's calibration point and its test
+scores with 95 % intervals).
 
-``tune`` and ``migrate`` write it; the record
-names the build and a digest of the settings it was computed from (:func:`fingerprint`),
-so a re-tuned, edited or rebuilt cache never shows a stale answer: it is recomputed
-instead. Every field is type- and range-checked on load like the settings themselves.
+``tune`` and ``migrate`` write it; the record names the build and a digest of the
+settings it was computed from (:func:`fingerprint`), so a re-tuned, edited or rebuilt
+cache never shows a stale answer: it is recomputed instead. Every field is type- and
+range-checked on load like the settings themselves.
 """
 
 from __future__ import annotations
