@@ -23,6 +23,13 @@ def settings_of(cache: Cache) -> dict:
     return {k: v for k, v in cache.defaults.items() if k != ANSWER_KEY}
 
 
+def _of(settings: dict, cache: Cache) -> str:
+    """What the answer depends on: the build and the settings (not the price record,
+    which tune may store or renew apart)."""
+    return fingerprint({k: v for k, v in settings.items() if k != tuned.PRICE_KEY},
+                       cache.build_id)
+
+
 def stored(cache: Cache) -> Recommendation | None:
     """The cache's recommendation as stored by ``tune``/``migrate`` (``routings`` empty:
     rescoring in real units needs :func:`recommend`), or None when it holds none for
@@ -31,7 +38,7 @@ def stored(cache: Cache) -> Recommendation | None:
     if d is None:
         return None
     of, _, alpha, cal, test = parse(d)  # checked when the cache was loaded
-    if of != fingerprint(settings_of(cache), cache.build_id):
+    if of != _of(settings_of(cache), cache):
         return None  # computed at other settings or on another build: stale
     target_pp, delta, certified, joint = stored_target(cache)
     config = DIMEEConfig.for_cache(cache)
@@ -52,7 +59,7 @@ def store(folder: str | os.PathLike[str]) -> Recommendation:
     settings = settings_of(cache)
     rec = recommend(replace(cache, defaults=settings), n_boot=N_BOOT)
     settings[ANSWER_KEY] = record(
-        fingerprint(settings, cache.build_id), N_BOOT, rec.cascade_alpha,
+        _of(settings, cache), N_BOOT, rec.cascade_alpha,
         {m: (p.drop_pp, p.mean_cost) for m, p in rec.calibration.items()}, rec.test)
     tuned.save(folder, settings, cache.num_layers, cache.calibration.n)
     return rec

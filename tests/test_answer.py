@@ -149,3 +149,14 @@ def test_warm_up_waits_for_a_first_run_before_loading_live(monkeypatch):
     monkeypatch.setattr(live, "warm_up", lambda *a: calls.append("live"))
     warmup.run()
     assert calls == ["warm_up", "kpis", "results", ("wait", warmup.FIRST_RUN_WAIT_S), "live"]
+
+
+def test_a_price_record_stored_later_keeps_the_answer(rt):
+    """tune may store or renew the price of certainty apart: the answer does not depend
+    on it, so its digest leaves it out (any other setting counts)."""
+    from dimee_core.tuned import PRICE_KEY
+
+    cache = load_cache(rt)
+    settings = answer.settings_of(cache)
+    assert answer._of({**settings, PRICE_KEY: {"any": 1}}, cache) == answer._of(settings, cache)
+    assert answer._of({**settings, "k": settings["k"] + 1}, cache) != answer._of(settings, cache)
