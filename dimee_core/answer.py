@@ -23,11 +23,14 @@ def settings_of(cache: Cache) -> dict:
     return {k: v for k, v in cache.defaults.items() if k != ANSWER_KEY}
 
 
+SCORED = (*tuned.SETTINGS, *tuned.RECORD, "costs", "dimee_plus")  # what it depends on
+
+
 def _of(settings: dict, cache: Cache) -> str:
-    """What the answer depends on: the build and the settings (not the price record,
-    which tune may store or renew apart)."""
-    return fingerprint({k: v for k, v in settings.items() if k != tuned.PRICE_KEY},
-                       cache.build_id)
+    """Digest of what the answer depends on: the build, the settings and their
+    guarantee records (not the other records tune may store or renew apart: the price
+    of certainty, the real-unit answers)."""
+    return fingerprint({k: v for k, v in settings.items() if k in SCORED}, cache.build_id)
 
 
 def stored(cache: Cache) -> Recommendation | None:

@@ -151,12 +151,15 @@ def test_warm_up_waits_for_a_first_run_before_loading_live(monkeypatch):
     assert calls == ["warm_up", "kpis", "results", ("wait", warmup.FIRST_RUN_WAIT_S), "live"]
 
 
-def test_a_price_record_stored_later_keeps_the_answer(rt):
-    """tune may store or renew the price of certainty apart: the answer does not depend
-    on it, so its digest leaves it out (any other setting counts)."""
-    from dimee_core.tuned import PRICE_KEY
+def test_other_records_stored_later_keep_the_answer(rt):
+    """tune may store or renew the price of certainty or the real-unit answers apart: the
+    answer does not depend on them, so its digest leaves them out (a setting counts)."""
+    from dimee_core.tuned import PRICE_KEY, SECTION
 
     cache = load_cache(rt)
     settings = answer.settings_of(cache)
-    assert answer._of({**settings, PRICE_KEY: {"any": 1}}, cache) == answer._of(settings, cache)
-    assert answer._of({**settings, "k": settings["k"] + 1}, cache) != answer._of(settings, cache)
+    before = answer._of(settings, cache)
+    assert answer._of({**settings, PRICE_KEY: {"any": 1}, SECTION: {}}, cache) == before
+    assert answer._of({**settings, "k": settings["k"] + 1}, cache) != before
+    plus = {**settings["dimee_plus"], "alpha": 0.5}
+    assert answer._of({**settings, "dimee_plus": plus}, cache) != before
