@@ -483,6 +483,7 @@ def list_caches_(root):
     return list_caches(root)
 
 
+@pytest.mark.slow
 def test_shipped_caches_are_migrated_and_keep_their_identity():
     """The four shipped caches hold their tuned settings in routing.json (meta.json is the
     build's record only); their build ids are the ones measured before the migration,

@@ -39,6 +39,7 @@ def test_assignments_hold_dimee_plus_too(setup):
     assert not df["tier_plus"].equals(df["tier"])  # DIMEE+ routes differently here
 
 
+@pytest.mark.slow
 def test_json_holds_cluster_decisions_and_build_id(setup):
     cache, cfg, ev = setup
     res = Results(ev, explore.cluster_table(ev.dimee), explore.cluster_table(ev.dimee_plus),
@@ -53,6 +54,7 @@ def test_json_holds_cluster_decisions_and_build_id(setup):
     assert doc["config"]["k"] == cfg.k
 
 
+@pytest.mark.slow
 def test_build_id_follows_the_build_not_the_tuning():
     cache = load_cache(SHIPPED / "trec")
     again = load_cache(SHIPPED / "trec")

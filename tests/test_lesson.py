@@ -49,6 +49,7 @@ def test_why_tier_reward_names_the_argmax(trec):
         assert f"{scores['edge']:.3f}" in text
 
 
+@pytest.mark.slow
 def test_why_tier_budget_states_the_loss_of_cheaper_tiers(trec):
     cfg = DIMEEConfig.for_cache(trec)
     ev = evaluate(trec, cfg, n_boot=0)

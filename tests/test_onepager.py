@@ -22,6 +22,7 @@ def _page() -> onepager.OnePage:
         (6.81, 0.9306), "DIMEE+ (the answer)", notes=("Frontier in layer-equivalents.",))
 
 
+@pytest.mark.slow
 def test_the_page_says_the_answer_guarantee_and_numbers():
     fig = onepager.figure(_page())
     texts = [t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes
@@ -39,6 +40,7 @@ def test_the_page_says_the_answer_guarantee_and_numbers():
     assert list(star.get_xdata()) == [6.81] and list(star.get_ydata()) == [pytest.approx(93.06)]
 
 
+@pytest.mark.slow
 def test_render_writes_pdf_and_png():
     pdf = onepager.render(_page(), "pdf")
     assert pdf.startswith(b"%PDF") and b"/Count 1" in pdf  # one page
@@ -52,6 +54,7 @@ def test_render_writes_pdf_and_png():
         onepager.render(_page(), "svg")
 
 
+@pytest.mark.slow
 def test_dollar_signs_stay_text():
     """'$' from a unit or a title must not switch matplotlib into maths mode."""
     from dataclasses import replace

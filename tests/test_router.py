@@ -91,6 +91,7 @@ def test_pools_policy_follows_majority_pool(split):
     np.testing.assert_array_equal(r.cluster_tiers_, r.pool_mix().argmax(1))
 
 
+@pytest.mark.slow
 def test_reward_mu_zero_maximises_accuracy(split):
     r = DIMEERouter(n_clusters=6, policy="reward", mu=0.0).fit(split)
     s = r.stats_
