@@ -18,6 +18,11 @@ from .test_app_pages import APP, TIMEOUT, _clean
 pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
 
 
+def _shown(text: str) -> str:
+    """What a message reads as: Markdown escapes and the autolink-breaking joiners gone."""
+    return text.replace("\\", "").replace("\u2060", "")
+
+
 def _open(query: dict[str, str]) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for k, v in query.items():
@@ -83,7 +88,7 @@ def test_a_bad_url_profile_falls_back_to_its_preset_with_a_warning():
     at = _open({"unit": "ms", "pf": "wifi~pc.rtt_-3"})
     assert not at.exception
     assert at.session_state["_profile"] == PRESETS["Wi-Fi + edge GPU"]
-    warned = [w.value.replace("\\", "") for w in at.warning if "URL parameter pf" in w.value]
+    warned = [_shown(w.value) for w in at.warning if "URL parameter pf" in w.value]
     assert len(warned) == 1, warned
     assert label("phone_cloud", "rtt_ms") + " must be at least 0" in warned[0]
     assert "Wi-Fi + edge GPU" in warned[0] and "rtt_ms" not in warned[0]
@@ -94,7 +99,7 @@ def test_a_free_cloud_in_the_url_is_refused_in_words():
     at = _open({"unit": "$", "pf": "lte~cl.uh_0"})
     assert not at.exception
     assert at.session_state["_profile"] == PRESETS["LTE + cloud GPU"]
-    warned = [w.value.replace("\\", "") for w in at.warning if "URL parameter pf" in w.value]
+    warned = [_shown(w.value) for w in at.warning if "URL parameter pf" in w.value]
     assert len(warned) == 1 and "costs no money" in warned[0]
     assert label("cloud", "usd_per_hour") in warned[0] and "usd_per_hour" not in warned[0]
 
@@ -133,7 +138,7 @@ def test_compare_scores_each_scenario_under_its_own_profile():
     bad.query_params["cmp"] = json.dumps(doc)
     bad.switch_page("pages/compare.py").run()
     assert not bad.exception
-    warned = [w.value.replace("\\", "") for w in bad.warning if "cmp" in w.value]
+    warned = [_shown(w.value) for w in bad.warning if "cmp" in w.value]
     assert len(warned) == 1 and "scenario 2: profile: " + label(
         "phone_cloud", "radio_tail_mj") in warned[0]
 
@@ -144,7 +149,7 @@ def test_the_editor_refuses_a_free_cloud_in_words_and_keeps_the_profile():
     before = at.session_state["_profile"]
     at.sidebar.number_input(key="pf.cloud.usd_per_hour").set_value(0.0).run()
     assert at.session_state["_profile"] == before
-    msg = [e.value.replace("\\", "") for e in at.sidebar.error]
+    msg = [_shown(e.value) for e in at.sidebar.error]
     assert len(msg) == 1 and "costs no money" in msg[0]
     assert label("cloud", "usd_per_hour") in msg[0] and "usd_per_hour" not in msg[0]
     assert at.sidebar.number_input(key="pf.cloud.usd_per_hour").value == before.cloud.usd_per_hour
