@@ -29,7 +29,7 @@ from .io import atomic_write_text
 from .metrics import MethodResult
 from .report_plots import SWEEP, TUNED, plot_frontiers, plot_resplits
 from .router import Routing
-from .selection import (DELTA, METHODS, Candidates, Grid, Recommendation, certify,
+from .selection import (DELTA, METHODS, RULE, Candidates, Grid, Recommendation, certify,
                         evaluate_candidates, paired_loss)
 from .splits import Split, concat, split_groups, two_way
 from .stats import GATE_GRID
@@ -248,7 +248,8 @@ def run_report(caches: list[Cache], out_dir: str | Path, n_boot: int = 1000,
                log=print, jobs: int = 1) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = {"targets_pp": list(TARGETS_PP), "delta": delta, "datasets": {}}
+    result = {"targets_pp": list(TARGETS_PP), "delta": delta, "rule": asdict(RULE),
+              "datasets": {}}
     if resplits:
         result["resplits"] = {"delta": delta, "datasets": {}}
     seconds = {}
@@ -331,6 +332,12 @@ def load_results(path: str | Path) -> dict | None:
         result.get("datasets"), dict) else None
 
 
+def made_with_current_rule(result: dict) -> bool:
+    """Whether ``result`` was selected with today's ``selection.RULE``: a report without
+    the record predates it (issue 22), so its settings need not be the cache's answer."""
+    return result.get("rule") == asdict(RULE)
+
+
 def headline_table(result: dict, cache: Cache) -> pd.DataFrame | None:
     """The report's calibration-tuned operating points for ``cache``; None when the report
     holds no such dataset or was made from another build of it (its test size or
@@ -342,7 +349,9 @@ def headline_table(result: dict, cache: Cache) -> pd.DataFrame | None:
         if (d["n_test"] != cache.test.n
                 or abs(float(d["final_exit_accuracy"]) - final_exit_accuracy(cache)) > 1e-9):
             return None
-        return pd.DataFrame([point_cells(p) for p in d["points"]])
+        table = pd.DataFrame([point_cells(p) for p in d["points"]])
+        table.attrs["current_rule"] = made_with_current_rule(result)
+        return table
     except (KeyError, TypeError, ValueError):  # not a report this code wrote
         return None
 

@@ -263,3 +263,22 @@ def test_headline_table_survives_a_hostile_report():
                                          "final_exit_accuracy": RESULTS["datasets"]["trec"][
                                              "final_exit_accuracy"]}):
         assert headline_table({"datasets": {"trec": d}}, cache) is None
+
+
+def test_a_report_names_its_rule_and_an_older_one_is_flagged(shipped):
+    """The shipped docs/results.json predates issue 22's rule (no record): the Overview's
+    report panel must say so; a report written by today's code carries RULE."""
+    from dataclasses import asdict
+
+    from dimee_core.report import headline_table, made_with_current_rule
+    from dimee_core.selection import EARLIER_RULE, RULE
+
+    assert made_with_current_rule({"rule": asdict(RULE)})
+    assert not made_with_current_rule({})
+    assert not made_with_current_rule({"rule": asdict(EARLIER_RULE)})
+    from .conftest import ROOT
+
+    result = json.loads((ROOT / "docs" / "results.json").read_text())
+    table = headline_table(result, shipped)
+    assert table is not None  # the shipped report covers this very build
+    assert table.attrs["current_rule"] is (result.get("rule") == asdict(RULE))

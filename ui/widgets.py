@@ -154,6 +154,11 @@ def headline_panel(cache: Cache) -> None:
             "the chance that any of them has a true drop above the target is at most δ "
             "(samples exchangeable). Only then is the test split scored. "
             "Brackets: 95 % bootstrap intervals.")
+        if not table.attrs.get("current_rule", True):
+            st.warning("This shipped report was made with an earlier selection rule (before "
+                       "the power-ordered path and the exact test), so its settings and "
+                       "savings are not the answer above, which uses today's rule. "
+                       "`python -m dimee_core report` regenerates it.")
         units.abstract_note("the report scores its settings in the paper's cost model")
         cc = st.column_config
         st.dataframe(table, hide_index=True, column_order=(
