@@ -20,6 +20,7 @@ from .cache import Split
 from .evaluate import DIMEEConfig
 from .price_record import Interval, Price, SizePoint
 from .selection import DELTA, FAMILIES, Candidates, Grid, certify
+from .words import number
 
 RESPLITS = 200
 FRACTIONS = (0.25, 0.5)  # subsamples certified for the curve (N itself is always there)
@@ -146,7 +147,7 @@ def row(p: Price) -> dict[str, str]:
         "best": ("–" if p.best_pct is None else f"{p.best_pct:.1f} %"
                  + ("" if i is None else f" ({i.lo_pct:.0f}–{i.hi_pct:.0f} % on re-splits)")),
         "breaks": "–" if i is None else f"{100 * i.break_share:.0f} % of re-splits",
-        "curve": " · ".join(f"{q.n_calibration}: " + ("too small" if q.saving_pct is None
+        "curve": " · ".join(f"{number(q.n_calibration)}: " + ("too small" if q.saving_pct is None
                                                       else f"{q.saving_pct:.0f} %")
                             for q in p.curve) if len(p.curve) > 1 else "not computed",
         "more_labels": ("too small to say" if len(p.curve) > 1 and len(got) < 2 else

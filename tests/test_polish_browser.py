@@ -70,7 +70,9 @@ def test_overview_desktop_labels_toolbars_title_numbers(server):
     assert "2,000 held-out test samples" in text
     bare = re.findall(r"(?<![\w.,#+-])\d{4,}(?![\w.,])", text)  # a count without commas
     assert not bare, bare
-    assert pg.get_by_role("button", name=re.compile("One-page summary \\(PDF\\)")).count() == 1
+    pdf = pg.get_by_role("button", name=re.compile("One-page summary \\(PDF\\)"))
+    pdf.first.wait_for(timeout=60000)  # drawn after the tables: wait, then count
+    assert pdf.count() == 1
     pg.close()
 
 

@@ -47,7 +47,7 @@ def test_overview_shows_the_stored_price_beside_the_answer(tmp_path, monkeypatch
             "confidence (δ = 0.1; its own bound +0.22 pp)") in captions
     assert "65–72 % saved, a mean drop of +0.67 pp, above the target in 70 % of them" in captions
     assert "too small for it" in captions  # N/4 and N/2 cannot certify 0.3 pp
-    row = at.table[-1].value.loc["trec"]
+    row = at.table[-1].value["trec"]  # data sets are columns
     assert row["Certified (calibration)"] == "38.0 %"
     assert row["It breaks the target in"] == "70 % of re-splits"
     assert row["With 4× the labels"] == "too small to say"

@@ -217,7 +217,8 @@ def table(caches: list[Cache]) -> None:
         rows.append({"Data set": md(cache.name),  # st.table cells are Markdown
                      **{COLUMNS[k]: v for k, v in cells.items()}})
     if rows:
-        st.table(pd.DataFrame(rows).set_index("Data set"))
+        # data sets as columns: seven text columns would not fit a phone's width
+        st.table(pd.DataFrame(rows).set_index("Data set").T)
         st.caption("Each data set at its own stored target and δ, on its calibration split "
                    "(the table above scores the certified settings on test). Calibration-"
                    "best: the cheapest setting whose held-out drop is within the target, "
