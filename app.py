@@ -63,6 +63,8 @@ def main() -> None:
         st.markdown(STYLE, unsafe_allow_html=True)  # a style-only st.html vanishes
     from ui import progress, sidebar, warmup  # after the preload: may wait for its imports
 
+    warmup.run_started()  # the warm-up's heavy imports now wait for this first screen
+
     page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0,
                                   url_path=path.split("/")[1][:-3])
                           for i, (path, title, icon) in enumerate(PAGES)])
@@ -84,7 +86,7 @@ def main() -> None:
                 st.error(setup.problem)
     finally:  # always: an undrawn widget would lose its state at the end of the run
         sidebar.draw(setup, knobs_open=page.url_path in KNOB_PAGES)
-        warmup.first_run_finished()  # the warm-up may now load Live's model
+        warmup.first_run_finished()  # the warm-up may now fit, then load Live's model
 
 
 def current() -> Context:

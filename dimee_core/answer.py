@@ -1,5 +1,5 @@
 """The Overview's answer as ``tune`` stored it with a cache's settings: :func:`stored`
-rebuilds the :class:`~dimee_core.summary.Recommendation` that
+rebuilds the :class:`~dimee_core.recommendation.Recommendation` that
 :func:`~dimee_core.summary.recommend` would compute (no k-means fit, certification or
 bootstrap: a dashboard's first screen reads it), :func:`store` computes and writes it.
 The record's format and checks live in :mod:`dimee_core.answer_record`."""
@@ -13,7 +13,7 @@ from . import tuned
 from .answer_record import ANSWER_KEY, METHODS, fingerprint, parse, record
 from .cache import Cache, load_cache
 from .config import DIMEEConfig
-from .summary import CalibrationPoint, Recommendation, pick_method, recommend, stored_target
+from .recommendation import CalibrationPoint, Recommendation, pick_method, stored_target
 
 N_BOOT = 1000  # bootstrap resamples of the stored intervals (the Overview's answer)
 
@@ -58,6 +58,10 @@ def stored(cache: Cache) -> Recommendation | None:
 def store(folder: str | os.PathLike[str]) -> Recommendation:
     """Compute the cache's recommendation at its stored settings and write it into its
     ``routing.json`` (atomically, validated); returns it."""
+    # here, not at the top: reading (stored) must not import scikit-learn and SciPy,
+    # which the dashboard's first screen does before anything is fitted
+    from .summary import recommend
+
     cache = load_cache(folder)
     settings = settings_of(cache)
     rec = recommend(replace(cache, defaults=settings), n_boot=N_BOOT)

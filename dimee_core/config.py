@@ -29,6 +29,7 @@ METHOD_LABELS = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "all_in_cloud": "All 
                  "oracle": "Oracle (bound)"}
 SHORT_LABELS = {"dimee": "DIMEE", "dimee_plus": "DIMEE+", "cascade": "cascade"}
 MAX_SEED = 2**32 - 1
+DELTA = 0.1  # the guarantee's default risk: P(true drop > target) <= DELTA over calibration draws
 _COSTS = CostModel()  # the cost settings' defaults live with the cost model
 
 

@@ -18,13 +18,11 @@ import numpy as np
 
 from .cache import Split
 from .evaluate import DIMEEConfig
-from .price_record import Interval, Price, SizePoint
+from .price_record import FAMILY, FRACTIONS, Interval, Price, SizePoint  # noqa: F401
 from .selection import DELTA, FAMILIES, Candidates, Grid, certify
 from .words import number
 
 RESPLITS = 200
-FRACTIONS = (0.25, 0.5)  # subsamples certified for the curve (N itself is always there)
-FAMILY = "dimee_plus"  # what the Overview recommends: DIMEE+ contains the cascade
 
 
 def resplit_interval(cands: Candidates, target_pp: float, family: str = FAMILY,

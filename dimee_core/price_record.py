@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+FRACTIONS = (0.25, 0.5)  # subsamples certified for the curve (N itself is always there)
+FAMILY = "dimee_plus"  # what the Overview recommends: DIMEE+ contains the cascade
 MAX_POINTS = 16
 MAX_NOTE = 1000
 

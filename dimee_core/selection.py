@@ -41,14 +41,13 @@ from .cache import Split
 # the candidate grid lives in .candidates; its names are part of this module's API
 from .candidates import (FIT_FRACTION, METHODS, SETTING_COLUMNS, Candidates,  # noqa: F401
                          Grid, SelectionError, drop_and_se, evaluate_candidates, paired_loss)
-from .config import DIMEEConfig
+from .config import DELTA, DIMEEConfig  # noqa: F401  (DELTA: part of this API)
 from .pvalues import check_test, samples_needed, test_p_values, upper_bound_pp
 from .stats import GATE_GRID
 
 # which candidates each recommendation may pick: DIMEE+ contains the cascade
 FAMILIES = {"dimee": ("dimee",), "dimee_plus": ("dimee_plus", "cascade"),
             "cascade": ("cascade",), "any": METHODS}
-DELTA = 0.1
 PSEUDO_PER_CLUSTER = {"dimee": 1.0, "dimee_plus": 3.0, "cascade": 0.0}  # "counts" order only
 ORDERS = ("smooth", "power", "counts")
 PATHS = ("shared", "family", "own")

@@ -4,8 +4,8 @@ import streamlit as st
 
 import app
 
-from dimee_core import explore, words
-from ui import charts, datasets, guarantee, onepage, plot, price, units, widgets
+from dimee_core import words
+from ui import answer, kpis, onepage, price, warmup
 from ui.text import md
 
 ctx = app.current()
@@ -20,14 +20,21 @@ st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model "
 
 st.header("The answer for this data set")
 try:
-    rec = widgets.recommended_answer(cache, cfg)
+    rec = answer.recommended_answer(cache, cfg)
 except ValueError as exc:
-    widgets.show_error(exc, "This data set's stored setting")
+    kpis.show_error(exc, "This data set's stored setting")
     rec = None
 if rec is not None:
     onepage.downloads(cache)
 st.subheader("The price of certainty")
-price.section(cache, "ov")
+price.section(cache, "ov", curve_open=True)
+warmup.first_screen_sent()
+
+# Everything below fits routers at the sidebar's knobs: its modules (scikit-learn, SciPy)
+# are imported only now, so the stored answer above reaches the browser first.
+from dimee_core import explore  # noqa: E402
+from ui import charts, guarantee, plot, units, widgets  # noqa: E402
+
 widgets.headline_panel(cache)
 
 st.header("At your settings")
@@ -78,7 +85,7 @@ if res is not None:
     widgets.config_panel(cache, cfg, res, key="ov", real=real)
 
 st.header("Every shipped data set")
-shipped = datasets.shipped_recommendations()
+shipped = answer.shipped_recommendations()
 widgets.summary_table(shipped)
 st.subheader("The price of certainty, every shipped data set")
 price.table([c for c, _ in shipped])

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dimee_core import answer, summary
+from dimee_core import answer, recommendation, summary
 from dimee_core.answer_record import ANSWER_KEY, parse
 from dimee_core.cache import CacheError, load_cache
 from tests.conftest import SHIPPED
@@ -24,7 +24,7 @@ def test_shipped_answers_are_current(shipped):
     assert got is not None, f"{shipped.name}: run python -m dimee_core migrate"
     want = summary.recommend(shipped, n_boot=answer.N_BOOT)
     assert got == replace(want, routings={})
-    assert summary.headline(got) == summary.headline(want)
+    assert recommendation.headline(got) == recommendation.headline(want)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import compute, settings
+from ui import memo, settings
 
 from .test_app_pages import APP, ROOT, TIMEOUT, _app, _clean
 
@@ -24,7 +24,7 @@ def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
     assert set(diff["method"]) == {"DIMEE", "DIMEE+"}
     # scenario B's DIMEE is exactly the core's evaluation of B's full setting
     from dimee_core.evaluate import evaluate
-    cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
+    cache = memo.load(str(ROOT / "cache" / "rt-snippets"))
     b = {k: at.session_state[f"cmp_b_{k}"] for k in settings.SETTINGS}
     assert (b["m"], b["k"], b["policy"]) == (1, 4, "reward")
     ev = evaluate(cache, settings.config_from(cache, b), n_boot=0)
@@ -38,7 +38,7 @@ def test_compare_scenarios_differ_in_any_knob_and_show_both_methods():
 def test_compare_scenarios_travel_in_the_url():
     from ui import scenarios
 
-    cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
+    cache = memo.load(str(ROOT / "cache" / "rt-snippets"))
     b = dict(settings.defaults(cache), m=1, n=2, k=3, policy="pools", oc=9.5)
     link = scenarios.to_json("rt-snippets", [("Now", settings.defaults(cache)), ("Slow", b)],
                              compact=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import compute, datasets, settings
+from ui import datasets, memo, settings
 
 pytestmark = pytest.mark.slow  # AppTest: each test runs the app (seconds)
 
@@ -134,7 +134,7 @@ def test_malformed_query_value_falls_back_with_warning(key, bad):
     at = _app({key: bad})
     assert not at.exception
     assert any(key in w.value for w in at.warning), [w.value for w in at.warning]
-    d = settings.defaults(compute.load(str(ROOT / "cache" / "rt-snippets")))
+    d = settings.defaults(memo.load(str(ROOT / "cache" / "rt-snippets")))
     if key in d:
         assert at.session_state[key] == d[key]
     assert len(at.metric) >= 4  # the app still works
@@ -302,16 +302,16 @@ def test_preset_is_an_action_not_a_mirror():
 
 
 def test_overview_leads_with_the_recommended_method(at):
-    from dimee_core import answer, summary
+    from dimee_core import answer, recommendation, summary
     from tests.conftest import shipped_names
 
     at.switch_page("pages/overview.py").run()
     _clean(at)
     assert [h.value for h in at.header][0] == "The answer for this data set"
-    cache = compute.load(str(ROOT / "cache" / "rt-snippets"))
+    cache = memo.load(str(ROOT / "cache" / "rt-snippets"))
     rec = summary.recommend(cache, n_boot=answer.N_BOOT)
     page_md = [md.value for md in at.markdown if not md.value.startswith("<style>")]
-    assert page_md[0] == summary.headline(rec)  # the first thing after the heading
+    assert page_md[0] == recommendation.headline(rec)  # the first thing after the heading
     assert _metric(at, f"{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'} Cost "
                        f"reduction") == pytest.approx(rec.chosen.cost_reduction_pct, abs=0.05)
     table = at.table[0].value  # Markdown cells: the names are escaped
@@ -354,7 +354,7 @@ def test_a_reloaded_link_to_a_private_cache_says_why():
 
 def test_switching_data_set_starts_from_its_defaults():
     """The sidebar then shows what the CLI and a fresh link show for that data set."""
-    trec = compute.load(str(ROOT / "cache" / "trec"))
+    trec = memo.load(str(ROOT / "cache" / "trec"))
     at = _app()
     at.sidebar.slider(key="k").set_value(5).run()
     at.sidebar.slider(key="alpha").set_value(0.7).run()
@@ -397,7 +397,7 @@ def test_learn_fills_every_slot_and_explains_the_cloud():
     at.switch_page("pages/learn.py").run()
     _clean(at)
     m = at.session_state["m"]
-    cache = compute.load(str(ROOT / "cache" / "trec"))
+    cache = memo.load(str(ROOT / "cache" / "trec"))
     assert cache.test.probs[:, :m].max() < 1.0  # so no sample is easy at α = 1
     subs = [s.value for s in at.subheader]
     assert {"An easy sample", "A hard sample", "Answered on the phone", "Answered on the edge",

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dimee_core import summary
+from dimee_core import recommendation, summary
 from dimee_core.baselines import cascade
 from dimee_core.cache import load_cache
 from dimee_core.costs import CostModel
 from dimee_core.config import DIMEEConfig
 from dimee_core.evaluate import evaluate, fit_routers
 from dimee_core.metrics import MethodResult
-from dimee_core.summary import CalibrationPoint as P
+from dimee_core.recommendation import CalibrationPoint as P
 from dimee_core.selection import Grid, certify, evaluate_candidates
 from tests.conftest import SHIPPED
 from ui import charts, labels
@@ -33,13 +33,13 @@ def test_pick_method_picks_among_jointly_certified_settings_only():
     advance, whatever the numbers say (choosing on them would hold only at 2 delta)."""
     cal = {"dimee": P(0.5, 9.0), "dimee_plus": P(0.6, 6.0)}
     both = ("dimee", "dimee_plus")
-    assert summary.pick_method(cal, 0.3, both, joint=True) == "dimee_plus"
-    assert summary.pick_method(cal, 0.3, ("dimee",), joint=True) == "dimee"
+    assert recommendation.pick_method(cal, 0.3, both, joint=True) == "dimee_plus"
+    assert recommendation.pick_method(cal, 0.3, ("dimee",), joint=True) == "dimee"
     tie = {"dimee": P(0.1, 6.0), "dimee_plus": P(0.2, 6.0)}
-    assert summary.pick_method(tie, 0.3, both, joint=True) == "dimee"
+    assert recommendation.pick_method(tie, 0.3, both, joint=True) == "dimee"
     cheap_dimee = {"dimee": P(0.0, 3.0), "dimee_plus": P(0.2, 6.0)}
-    assert summary.pick_method(cheap_dimee, 0.3, both, joint=False) == "dimee_plus"
-    assert summary.pick_method(cheap_dimee, 0.3) == "dimee_plus"
+    assert recommendation.pick_method(cheap_dimee, 0.3, both, joint=False) == "dimee_plus"
+    assert recommendation.pick_method(cheap_dimee, 0.3) == "dimee_plus"
 
 
 def test_the_stored_target_and_delta_are_what_the_answer_uses():
@@ -47,21 +47,21 @@ def test_the_stored_target_and_delta_are_what_the_answer_uses():
     d = dict(cache.defaults, target_pp=1.0, delta=0.05, certified=True, joint=True)
     d["dimee_plus"] = dict(d["dimee_plus"], target_pp=1.0, delta=0.05, certified=True,
                            joint=True)
-    assert summary.stored_target(replace(cache, defaults=d)) == (
+    assert recommendation.stored_target(replace(cache, defaults=d)) == (
         1.0, 0.05, ("dimee", "dimee_plus"), True)
     d["dimee_plus"]["joint"] = False  # tuned before the shared path: no joint claim
-    assert summary.stored_target(replace(cache, defaults=d))[3] is False
+    assert recommendation.stored_target(replace(cache, defaults=d))[3] is False
 
 
 def test_accuracy_words_follow_the_interval():
-    assert summary.accuracy_words(_result(-0.1, (-0.4, 0.15))).startswith(
+    assert recommendation.accuracy_words(_result(-0.1, (-0.4, 0.15))).startswith(
         "no measurable accuracy loss")
-    assert summary.accuracy_words(_result(0.5, (0.1, 0.9))).startswith(
+    assert recommendation.accuracy_words(_result(0.5, (0.1, 0.9))).startswith(
         "an accuracy loss of 0.50 pp")
-    assert summary.accuracy_words(_result(-0.5, (-0.9, -0.1))).startswith(
+    assert recommendation.accuracy_words(_result(-0.5, (-0.9, -0.1))).startswith(
         "a gain of 0.50 pp")
-    assert "more than all-in-cloud" in summary.saving_words(_result(red=-4.2))
-    assert "less than all-in-cloud" in summary.saving_words(_result(red=4.2))
+    assert "more than all-in-cloud" in recommendation.saving_words(_result(red=-4.2))
+    assert "less than all-in-cloud" in recommendation.saving_words(_result(red=4.2))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_recommend_matches_an_independent_computation(trec):
     cost = {"dimee": dimee.route(cal).cost.mean(), "dimee_plus": plus.route(cal).cost.mean()}
     assert rec.calibration["dimee_plus"].mean_cost == pytest.approx(cost["dimee_plus"])
     only_cascade = Grid(split_points=((cfg.m, cfg.n),), methods=("cascade",))
-    certified = certify(evaluate_candidates(cal, cfg, only_cascade), summary.TARGET_PP,
+    certified = certify(evaluate_candidates(cal, cfg, only_cascade), recommendation.TARGET_PP,
                         0.1, "cascade")
     alpha = certified.config.alpha if certified.ok else 1.01
     assert rec.cascade_alpha == alpha
@@ -92,14 +92,14 @@ def test_recommend_matches_an_independent_computation(trec):
     ref = cfg.costs.reference_cost(trec.num_layers)
     assert rec.test["cascade"].cost_reduction_pct == pytest.approx(
         100 * (1 - c.cost.mean() / ref))
-    within = [m for m in cost if rec.calibration[m].drop_pp <= summary.TARGET_PP]
+    within = [m for m in cost if rec.calibration[m].drop_pp <= recommendation.TARGET_PP]
     assert rec.method == min(within, key=cost.get)
     assert rec.cloud_accuracy == pytest.approx(
         (trec.test.probs[:, -1].argmax(1) == trec.test.labels).mean())
     table = summary.summary_table([rec, rec])
     assert len(table) == 2 and table["dimee_plus_reduction_pct"].iloc[0] == pytest.approx(
         rec.test["dimee_plus"].cost_reduction_pct)
-    text = summary.headline(rec)
+    text = recommendation.headline(rec)
     assert text.startswith(f"**{'DIMEE+' if rec.method == 'dimee_plus' else 'DIMEE'}**")
 
 
@@ -190,7 +190,7 @@ def test_stored_dimee_plus_cascade_runs_as_that_cascade(trec):
     rec = summary.recommend(cache, n_boot=0)
     assert rec.test["dimee_plus"].cost_reduction_pct == pytest.approx(
         ev.methods["dimee_plus"].cost_reduction_pct)
-    assert "every cluster gated at α = 0.95" in summary.setting_words(rec.plus_config)
+    assert "every cluster gated at α = 0.95" in recommendation.setting_words(rec.plus_config)
 
 
 def test_a_zero_saving_is_said_with_its_reason_in_the_same_sentence():
@@ -198,10 +198,10 @@ def test_a_zero_saving_is_said_with_its_reason_in_the_same_sentence():
 
     cloud = MethodResult(0.86, 0.85, 11.0, 0.0, 0.0, {"mobile": 0.0, "edge": 0.0, "cloud": 1.0})
     some = MethodResult(0.86, 0.85, 9.9, 10.0, 0.0, {"mobile": 0.1, "edge": 0.0, "cloud": 0.9})
-    rec = summary.Recommendation("d", "d", DIMEEConfig(), "dimee", 0.3, 1.01, {},
+    rec = recommendation.Recommendation("d", "d", DIMEEConfig(), "dimee", 0.3, 1.01, {},
                                  {"dimee": cloud, "dimee_plus": some, "cascade": cloud},
                                  2000, 0.86, {})
-    first = summary.headline(rec).split(". ")[0]
+    first = recommendation.headline(rec).split(". ")[0]
     assert "saves nothing" in first and "nothing cheaper than sending every request to " \
         "the cloud could be certified" in first and "0.3 pp target" in first
     cells = summary.summary_table([rec]).iloc[0]
@@ -216,11 +216,11 @@ def test_a_router_that_sends_everything_to_the_cloud_says_why():
     rt = load_cache(SHIPPED / "rt-snippets")
     cfg = DIMEEConfig.for_cache(rt, m=1, n=2, k=1, policy="budget", epsilon=0.0, safety=0.0)
     ev = evaluate(rt, cfg, n_boot=0)
-    assert summary.all_to_cloud(ev.methods["dimee"])
-    assert summary.cloud_reason(cfg) == ("because no cluster's cheaper tier keeps the "
+    assert recommendation.all_to_cloud(ev.methods["dimee"])
+    assert recommendation.cloud_reason(cfg) == ("because no cluster's cheaper tier keeps the "
                                          "calibration accuracy within the ε = 0 pp budget "
                                          "with a single cluster")
-    assert "μ = 0.1" in summary.cloud_reason(replace(cfg, policy="reward", mu=0.1))
+    assert "μ = 0.1" in recommendation.cloud_reason(replace(cfg, policy="reward", mu=0.1))
 
 
 def test_coincident_points_share_one_label():

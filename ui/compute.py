@@ -1,95 +1,29 @@
-"""Cached services: the core's loading, fitting and scoring, memoised per server.
-
-One decorator, :func:`cached`, memoises ``fn(cache, *args)`` on the cache's folder, the
-stamp of its files and the ``repr`` of every other argument (a config's or a profile's
-repr names every field). A Cache is never hashed by value, and a rebuilt or re-tuned
-cache gets fresh entries.
-"""
+"""Cached services that fit and score: k-means routers, every method's results, the
+selection's candidates, real-unit views, memoised per server with :func:`ui.memo.cached`
+(loading and stored records live in the light :mod:`ui.memo`)."""
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Iterator
 
 import pandas as pd
-import streamlit as st
 
 from dimee_core import answer, explore, network as sweep, report, selection, summary
-from dimee_core.cache import Cache, load_cache
+from dimee_core.cache import Cache
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
                                   score_routing, unit_results)
 from dimee_core.metrics import MethodResult
+from dimee_core.recommendation import Recommendation
 from dimee_core.profiles import Profile, UnitSummary, per_request, summarise
 from dimee_core.router import DIMEERouter, Routing
-from dimee_core.tokens import with_lengths
+from ui.memo import APP_DIR, cached, mtime, with_tokens
 
-APP_DIR = Path(__file__).resolve().parent.parent
 RESULTS_FILE = APP_DIR / "docs" / "results.json"  # python -m dimee_core report
 INTERACTIVE_BOOT = 200  # bootstrap resamples for live KPIs: ~ms, CIs still usable
-STAMPED = ("meta.json", "routing.json")  # the build's record and its tuned settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def mtime(file: Path) -> float:
-    try:
-        return os.stat(file).st_mtime
-    except OSError:
-        return 0.0
-
-
-def stamp(source: Cache | str) -> tuple[float, ...]:
-    """Modification times of a cache folder's record files: a rebuilt or re-tuned cache
-    invalidates everything cached from it."""
-    return tuple(mtime(Path(_folder(source)) / name) for name in STAMPED)
-
-
-def _folder(source: Cache | str) -> str:
-    return str(source.path) if isinstance(source, Cache) else str(source)
-
-
-def cached(kind: str = "resource", **options: Any) -> Callable[[F], F]:
-    """Memoise ``fn(source, *args)`` (source: a Cache or a cache folder) with
-    ``st.cache_<kind>``: "data" returns a copy per call, "resource" the shared object.
-    The key is (folder, stamp, repr of each arg); source and args reach ``fn`` unhashed.
-    Errors are never cached."""
-    memo = {"data": st.cache_data, "resource": st.cache_resource}[kind]
-
-    def wrap(fn: F) -> F:
-        def entry(folder: str, stamp_: tuple[float, ...], key: tuple[str, ...],
-                  _source: Any, _args: tuple) -> Any:
-            return fn(_source, *_args)
-
-        # Streamlit keys a function's cache on its module, qualname and source: this
-        # shared body needs fn's names, or every decorated function would share one cache.
-        entry.__module__, entry.__qualname__ = fn.__module__, fn.__qualname__
-        memoised = memo(**{"show_spinner": False, **options})(entry)
-
-        @functools.wraps(fn)
-        def call(source: Any, *args: Any) -> Any:
-            folder = _folder(source)
-            return memoised(folder, stamp(folder), tuple(map(repr, args)), source, args)
-        return call  # type: ignore[return-value]
-    return wrap
-
-
-@cached(max_entries=8)  # app.py shows the progress
-def load(path: str) -> Cache:
-    """Validated cache (CacheError on a bad one; errors are never cached). One shared,
-    read-only object: every run reads it, and copying it per run (st.cache_data
-    unpickles ~4-14 MB) cost up to 80 ms of each slider move for the all-data-sets table."""
-    cache = load_cache(path)
-    for split in (cache.calibration, cache.test):
-        for array in (split.labels, split.probs, split.feats, split.lengths):
-            if array is not None:
-                array.flags.writeable = False
-    return cache
 
 
 # ---------------------------------------------------------------- fitting and results
@@ -226,33 +160,14 @@ def headline(cache: Cache) -> pd.DataFrame | None:
 
 
 @cached(max_entries=16)  # shared: read-only for callers (with_test copies)
-def recommendation(cache: Cache) -> summary.Recommendation:
+def recommendation(cache: Cache) -> Recommendation:
     """The cache's recommended method at its stored setting (independent of the sidebar),
     computed, with its test routings (what real units rescore)."""
     with routers(cache, DIMEEConfig.for_cache(cache)) as both:  # the default view's fit
         return summary.recommend(cache, routers=both, n_boot=answer.N_BOOT)
 
 
-@cached(max_entries=16)
-def _stored_answer(cache: Cache) -> summary.Recommendation | None:
-    return answer.stored(cache)
-
-
-def recommended(cache: Cache) -> summary.Recommendation:
-    """The cache's recommendation as ``tune`` stored it (so the Overview's first screen
-    needs no fit: dimee_core.answer), else computed (:func:`recommendation`). Without
-    its routings: real units need :func:`recommendation`."""
-    return _stored_answer(cache) or recommendation(cache)
-
-
 # ---------------------------------------------------------------- real units
-
-@cached(show_spinner="Counting tokens per sample…", max_entries=8)
-def with_tokens(cache: Cache) -> tuple[Cache, str | None]:
-    """The cache with per-sample token counts (stored, or recomputed for old caches, with
-    a note saying how)."""
-    return with_lengths(cache)
-
 
 def route_units(cache: Cache, cfg: DIMEEConfig, routing: Routing, profile: Profile
                 ) -> tuple[UnitSummary, UnitSummary]:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from dimee_core import summary
-from dimee_core.cache import Cache, list_caches
-from ui import compute
+from dimee_core.cache import list_caches
+from ui import memo
 from ui.text import md
 
-CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", compute.APP_DIR / "cache"))  # tests, demos
+CACHE_ROOT = Path(os.environ.get("DIMEE_CACHE_ROOT", memo.APP_DIR / "cache"))  # tests, demos
 DEFAULT_DATASET = "rt-snippets"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SERVER_PATHS_ENV = "DIMEE_SERVER_PATHS"  # "1": allow opening cache folders by path
@@ -50,20 +49,7 @@ def default_dataset(names: list[str]) -> str | None:
 
 def register_user_cache(path: str | Path, label: str | None = None) -> str:
     """Validate a cache folder and add it to this session's dataset list."""
-    cache = compute.load(str(path))
+    cache = memo.load(str(path))
     name = label or f"{cache.name} (yours)"
     st.session_state.setdefault("user_caches", {})[name] = str(path)
     return name
-
-
-def shipped_recommendations() -> list[tuple[Cache, summary.Recommendation]]:
-    """Each shipped cache that loads with its recommendation (the all-data-sets summary;
-    the cache is there to rescore the recommendation in real units)."""
-    out = []
-    for path in shipped().values():
-        try:
-            cache = compute.load(path)
-            out.append((cache, compute.recommended(cache)))
-        except ValueError:  # a broken shipped cache: the sidebar already says so
-            continue
-    return out

@@ -13,7 +13,7 @@ from dimee_core import explore
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.profile_code import encode
-from ui import compute, units
+from ui import memo, units
 from ui.compute import Results
 
 
@@ -47,7 +47,7 @@ def assignments(cache: Cache, cfg: DIMEEConfig, res: Results) -> pd.DataFrame:
         r = ev.routings[method]
         df[f"{u.column}{suffix}"] = units.per_request(
             ev.config_of(method), cache.num_layers, r.tier, r.escalated,
-            compute.with_tokens(cache)[0].test.lengths)[0]
+            memo.with_tokens(cache)[0].test.lengths)[0]
     return stamp(df)
 
 

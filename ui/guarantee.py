@@ -11,14 +11,18 @@ Pure parts first (data in, words out); ``applied_section`` and ``status_caption`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from dimee_core import tuned
 from dimee_core.cache import Cache
 from dimee_core.config import METHOD_LABELS, DIMEEConfig
-from dimee_core.evaluate import Evaluation
-from ui import units, widgets
+from ui import units
+from ui.kpis import kpi_row
+
+if TYPE_CHECKING:  # a type only: this module is on the first screen (no scikit-learn)
+    from dimee_core.evaluate import Evaluation
 
 APPLIED = "_applied_claim"  # session key: the Claim the last Apply or frontier click set
 SHOWN = ("dimee", "dimee_plus", "cascade")
@@ -138,7 +142,7 @@ def applied_section(cfg: DIMEEConfig, ev: Evaluation, real: dict | None = None) 
                 icon=":material/info:")
         return
     st.subheader(f"The applied recommendation: {name}")
-    widgets.kpi_row(ev.methods[claim.method], prefix=f"{name} (applied) ",
+    kpi_row(ev.methods[claim.method], prefix=f"{name} (applied) ",
                     real=units.real_pair(real, claim.method))
     st.success(f"**Certified:** {setting_words(claim.method, claim.config)} — "
                f"{claim.words()}.", icon=":material/verified:")

@@ -10,7 +10,7 @@ from dimee_core.cache import Cache
 from dimee_core.costs import TIERS
 from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.predict import examples_by_tier
-from ui import charts, compute, plot, units
+from ui import charts, memo, plot, units
 from ui.text import md, md_quote
 from ui.compute import Results
 
@@ -96,7 +96,7 @@ def tier_costs(cache: Cache, cfg: DIMEEConfig) -> np.ndarray:
                 "to the cloud (the sidebar's abstract costs: DIMEE chooses tiers with these).")
     if units.in_units():
         u = units.unit()
-        t = int(np.median(compute.with_tokens(cache)[0].test.lengths))
+        t = int(np.median(memo.with_tokens(cache)[0].test.lengths))
         per, refs = units.per_request(cfg, L, np.arange(3), None, np.full(3, t))
         st.markdown(f"In {u.one} under **{md(units.profile().name)}**, for a request of "
                     f"{t} tokens (this data set's median): "

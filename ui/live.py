@@ -22,7 +22,7 @@ from dimee_core.costs import TIERS
 from dimee_core.evaluate import DIMEEConfig
 from dimee_core.predict import LiveModel, ModelOutputs, Route, csv_row, route
 from dimee_core import words
-from ui import compute, units
+from ui import compute, memo, units
 from ui.text import md
 
 MAX_REMEMBERED = 64  # texts whose outputs a session keeps
@@ -38,12 +38,12 @@ class _Loaded:
     lock: threading.Lock  # fast tokenizers must not be used by two threads at once
 
 
-@compute.cached(show_spinner="Loading the model (once per server)…", max_entries=4)
+@memo.cached(show_spinner="Loading the model (once per server)…", max_entries=4)
 def _loaded(cache: Cache) -> _Loaded:  # a rebuilt cache gets a new model
     return _Loaded(LiveModel(cache), threading.Lock())
 
 
-@compute.cached(show_spinner=False, max_entries=8)
+@memo.cached(show_spinner=False, max_entries=8)
 def task(cache: Cache) -> str:
     """"single" or "pair", from the model's sha256-verified config: no PyTorch, so the
     page draws while the model still loads (CacheError when it has none or fails)."""
@@ -74,11 +74,11 @@ def outputs(cache: Cache, text: str, pair: str | None = None) -> ModelOutputs:
         with loaded.lock:
             return loaded.model.run([text], None if pair is None else [pair])
 
-    return _remember(("text", str(cache.path), compute.stamp(cache), text, pair), run)
+    return _remember(("text", str(cache.path), memo.stamp(cache), text, pair), run)
 
 
 def _csv_key(cache: Cache, data: bytes, columns: tuple[str, str | None]) -> tuple:
-    return ("csv", str(cache.path), compute.stamp(cache), hashlib.sha256(data).hexdigest(),
+    return ("csv", str(cache.path), memo.stamp(cache), hashlib.sha256(data).hexdigest(),
             columns)
 
 

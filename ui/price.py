@@ -11,10 +11,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dimee_core import price, tuned
+from dimee_core import price_record as price, tuned
 from dimee_core.cache import Cache
-from dimee_core.evaluate import DIMEEConfig
-from ui import compute, guarantee
+from dimee_core.config import DIMEEConfig
+from dimee_core.recommendation import stored_target
+from ui import guarantee, memo
 from ui.charts import layout
 from ui.text import md
 
@@ -29,11 +30,16 @@ def stored(cache: Cache) -> price.Price | None:
         return None
 
 
-@compute.cached("data", max_entries=16, show_spinner="Certifying on the calibration "
+@memo.cached("data", max_entries=16, show_spinner="Certifying on the calibration "
                 "split…")
 def _computed(cache: Cache, base: DIMEEConfig, target_pp: float, delta: float,
               family: str, curve: bool) -> price.Price:
-    return price.price_of_certainty(cache.calibration, base, target_pp, delta, family,
+    # here, not at the top: what tune stored is drawn on the first screen, before
+    # scikit-learn and SciPy are imported (tests/test_first_screen.py)
+    from dimee_core.price import price_of_certainty
+    from ui import compute
+
+    return price_of_certainty(cache.calibration, base, target_pp, delta, family,
                                     cands=compute.candidates(cache, base),
                                     fractions=price.FRACTIONS if curve else ())
 
@@ -116,8 +122,8 @@ def words(p: price.Price) -> tuple[str, str, str]:
     return cert, best, cost
 
 
-def panel(p: price.Price, key: str, base: DIMEEConfig) -> None:
-    """The three side by side, then the curve (in an expander)."""
+def panel(p: price.Price, key: str, base: DIMEEConfig, curve_open: bool = False) -> None:
+    """The three side by side, then the curve (in an expander unless ``curve_open``)."""
     cert, best, cost = words(p)
     if p.certified:
         s = dict(p.certified_setting)
@@ -138,7 +144,10 @@ def panel(p: price.Price, key: str, base: DIMEEConfig) -> None:
     c3.caption(cost)
     if len(p.curve) == 1:
         return
-    with st.expander("Certified saving against calibration size (what more labels buy)"):
+    title = "Certified saving against calibration size (what more labels buy)"
+    with st.container() if curve_open else st.expander(title):
+        if curve_open:
+            st.markdown(f"**{title}**")
         st.plotly_chart(curve_figure(p), key=f"{key}_price_curve")
         st.caption("Each point certifies from scratch on a stratified subsample of the "
                    "calibration split (N/4, N/2, N). " + " · ".join(
@@ -148,8 +157,8 @@ def panel(p: price.Price, key: str, base: DIMEEConfig) -> None:
 
 
 def _stored_question(cache: Cache) -> tuple[float, float]:
-    d = cache.defaults
-    return float(d.get("target_pp", 0.3)), float(d.get("delta", 0.1))
+    target_pp, delta, _, _ = stored_target(cache)
+    return target_pp, delta
 
 
 def warm_up(cache: Cache) -> None:
@@ -161,7 +170,7 @@ def warm_up(cache: Cache) -> None:
 
 def section(cache: Cache, key: str, base: DIMEEConfig | None = None,
             target_pp: float | None = None, delta: float | None = None,
-            family: str = price.FAMILY) -> price.Price:
+            family: str = price.FAMILY, curve_open: bool = False) -> price.Price:
     """The panel for one question (default: the cache's stored target and δ at default
     costs). What tune stored is read back; anything else is computed here, the curve
     (three certifications) only on request, being too slow for a first screen."""
@@ -178,13 +187,13 @@ def section(cache: Cache, key: str, base: DIMEEConfig | None = None,
         p = _computed(cache, base, target_pp, delta, family, ask in asked)
         if asked_delta is None:
             _stale_note(cache, p)
-        panel(p, key, base)
+        panel(p, key, base, curve_open)
         if len(p.curve) == 1:
             st.button("Certify on N/4 and N/2 of the calibration split too, for the curve "
                       "(about half a minute)", key=f"{key}_price_curve_go",
                       on_click=asked.add, args=(ask,))
         return p
-    panel(p, key, base)
+    panel(p, key, base, curve_open)
     return p
 
 
@@ -208,10 +217,12 @@ COLUMNS = {"target": "Target", "certified": "Certified (calibration)",
 def table(caches: list[Cache]) -> None:
     """Every shipped data set's price of certainty, as stored by tune (a static table:
     cells wrap on a phone)."""
+    from dimee_core.price import row  # below the first screen: see _computed
+
     rows = []
     for cache in caches:
         p = stored(cache)
-        cells = price.row(p) if p is not None else {k: "–" for k in COLUMNS}
+        cells = row(p) if p is not None else {k: "–" for k in COLUMNS}
         if p is None:
             cells["certified"] = "not stored: run python -m dimee_core tune"
         rows.append({"Data set": md(cache.name),  # st.table cells are Markdown

@@ -1,10 +1,12 @@
-"""Progress while a data set loads (a session's first run or a switch).
+"""Progress while another data set loads (a switch).
 
 Streamlit keeps the previous run's elements on screen, faded, until the new run
 replaces them one by one: after a switch that showed the old data set's KPIs under the
 new caption for seconds. app.py therefore draws every page inside one ``st.empty``
 slot; on a switch this module first fills that slot with a progress bar (which removes
 the old page at once), then computes what every page reads, then the page replaces it.
+A session's first run has no old page to hide: it draws at once, the Overview's answer
+from stored numbers first, and each later section waits with its own spinner.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 
 import streamlit as st
 
-from ui import compute
 from ui.text import md
 
 DRAWN = "_drawn_ds"  # the data set the last finished run drew
@@ -31,7 +32,10 @@ def start(slot) -> Loading | None:
     one (None otherwise: a slider move keeps the page in place)."""
     ss = st.session_state
     want = ss.get("ds")
-    if DRAWN in ss and ss[DRAWN] == want:
+    if DRAWN not in ss:  # the first run: nothing old on screen
+        ss[DRAWN] = want
+        return None
+    if ss[DRAWN] == want:
         return None
     label = f"“{md(want)}”" if want else "the data set"
     # an element, not a container: a container in the slot would inherit the old page's
@@ -41,6 +45,8 @@ def start(slot) -> Loading | None:
 
 def finish(loading: Loading, ctx) -> None:
     """Fill the caches the page reads (k-means fit, KPIs, every method), step by step."""
+    from ui import compute  # on a switch only: a first run imports no scikit-learn early
+
     cache, cfg = ctx.cache, ctx.cfg
     loading.bar.progress(0.25, text=f"Clustering what the phone sees on "
                                     f"{cache.calibration.n:,} calibration samples (k = {cfg.k})…")

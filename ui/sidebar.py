@@ -9,8 +9,8 @@ import streamlit as st
 from dimee_core import words
 from dimee_core.cache import Cache, CacheError
 from dimee_core.costs import PRESETS
-from dimee_core.evaluate import DIMEEConfig
-from ui import compute, datasets, settings, state, undo, units, upload, url
+from dimee_core.config import DIMEEConfig
+from ui import datasets, memo, settings, state, undo, units, upload, url
 from ui.text import md
 
 
@@ -154,7 +154,7 @@ def prepare() -> Setup:
                                  "upload a .zip.")
     path = datasets.datasets()[ds]
     try:
-        cache = compute.load(path)
+        cache = memo.load(path)
     except CacheError as exc:
         return Setup(None, None, f"Dataset {md(repr(ds))} cannot be used: "
                                  f"{datasets.public_error(exc, path, ds)}")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from dimee_core.cache import Cache
 from dimee_core.costs import CostModel
-from dimee_core.evaluate import DIMEEConfig
+from dimee_core.config import DIMEEConfig
 from ui import settings, url
 from ui.text import md
 

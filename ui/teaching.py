@@ -10,7 +10,7 @@ import streamlit as st
 from dimee_core import teaching
 from dimee_core.cache import Cache
 from dimee_core.evaluate import DIMEEConfig
-from ui import compute, guarantee, settings, url
+from ui import guarantee, memo, settings, url
 from ui.text import md
 
 KEY = "lesson"  # widget key == URL parameter
@@ -19,7 +19,7 @@ CHOICES = {"illustrative": "Illustrative (not certified)", "certified": "Certifi
 PARAM = url.Param(KEY, url.choice(tuple(CHOICES)))
 
 
-@compute.cached("data", max_entries=16,
+@memo.cached("data", max_entries=16,
                 show_spinner="Choosing an illustrative setting on the calibration split…")
 def _illustration(cache: Cache, base: DIMEEConfig) -> teaching.Illustration:
     return teaching.illustrative_setting(cache, base)

@@ -11,7 +11,7 @@ from dimee_core.config import METHOD_LABELS, DIMEEConfig
 from dimee_core.metrics import MethodResult
 from dimee_core.objective import WORDS, Objective
 from dimee_core.payoff import tail_note
-from dimee_core.summary import accuracy_words
+from dimee_core.recommendation import accuracy_words
 from dimee_core.unit_store import config_of, stored
 from ui import units
 from ui.text import md

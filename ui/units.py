@@ -23,7 +23,7 @@ from dimee_core.profiles import (DEFAULT_PROFILE, FIELD_LABELS, PART_LABELS, PAR
                                  parse_profile, profile_json)
 from dimee_core.payoff import payoff, tail_note
 from dimee_core.profile_code import SLUGS, decode, encode
-from ui import charts, compute, plot, undo, url
+from ui import charts, memo, plot, undo, url
 from ui.text import md
 
 
@@ -161,7 +161,7 @@ def per_test_request(cache, cfg, routing) -> tuple[np.ndarray, np.ndarray] | Non
     abstract mode (the routing's own ``cost`` is the abstract figure)."""
     if not in_units():
         return None
-    lengths = compute.with_tokens(cache)[0].test.lengths
+    lengths = memo.with_tokens(cache)[0].test.lengths
     return per_request(cfg, cache.num_layers, routing.tier, routing.escalated, lengths)
 
 
@@ -181,7 +181,7 @@ def payoff_box(cache, cfg) -> None:
     if not in_units():
         return
     p, u = profile(), unit()
-    lengths = compute.with_tokens(cache)[0].test.lengths
+    lengths = memo.with_tokens(cache)[0].test.lengths
     verdict = payoff(p, OBJECTIVE_OF[u.key], cfg.m, cfg.n, cache.num_layers, lengths,
                      cfg.costs.mode, cfg.hidden_size)
     st.info(f"**Which tier pays off under {md(p.name)}** (m = {cfg.m}, n = {cfg.n}). "
@@ -320,7 +320,7 @@ def sidebar_section(cache) -> None:
                  help="abstract: the paper's layer-equivalents. ms / mJ / $: latency, "
                       "phone energy or server money from the device-and-network profile "
                       "below, per request, from each sample's token count.")
-        note = compute.with_tokens(cache)[1] if in_units() else None
+        note = memo.with_tokens(cache)[1] if in_units() else None
         if note:  # an old cache: every real-unit figure rests on these counts
             st.caption(f"Token counts: {md(note)}.")
         p = profile()
@@ -358,6 +358,8 @@ SWEEP_KS = (4, 8, 12)
 def network_section(cache, cfg, latencies: dict | None) -> None:
     """Latency distributions with the SLA line, and every split and k for this network
     (What-if). Separate from the optimiser section, which recommends with a guarantee."""
+    from ui import compute  # What-if only; this module is on the Overview's first screen
+
     st.subheader("Your network: latency, SLA and the best split")
     if not in_units():
         st.info("Pick ms, mJ or $ under **Real units** in the sidebar to see this "

@@ -7,66 +7,14 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dimee_core import explore, summary
+from dimee_core import explore, recommendation, summary
 from dimee_core.cache import Cache
-from dimee_core.config import METHOD_LABELS, DIMEEConfig
-from dimee_core.metrics import MethodResult
-from ui import charts, compute, downloads, plot, settings, unit_answer, units
+from dimee_core.config import DIMEEConfig
+from ui import charts, compute, downloads, plot, units
+from ui.answer import recommendation_in_unit, recommendation_units
+from ui.kpis import KPI_HELP, kpi_caption, kpi_row, show_error
 from ui.compute import Results
 from ui.text import md
-
-KPI_HELP = {
-    "accuracy": "Share of held-out test samples answered correctly.",
-    "drop": "How many percentage points less accurate than sending everything to the "
-            "cloud (full model). Negative means more accurate. Below it: the 95 % "
-            "bootstrap interval over test samples.",
-    "cost": "Average cost of answering one sample: compute on each device plus network "
-            "transfers, in layer-equivalents (one phone layer = 1 by default).",
-    "reduction": "How much cheaper than sending every raw input to the cloud.",
-}
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return f"95 % interval {ci[0]:+.2f} to {ci[1]:+.2f}" if ci else ""
-
-
-def kpi_row(r: MethodResult, prefix: str = "", per_row: int = 4,
-            real: tuple | None = None, profile=None, unit=None) -> None:
-    """Four headline numbers of one method (``per_row=2`` for half-width columns).
-    ``real``: (own, all-in-cloud) real-unit summaries under ``profile`` (the sidebar's by
-    default): the cost KPIs then show the sidebar's unit (through ui.units, like every
-    cost on every page), and in mJ the radio tail's share when it dominates.
-    ``unit``: ``r``'s cost is already in that unit (a stored answer)."""
-    cells = [st.columns(per_row) for _ in range(4 // per_row)]
-    c = [col for row in cells for col in row]
-    c[0].metric(f"{prefix}Accuracy", f"{100 * r.accuracy:.2f} %", help=KPI_HELP["accuracy"])
-    c[1].metric(f"{prefix}Accuracy drop vs cloud", f"{r.accuracy_drop_pp:+.2f} pp",
-                help=KPI_HELP["drop"], delta_description=_ci(r.drop_ci95) or None)
-    label, value, red_label, red, help_text = units.cost_cells(r, real, unit)
-    c[2].metric(f"{prefix}{label}", value, help=help_text)
-    shown = r if unit is not None else units.in_unit(r, real)
-    c[3].metric(f"{prefix}{red_label}", red, help=KPI_HELP["reduction"],
-                delta_description=_ci(shown.reduction_ci95) or None)
-    note = units.energy_note(real, profile)
-    if note:
-        st.caption(f"{prefix}phone energy: {note}" if prefix else f"Phone energy: {note}")
-
-
-def kpi_caption(r: MethodResult, name: str = "DIMEE", real: tuple | None = None,
-                cfg: DIMEEConfig | None = None) -> None:
-    """The same numbers as one plain-language sentence for stakeholders: the accuracy
-    change is worded by its interval ('no measurable accuracy loss' when it spans 0); a
-    router that sends everything to the cloud says why (``cfg``: its knobs)."""
-    if cfg is not None and summary.all_to_cloud(r):
-        st.caption(f"**In plain words:** {name} sends every request to the cloud at these "
-                   f"knobs and saves nothing, {summary.cloud_reason(cfg)}.")
-        return
-    s, saving = r.tier_shares, summary.saving_words(units.in_unit(r, real),
-                                                    units.shown(real).noun)
-    st.caption(f"**In plain words:** {name} answers {100 * s['mobile']:.0f} % of requests on "
-               f"the phone, {100 * s['edge']:.0f} % on the edge and {100 * s['cloud']:.0f} % "
-               f"in the cloud. It {saving}, with {summary.accuracy_words(r)}.")
-
 
 def methods_dataframe(table: pd.DataFrame) -> None:
     """The all-methods table with readable column names and formats (costs in the
@@ -109,11 +57,6 @@ def config_panel(cache: Cache, cfg: DIMEEConfig, res: Results, key: str,
                            mime="application/json", key=f"{key}_json", on_click="ignore")
 
 
-def show_error(exc: Exception, what: str = "This setting") -> None:
-    """A core validation error as a plain message (never a traceback)."""
-    st.error(f"{md(what)} cannot be evaluated: {md(settings.in_labels(exc), 400)}")
-
-
 def results_or_error(cache: Cache, cfg: DIMEEConfig) -> Results | None:
     """Evaluate the current settings; on a core validation error show it and return None."""
     try:
@@ -133,7 +76,7 @@ def dimee_kpis(cache: Cache, cfg: DIMEEConfig, caption: bool = False,
         show_error(exc)
         return False
     kpi_row(r, per_row=per_row, real=real)
-    if caption or summary.all_to_cloud(r):  # a 0 % is always shown with its reason
+    if caption or recommendation.all_to_cloud(r):  # a 0 % is always shown with its reason
         kpi_caption(r, real=real, cfg=cfg)
     return True
 
@@ -174,53 +117,7 @@ def headline_panel(cache: Cache) -> None:
             "meets": cc.TextColumn("Meets it?", width="small")})
 
 
-# ---------------------------------------------------------------- Overview's answer
-
-def recommendation_units(cache: Cache) -> dict | None:
-    """Each method of the cache's recommendation as (own, all-in-cloud) under the profile
-    in force; None in abstract mode."""
-    return compute.recommendation_units(cache, units.profile()) if units.in_units() else None
-
-
-def recommendation_in_unit(rec: summary.Recommendation, real: dict | None
-                           ) -> summary.Recommendation:
-    """``rec`` with its test results in the sidebar's unit (the pick and its calibration
-    numbers stay)."""
-    return rec if real is None else rec.with_test(
-        {m: units.in_unit(r, real[m]) for m, r in rec.test.items()})
-
-
-def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> summary.Recommendation:
-    """The data set's recommended method at its stored setting, in one sentence, its KPIs
-    and why it was chosen; a note when the sidebar holds another setting."""
-    rec = compute.recommended(cache)
-    if unit_answer.draw(cache, kpi_row):  # chosen in this unit by tune: read, not computed
-        if cfg != rec.config:
-            st.info("The sidebar holds another setting: the sections below use yours.",
-                    icon=":material/tune:")
-        return rec
-    real = recommendation_units(cache)
-    if real is not None:
-        st.caption("No answer is stored for this profile (tune stores one per preset "
-                   "profile and unit): below is the abstract answer rescored in this unit. "
-                   "The What-if optimiser chooses in this unit.")
-    st.markdown(summary.headline(recommendation_in_unit(rec, real), units.shown(real).noun))
-    kpi_row(rec.chosen, prefix=f"{METHOD_LABELS[rec.method]} ",
-            real=None if real is None else real[rec.method])
-    st.caption(f"{METHOD_LABELS[rec.method]}'s setting stored with this data set "
-               f"(certified on its calibration split by python -m dimee_core tune): "
-               f"{summary.setting_words(rec.chosen_config)}, default costs. "
-               f"{summary.why(rec)}"
-               + ("" if real is None else " (Those calibration costs are abstract "
-                  "layer-equivalents: the method was picked in the paper's cost model.)"))
-    units.payoff_box(cache, rec.chosen_config)
-    if cfg != rec.config:
-        st.info("The sidebar holds another setting: the sections below use yours.",
-                icon=":material/tune:")
-    return rec
-
-
-def summary_table(shipped: list[tuple[Cache, summary.Recommendation]]) -> None:
+def summary_table(shipped: list[tuple[Cache, recommendation.Recommendation]]) -> None:
     """Every shipped data set at its stored setting: a static table, so cells wrap on a
     phone instead of scrolling sideways."""
     # an old cache's token counts take a tokenizer pass (a minute for 10 k texts): only

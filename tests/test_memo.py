@@ -1,11 +1,11 @@
-"""ui/compute.py: one caching decorator, keyed on the cache folder, its files' stamp and
+"""ui/memo.py: one caching decorator, keyed on the cache folder, its files' stamp and
 the arguments' repr."""
 
 from __future__ import annotations
 
 import os
 
-from ui import compute
+from ui import memo
 
 
 def test_each_cached_function_keeps_its_own_entries_and_a_rewrite_refreshes(tmp_path):
@@ -14,12 +14,12 @@ def test_each_cached_function_keeps_its_own_entries_and_a_rewrite_refreshes(tmp_
     (tmp_path / "meta.json").write_text("{}")
     calls = []
 
-    @compute.cached("data")
+    @memo.cached("data")
     def first(folder, x):
         calls.append(("first", x))
         return "first", x
 
-    @compute.cached("data")  # the same kind: one body, told apart by fn's name only
+    @memo.cached("data")  # the same kind: one body, told apart by fn's name only
     def second(folder, x):
         calls.append(("second", x))
         return "second", x
@@ -41,7 +41,7 @@ def test_errors_are_not_kept_and_the_stamp_reads_both_record_files(tmp_path):
     (tmp_path / "meta.json").write_text("{}")
     calls = []
 
-    @compute.cached()
+    @memo.cached()
     def flaky(source, fail):
         calls.append(fail)
         if fail:
@@ -55,4 +55,4 @@ def test_errors_are_not_kept_and_the_stamp_reads_both_record_files(tmp_path):
             pass
     assert calls == [True, True]  # an error is computed again, never cached
     assert flaky(str(tmp_path), False) == 3
-    assert compute.stamp(str(tmp_path)) == (os.stat(tmp_path / "meta.json").st_mtime, 0.0)
+    assert memo.stamp(str(tmp_path)) == (os.stat(tmp_path / "meta.json").st_mtime, 0.0)
