@@ -21,15 +21,7 @@ from dimee_core.objective import WORDS, preset_objectives  # noqa: E402
 from dimee_core.selection import certify, evaluate_candidates  # noqa: E402
 from dimee_core.tokens import with_lengths  # noqa: E402
 from dimee_core.unit_answers import Answer, score  # noqa: E402
-from dimee_core.unit_store import stored  # noqa: E402
-
-
-def setting_words(e: dict) -> str:
-    if e["method"] == "all_in_cloud":
-        return "all in the cloud"
-    if e["method"] == "cascade":
-        return f"cascade m={e['m']} n={e['n']} α={e['alpha']:g}"
-    return f"{e['method'].replace('_plus', '+').upper()} m={e['m']} n={e['n']} k={e['k']}"
+from dimee_core.unit_store import setting_words, stored  # noqa: E402
 
 
 def rows_for(folder: Path) -> list[str]:

@@ -21,7 +21,6 @@ TEST_FIELDS = ("accuracy", "accuracy_drop_pp", "drop_ci95", "value", "reference"
                "reduction_pct", "shares", "n_test")  # unit_answers.TestFigures
 
 
-
 def _number(v: Any, where: str, lo: float = -math.inf, hi: float = math.inf) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
             math.isfinite(v) and lo <= v <= hi):
@@ -110,3 +109,12 @@ def config_of(e: dict[str, Any], cache) -> DIMEEConfig | None:
     if e["method"] == "cascade":
         return DIMEEConfig.for_cache(cache, m=knobs["m"], n=knobs["n"], alpha=knobs["alpha"])
     return DIMEEConfig.for_cache(cache, **knobs)
+
+
+def setting_words(e: dict[str, Any]) -> str:
+    """A stored answer's setting in a few words (the README table's column)."""
+    if e["method"] == "all_in_cloud":
+        return "all in the cloud"
+    if e["method"] == "cascade":
+        return f"cascade m={e['m']} n={e['n']} α={e['alpha']:g}"
+    return f"{e['method'].replace('_plus', '+').upper()} m={e['m']} n={e['n']} k={e['k']}"

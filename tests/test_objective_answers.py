@@ -12,12 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dimee_core import selection, tuned
+from dimee_core import selection, tuned, unit_answers
 from dimee_core.config import DIMEEConfig
 from dimee_core.objective import Objective, ObjectiveError, reductions, unit_values
 from dimee_core.profiles import PRESETS, Device
 from dimee_core.splits import fit_part
-from dimee_core.unit_answers import answer
+from dimee_core.unit_answers import MIN_SAVING_PCT, answer
 
 from .conftest import synthetic_split
 from .test_profiles import by_hand
@@ -84,7 +84,7 @@ def test_the_objective_only_ranks_the_certified_set(setup):
         if a.all_in_cloud:
             assert a.method == "all_in_cloud" and a.reduction_pct == 0.0
         else:
-            assert a.reduction_pct == saved[rec.index] > 0
+            assert a.reduction_pct == saved[rec.index] >= MIN_SAVING_PCT
 
 
 def test_all_in_cloud_when_every_setting_costs_more_there(setup):
@@ -96,6 +96,21 @@ def test_all_in_cloud_when_every_setting_costs_more_there(setup):
     assert "costs" in a.reason and "more than all-in-cloud" in a.reason
     assert a.certified.ok  # something was certified; it just does not pay in this unit
 
+
+
+def test_a_saving_under_the_margin_is_all_in_cloud(setup, monkeypatch):
+    """The margin decides on the calibration saving alone: just above the best certified
+    saving, all-in-cloud with the reason; just below it, that setting."""
+    _, _, cands = setup
+    o = Objective("usd", PRESETS["Wi-Fi + edge GPU"])
+    best = answer(cands, o, 5.0, 0.1)
+    assert not best.all_in_cloud and best.reduction_pct > 0
+    monkeypatch.setattr(unit_answers, "MIN_SAVING_PCT", best.reduction_pct + 0.01)
+    a = answer(cands, o, 5.0, 0.1)
+    assert a.all_in_cloud and a.reduction_pct == 0.0
+    assert f"saves only {best.reduction_pct:.1f} %" in a.reason
+    monkeypatch.setattr(unit_answers, "MIN_SAVING_PCT", best.reduction_pct - 0.01)
+    assert answer(cands, o, 5.0, 0.1).setting() == best.setting()
 
 ENTRY = {"method": "cascade", "m": 2, "n": 4, "alpha": 0.9, "fit_fraction": 0.3,
          "random_state": 0, "bound_pp": 0.2, "guarantee": "drop ≤ 1 pp",
