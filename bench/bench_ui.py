@@ -8,7 +8,8 @@ Targets: slider → KPI <= 300 ms, cold start <= 1.3× a trivial app, data-set s
 <= 1.5 s. The slider runs at URL settings where DIMEE's routing reacts to it (COST_SWEEP).
 ``--units``: the dashboard in real units (``unit=ms``, the default LTE + cloud GPU
 profile), the ε slider → the 'Mean latency' KPI (UNITS_SWEEP; in ms only a routing
-change moves it), target median <= 300 ms. ``--only-switch``: only the data-set switch.
+change moves it), target median <= 300 ms. ``--only-slider``: only the cost slider.
+``--only-switch``: only the data-set switch.
 ``--trivial R``: R cold starts each of this app and a trivial one-chart app, alternated,
 and their ratio (target ≤ 1.3×). ``--load N``: everything under a parallel load of N busy
 processes.
@@ -214,7 +215,47 @@ def cpu_load(n: int) -> Iterator[None]:
             p.wait()
 
 
-def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP) -> None:
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_server_idle(busy: float = 0.05, window: float = 2.0, timeout: float = 300.0) -> float:
+    """Wait until this bench's streamlit servers use under ``busy`` of a core over
+    ``window`` s: the server's warm-up (Live's model, PyTorch: ~10 s of CPU after the
+    first run) would otherwise compete with the first timed presses. Linux only; returns
+    the seconds waited."""
+    mine = str(os.getpid())
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(p) == mine
+            and b"streamlit" in _cmdline(p)]
+    t0 = time.perf_counter()
+    while pids and time.perf_counter() - t0 < timeout:
+        before = sum(map(_cpu_seconds, pids))
+        time.sleep(window)
+        if sum(map(_cpu_seconds, pids)) - before < busy * window:
+            break
+    return time.perf_counter() - t0
+
+
+def _parent(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return ""
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP,
+                 only: str | None = None) -> None:
     """Slider → KPI. Every press raises the slider by one step; a press is timed only when
     the displayed KPI must change (rounding can hide a change: waiting for a change then
     would hang), and every press waits until its run has finished (URL mirrors the new
@@ -224,6 +265,8 @@ def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     with streamlit_server() as (url, _):
         for path, start, settings in sweep.pages:
+            if only is not None and (path or "overview") != only:
+                continue
             values = [round(start + i * sweep.step, 6) for i in range(n + 1)]
             want = expected_kpis(sweep, values, settings)
             changes = sum(a != b for a, b in zip(want[WARM_UP:], want[WARM_UP + 1:]))
@@ -240,6 +283,7 @@ def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP) -> None:
             thumb = slider_thumb(page, sweep.slider)
             thumb.wait_for(state="attached", timeout=300000)
             wait_idle(page, 300000)
+            waited = wait_server_idle()
             times, untimed, i = [], 0, 0
             while len(times) < presses:
                 i += 1
@@ -261,7 +305,8 @@ def bench_slider(browser, presses: int, sweep: Sweep = COST_SWEEP) -> None:
                 wait_url_param(page, sweep.key, f"{values[i]:g}")  # its run got to its end
                 wait_idle(page)
             print(f"ui    {path or 'overview'}: '{sweep.slider}' slider → '{label}' KPI "
-                  f"updated: {_ms(times)}; {untimed} press(es) not timed (KPI unchanged)")
+                  f"updated: {_ms(times)}; {untimed} press(es) not timed (KPI unchanged); "
+                  f"{waited:.0f} s waited for the server's warm-up to end")
             med = 1000 * statistics.median(times)
             SUMMARY.append(f"{sweep.key} slider → '{label}' KPI, {path or 'overview'} | "
                            f"median {med:.0f} ms, p90 {1000 * _p90(times):.0f} ms "
@@ -300,12 +345,13 @@ def bench_switch(browser) -> None:
 
 
 def bench_browser(presses: int, units: bool = False, only_switch: bool = False,
-                  trivial: int = 0) -> None:
+                  trivial: int = 0, only_slider: bool = False,
+                  page: str | None = None) -> None:
     with chromium_browser() as browser:
         if trivial:
             bench_cold_vs_trivial(browser, trivial)
-        if units:  # real units: the latency KPI
-            bench_slider(browser, presses, UNITS_SWEEP)
+        if units or only_slider:  # real units: the latency KPI
+            bench_slider(browser, presses, UNITS_SWEEP if units else COST_SWEEP, page)
             return
         if not only_switch:
             bench_cold_start(browser)
@@ -326,6 +372,11 @@ def main() -> None:
                          "Overview and What-if, each value checked against dimee_core; "
                          "target median <= 300 ms (skips the core numbers, cold start and "
                          "switch)")
+    ap.add_argument("--only-slider", action="store_true",
+                    help="only the cost slider → KPI on the Overview and What-if (skips the "
+                         "core numbers, cold start and switch)")
+    ap.add_argument("--page", choices=("overview", "whatif"),
+                    help="with --only-slider or --units: that page only")
     ap.add_argument("--only-switch", action="store_true",
                     help="only the data-set switch (skips the core numbers)")
     ap.add_argument("--trivial", type=int, default=0, metavar="R",
@@ -339,10 +390,11 @@ def main() -> None:
     with cpu_load(args.load):
         if args.load:
             print(f"under a parallel load of {args.load} busy processes")
-        if not (args.units or args.only_switch):
+        if not (args.units or args.only_switch or args.only_slider):
             bench_core()
         if not args.skip_browser:
-            bench_browser(args.presses, args.units, args.only_switch, args.trivial)
+            bench_browser(args.presses, args.units, args.only_switch, args.trivial,
+                          args.only_slider, args.page)
     tag = f"parallel load {args.load}" if args.load else "no added load"
     for line in SUMMARY:  # README rows: what | number (machine load) | target
         print(f"summary ({tag}) | {line}")

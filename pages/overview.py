@@ -67,7 +67,7 @@ if res is not None:
         st.subheader("DIMEE vs DIMEE+")
         shares = {"DIMEE": ev.methods["dimee"].tier_shares,
                   "DIMEE+": ev.methods["dimee_plus"].tier_shares}
-        plot.chart(charts.tier_shares_bar(shares), key="ov_tiers")
+        plot.chart(plot.figure(charts.tier_shares_bar, shares), key="ov_tiers")
         st.caption(charts.shares_summary(shares) + " DIMEE+ may also keep a cluster's most "
                    "confident samples on the phone (a confidence gate per cluster) and let "
                    "the edge hand a sample on to the cloud when its own answer is unsure.")
@@ -77,8 +77,8 @@ if res is not None:
     widgets.methods_dataframe(table)
     st.caption("All in cloud is the reference (0 pp, 0 %). The oracle knows the answers and "
                "is only a bound; random uses DIMEE's tier shares without its judgement.")
-    plot.chart(charts.methods_scatter(table, units.reduction_title(units.shown(real))),
-               key="ov_methods")
+    plot.chart(plot.figure(charts.methods_scatter, table,
+                           units.reduction_title(units.shown(real))), key="ov_methods")
     st.caption("Each method at the current settings: further right is cheaper, lower is "
                "more accurate than the full model in the cloud. The table above holds the "
                "same numbers.")

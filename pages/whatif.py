@@ -50,7 +50,7 @@ if res is not None:
     except ValueError as exc:
         widgets.show_error(exc, "The frontier")
     else:
-        plot.chart(charts.frontier_chart(front, explore.methods_table(ev), param),
+        plot.chart(plot.figure(charts.frontier_chart, front, explore.methods_table(ev), param),
                    key="wi_frontier")
         st.caption(f"Each line is one method with one knob swept (DIMEE: {param}; DIMEE+: ε; "
                    "cascade: α); stars and diamonds are every method at your current "
@@ -61,13 +61,13 @@ if res is not None:
     left, right = st.columns(2)
     with left:
         st.header("Tier distribution")
-        plot.chart(charts.tier_shares_bar(
-            {label: ev.methods[k].tier_shares
-             for k, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"),
-                              ("cascade", "Cascade"), ("oracle", "Oracle"))}), key="wi_tiers")
+        plot.chart(plot.figure(charts.tier_shares_bar, {
+            label: ev.methods[k].tier_shares
+            for k, label in (("dimee", "DIMEE"), ("dimee_plus", "DIMEE+"),
+                             ("cascade", "Cascade"), ("oracle", "Oracle"))}), key="wi_tiers")
     with right:
         st.header("Clusters")
-        plot.chart(charts.cluster_chart(res.clusters), key="wi_clusters")
+        plot.chart(plot.figure(charts.cluster_chart, res.clusters), key="wi_clusters")
     st.caption("Clusters are groups of calibration samples that looked alike to the phone "
                "after layer m. Bars show how many of each are easy (the phone's exit is "
                "already sure), medium or hard; the label says where DIMEE sends the group.")

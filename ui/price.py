@@ -15,7 +15,7 @@ from dimee_core import price_record as price, tuned
 from dimee_core.cache import Cache
 from dimee_core.config import DIMEEConfig
 from dimee_core.recommendation import stored_target
-from ui import guarantee, memo
+from ui import guarantee, memo, plot
 from ui.charts import layout
 from ui.text import md
 
@@ -148,7 +148,7 @@ def panel(p: price.Price, key: str, base: DIMEEConfig, curve_open: bool = False)
     with st.container() if curve_open else st.expander(title):
         if curve_open:
             st.markdown(f"**{title}**")
-        st.plotly_chart(curve_figure(p), key=f"{key}_price_curve")
+        plot.chart(plot.figure(curve_figure, p), key=f"{key}_price_curve")
         st.caption("Each point certifies from scratch on a stratified subsample of the "
                    "calibration split (N/4, N/2, N). " + " · ".join(
                        f"{q.n_calibration}: " + ("too small" if q.saving_pct is None else

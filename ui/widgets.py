@@ -170,7 +170,7 @@ def sankey_panel(res: Results, n_samples: int, default: str, key: str) -> None:
         key=key, persist_state="session") or default
     r = ev.methods[method]
     escalated = float(explore.via_edge(ev.routings[method]).mean())
-    plot.chart(charts.sankey(r.tier_shares, escalated, n_samples=n_samples),
+    plot.chart(plot.figure(charts.sankey, r.tier_shares, escalated, n_samples=n_samples),
                key=f"{key}_chart")
     st.caption(charts.sankey_summary(SANKEY_METHODS[method], r.tier_shares, escalated))
 
