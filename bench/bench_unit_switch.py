@@ -52,10 +52,12 @@ SECTION = '[data-testid="stSidebar"] details'
 def _click_unit(page, key: str) -> None:
     radio = page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').filter(
         has_text="Show costs in").first
-    if not radio.is_visible():  # its section starts closed in abstract mode
+    option = radio.get_by_text(key, exact=True)
+    if not option.is_visible():  # its section starts closed in abstract mode
         page.locator(SECTION).filter(has_text="Real units").first.locator(
             "summary").first.click(force=True)
-    radio.get_by_text(key, exact=True).click(force=True)  # the sidebar redraws each run
+        option.wait_for(state="visible")  # a click during the opening was lost
+    option.click(force=True)  # the sidebar redraws each run
 
 
 def switch_times(browser, app: str, rounds: int) -> list[float]:

@@ -8,7 +8,7 @@ so a caller holding routers in a cache sees the same state before and after.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from .config import METHOD_LABELS, DIMEEConfig
 from .evaluate import Evaluation, resolve
 from .features import confidences, correct_matrix, exit_layer, pools, routing_features
 from .metrics import MethodResult
+from .objective import Objective, routing_figures
 from .router import CLOUD, MOBILE, DIMEERouter, Routing, gate_of
 from .splits import Split
 
@@ -36,20 +37,27 @@ ALPHA_GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97
 
 # ---------------------------------------------------------------- scoring helpers
 
+UnitScore = Callable[[Routing], tuple[float, float]]  # a routing -> (figure, all-in-cloud's)
+
+
 def _frontier_row(method: str, param: str, value: float, routing: Routing, split: Split,
-                  ref_cost: float, ref_acc: float | None = None) -> dict:
-    """Accuracy and cost of one routing on ``split``, relative to its final exit."""
+                  ref_cost: float, ref_acc: float | None = None,
+                  unit: UnitScore | None = None) -> dict:
+    """Accuracy and cost of one routing on ``split``, relative to its final exit; the
+    cost in a real unit when ``unit`` scores it (else the abstract one)."""
     acc = float((routing.predictions(split.probs) == split.labels).mean())
     if ref_acc is None:
         ref_acc = float(correct_matrix(split.probs, split.labels)[:, -1].mean())
-    mean_cost = float(routing.cost.mean())
+    mean_cost, ref_cost = (float(routing.cost.mean()), ref_cost) if unit is None else unit(
+        routing)
     return {"method": method, "param": param, "value": float(value), "accuracy": acc,
             "accuracy_drop_pp": 100 * (ref_acc - acc), "mean_cost": mean_cost,
             "cost_reduction_pct": 100 * (1 - mean_cost / ref_cost)}
 
 
 def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: str,
-                 values: Iterable[float], method: str) -> pd.DataFrame:
+                 values: Iterable[float], method: str, unit: UnitScore | None = None
+                 ) -> pd.DataFrame:
     """Re-solve a fitted router for each value of ``param`` ("epsilon" or "mu") and score
     it on ``split``. The policy is switched to the one that param belongs to."""
     policy = {"epsilon": "budget", "mu": "reward"}[param]
@@ -61,33 +69,45 @@ def router_sweep(router: DIMEERouter, config: DIMEEConfig, split: Split, param: 
         for v in values:
             resolve(router, replace(config, policy=policy, **{param: float(v)}))
             rows.append(_frontier_row(method, param, v, router.route(split, clusters), split,
-                                      ref_cost, ref_acc))
+                                      ref_cost, ref_acc, unit))
     finally:
         resolve(router, config)
     return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
 
 
-def cascade_sweep(cache: Cache, config: DIMEEConfig,
-                  alphas: Iterable[float] = ALPHA_GRID) -> pd.DataFrame:
+def cascade_sweep(cache: Cache, config: DIMEEConfig, alphas: Iterable[float] = ALPHA_GRID,
+                  unit: UnitScore | None = None) -> pd.DataFrame:
     """The confidence cascade on the test split for each alpha."""
     test, L = cache.test, cache.num_layers
     ref_cost = config.costs.reference_cost(L)
     rows = [_frontier_row("cascade", "alpha", a,
                           baselines.cascade(test.probs, a, config.m, config.n, config.costs),
-                          test, ref_cost) for a in alphas]
+                          test, ref_cost, unit=unit) for a in alphas]
     return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
 
 
 def frontiers(cache: Cache, config: DIMEEConfig, routers: tuple[DIMEERouter, DIMEERouter],
-              dimee_param: str | None = None) -> pd.DataFrame:
+              dimee_param: str | None = None, objective: Objective | None = None,
+              lengths: np.ndarray | None = None) -> pd.DataFrame:
     """Accuracy-vs-cost curves on the test split: DIMEE over epsilon (or mu when the
-    policy is ``reward``), DIMEE+ over epsilon, the cascade over alpha."""
+    policy is ``reward``), DIMEE+ over epsilon, the cascade over alpha. Under a real
+    ``objective`` each point's cost is in its unit (from the test split's token counts
+    ``lengths``) and its saving is against all-in-cloud there; the routers still solve
+    in the cost model ``config`` gives them."""
     dimee, plus = routers
     param = dimee_param or ("mu" if config.policy == "reward" else "epsilon")
     grid = MU_GRID if param == "mu" else EPSILON_GRID
-    parts = [router_sweep(dimee, config, cache.test, param, grid, "dimee"),
-             router_sweep(plus, config, cache.test, "epsilon", EPSILON_GRID, "dimee_plus"),
-             cascade_sweep(cache, config)]
+    unit = None
+    if objective is not None and objective.real:
+        if lengths is None:
+            raise ValueError("a frontier in real units needs the test split's token counts")
+        args = (lengths, config.m, config.n, cache.num_layers, config.costs.mode,
+                config.hidden_size)
+        unit = lambda r: routing_figures(objective, r.tier, r.escalated, *args)  # noqa: E731
+    parts = [router_sweep(dimee, config, cache.test, param, grid, "dimee", unit),
+             router_sweep(plus, config, cache.test, "epsilon", EPSILON_GRID, "dimee_plus",
+                          unit),
+             cascade_sweep(cache, config, unit=unit)]
     return pd.concat(parts, ignore_index=True)
 
 

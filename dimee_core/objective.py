@@ -24,6 +24,7 @@ import numpy as np
 
 from .costs import moments
 from .profiles import PRESETS, Profile, UnitCosts
+from .profiles import per_request as profile_per_request
 
 OBJECTIVES = ("abstract", "latency_ms", "latency_p95_ms", "energy_mj", "usd")
 REAL = OBJECTIVES[1:]
@@ -124,3 +125,15 @@ def reductions(cands, objective: Objective) -> np.ndarray:
     values, reference = unit_values(cands, objective)
     return 100 * (1 - values / reference)
 
+
+
+def routing_figures(objective: Objective, tier: np.ndarray, escalated: np.ndarray | None,
+                    lengths: np.ndarray, m: int, n: int, num_layers: int,
+                    mode: str = "resume", hidden_size: int | None = None
+                    ) -> tuple[float, float]:
+    """One routing's figure in ``objective``'s unit and statistic ($: per million
+    requests, as the dashboard shows money), and all-in-cloud's for the same requests."""
+    kw = {} if hidden_size is None else {"hidden_size": hidden_size}
+    own, ref = profile_per_request(objective.profile, METRIC[objective.name], tier,
+                                   escalated, lengths, m, n, num_layers, mode, **kw)
+    return objective.statistic(own), objective.statistic(ref)

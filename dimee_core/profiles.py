@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .costs import MODES, RoutePolynomials, check_split, moments
+from .route_parts import RouteParts, route_parts
 
 METRICS = ("latency_ms", "energy_mj", "usd", "bytes_uplink")
 MAX_VALUE = 1e9  # larger is a typo, not a scenario
@@ -115,40 +116,19 @@ class Profile:
 def route_polynomials(profile: Profile, metric: str, m: int, n: int, num_layers: int,
                       mode: str = "resume", hidden_size: int = HIDDEN_SIZE) -> RoutePolynomials:
     """Per-sample ``metric`` of every route, as (1, T, T^2) coefficients."""
+    return parts(profile, metric, m, n, num_layers, mode, hidden_size).polynomials()
+
+
+def parts(profile: Profile, metric: str, m: int, n: int, num_layers: int,
+          mode: str = "resume", hidden_size: int = HIDDEN_SIZE) -> RouteParts:
+    """Every route's ``metric`` split into phone compute, transfer and remote compute
+    (``route_parts``), after checking the split, the unit and the mode."""
     check_split(m, n, num_layers)
     if metric not in METRICS:
         raise ValueError(f"unknown unit {metric!r}; choose one of {METRICS}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    L, p = num_layers, profile
-    resume = mode == "resume"
-    tokens = np.array([0.0, p.payload.token_id_bytes, 0.0])
-    state = np.array([0.0, hidden_size * p.payload.hidden_value_bytes, 0.0])
-    ship = state if resume else tokens  # what leaves the phone / the edge
-    edge_layers, cloud_layers = (n - m, L - m) if resume else (n, L)
-    up_layers = L - n if resume else L
-    zero = np.zeros(3)
-    if metric == "latency_ms":
-        phone = m * p.phone.layer_ms()
-        tiers = [phone,
-                 phone + p.phone_edge.transfer_ms(ship) + edge_layers * p.edge.layer_ms(),
-                 phone + p.phone_cloud.transfer_ms(ship) + cloud_layers * p.cloud.layer_ms()]
-        up = p.edge_cloud.transfer_ms(ship) + up_layers * p.cloud.layer_ms()
-        ref = p.phone_cloud.transfer_ms(tokens) + L * p.cloud.layer_ms()
-    elif metric == "energy_mj":  # W x ms = mJ
-        phone = m * p.phone.layer_ms() * p.phone.watts
-        tiers = [phone, phone + p.phone_edge.radio_mj(ship),
-                 phone + p.phone_cloud.radio_mj(ship)]
-        up, ref = zero, p.phone_cloud.radio_mj(tokens)
-    elif metric == "usd":
-        bill = lambda dev, layers: (layers * dev.layer_ms() * dev.usd_per_hour / 3.6e6
-                                    + np.array([dev.usd_per_million_requests / 1e6, 0, 0]))
-        tiers = [zero, bill(p.edge, edge_layers), bill(p.cloud, cloud_layers)]
-        up, ref = bill(p.cloud, up_layers), bill(p.cloud, L)
-    else:  # bytes the phone sends
-        tiers, up, ref = [zero, ship, ship], zero, tokens
-    return RoutePolynomials(np.stack(tiers).astype(float), np.asarray(up, float),
-                            np.asarray(ref, float))
+    return route_parts(profile, metric, m, n, num_layers, mode, hidden_size)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import app
 
 from dimee_core import explore, words
 from dimee_core.costs import TIERS
-from ui import charts, downloads, plot, samples, units, widgets
+from ui import charts, downloads, plot, samples, unit_figures, units, widgets
 from ui.text import md, md_quote, shorten
 
 ctx = app.current()
@@ -89,18 +89,11 @@ if res is not None:
         st.caption("Each dot is the answer the model would give if it stopped at that layer "
                    "(green = right, red cross = wrong). The shaded bands show which device "
                    "holds those layers; the dashed line is α.")
-        parts = explore.cost_breakdown(cfg.costs, cfg.m, cfg.n, cache.num_layers,
-                                       TIERS.index(row["tier"]), bool(esc[sid]) if esc
-                                       is not None else False)
         st.header("What this sample cost")
         if per_request is not None:
             st.metric(f"This request: {u.one}", units.fmt(u, per_request[0][sid]),
                       f"all in cloud: {units.fmt(u, per_request[1][sid])}",
                       delta_color="off", delta_arrow="off", help=u.help)
-        ref = cfg.costs.reference_cost(cache.num_layers)
-        plot.chart(charts.cost_breakdown_chart(parts, ref), key="smp_cost")
-        st.caption(" · ".join(f"{k}: {v:g}" for k, v in parts.items())
-                   + f" · all-in-cloud would cost {ref:g}")
-        units.abstract_note("the parts split the cost model the router minimised; the "
-                            "figure above is this request in your unit")
+        unit_figures.breakdown(cache, cfg, TIERS.index(row["tier"]),
+                               bool(esc[sid]) if esc is not None else False, sid)
     samples.mirror(cache.test.n)  # filters and the picked sample: a link shows them

@@ -4,8 +4,8 @@ import streamlit as st
 
 import app
 
-from dimee_core import explore
-from ui import charts, compute, confusion, guarantee, optimiser, pins, plot, units, widgets
+from ui import (charts, confusion, guarantee, optimiser, pins, plot, unit_figures, units,
+                widgets)
 
 COUNT = lambda title: st.column_config.NumberColumn(title, format="localized")  # "1,234"
 ctx = app.current()
@@ -45,18 +45,7 @@ if res is not None:
 
     param = "μ" if cfg.policy == "reward" else "ε"
     st.header("Accuracy vs cost")
-    try:
-        front = compute.frontiers(cache, cfg)
-    except ValueError as exc:
-        widgets.show_error(exc, "The frontier")
-    else:
-        plot.chart(plot.figure(charts.frontier_chart, front, explore.methods_table(ev), param),
-                   key="wi_frontier")
-        st.caption(f"Each line is one method with one knob swept (DIMEE: {param}; DIMEE+: ε; "
-                   "cascade: α); stars and diamonds are every method at your current "
-                   "settings. Up and to the left is better: more accurate and cheaper.")
-        units.abstract_note("each sweep re-routes at every knob value and scores it in "
-                            "the cost model the routers minimise")
+    unit_figures.frontier(cache, cfg, ev, real, param)
 
     left, right = st.columns(2)
     with left:

@@ -198,7 +198,32 @@ def test_samples_per_request_cost_is_the_requests_own_latency(at):
     np.testing.assert_allclose(table["latency_ms"].to_numpy(), want[table["id"]])
     sid = at.selectbox(key="smp_id").value
     assert _metric(at, "This request: latency (ms)") == f"{want[sid]:.1f} ms"
-    assert any("abstract units" in c.value for c in at.caption)  # the parts chart says so
+    # the cost breakdown in ms under the profile: its parts sum to this request's latency
+    bar = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "all in cloud" in c.proto.spec and '"stack"' in c.proto.spec)
+    title = bar["layout"]["xaxis"]["title"]["text"]
+    name = at.session_state["_profile"].name  # an earlier test may have edited it
+    assert title.startswith(f"mean latency per request (ms), {name} (total")
+    assert sum(t["x"][0] for t in bar["data"]) == pytest.approx(want[sid], rel=1e-9)
+    assert not any("abstract units" in c.value for c in at.caption)
+    at.switch_page("pages/overview.py").run()
+
+
+def test_what_if_frontier_is_in_the_unit_and_names_the_profile(at):
+    cache, cfg = _rt()
+    at.switch_page("pages/whatif.py").run()
+    _clean(at)
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "cheaper" in c.proto.spec and "(now)" in c.proto.spec)
+    p = at.session_state["_profile"]  # an earlier test may have edited it
+    assert fig["layout"]["xaxis"]["title"]["text"] == (
+        f"mean latency per request (ms), {p.name} ← cheaper")
+    r = evaluate(cache, cfg, n_boot=0).routings["dimee"]  # DIMEE's star: its own latency
+    want = summarise(p, r.tier, r.escalated, cache.test.lengths,
+                     cfg.m, cfg.n, cache.num_layers).latency_ms["mean"]
+    star = next(t for t in fig["data"] if t.get("name") == "DIMEE (now)")
+    assert star["x"][0] == pytest.approx(want, rel=1e-9)
+    assert not any("abstract units" in c.value for c in at.caption)
     at.switch_page("pages/overview.py").run()
 
 

@@ -211,3 +211,37 @@ def test_projection_of_a_single_routing_feature_is_a_strip(cache):
     order = np.argsort(conf1[pts["id"]])  # one axis: PCA keeps the order (up to sign)
     x = pts["x"].to_numpy()[order]
     assert (np.diff(x) >= -1e-9).all() or (np.diff(x) <= 1e-9).all()
+
+
+def test_a_frontier_in_real_units_is_each_routing_scored_by_the_profile(cache, cfg, routers):
+    """Each swept point's ms (mean, p95) and $ per million equal profiles.summarise of
+    the same routing (re-made here through evaluate / baselines), against all-in-cloud's."""
+    from dimee_core import baselines
+    from dimee_core.objective import Objective
+    from dimee_core.profiles import PRESETS, summarise
+    from dimee_core.tokens import with_lengths
+
+    lengths = with_lengths(cache)[0].test.lengths
+    lte = PRESETS["LTE + cloud GPU"]
+    figure = {"latency_ms": lambda s: s.latency_ms["mean"],
+              "latency_p95_ms": lambda s: s.latency_ms["p95"],
+              "usd": lambda s: s.money_per_million}
+    for name, read in figure.items():
+        front = explore.frontiers(cache, cfg, routers, objective=Objective(name, lte),
+                                  lengths=lengths)
+        abstract = explore.frontiers(cache, cfg, routers)
+        assert (front["accuracy"] == abstract["accuracy"]).all()  # only the unit moved
+        kw = dict(lengths=lengths, m=cfg.m, n=cfg.n, num_layers=cache.num_layers)
+        ev = evaluate(cache, replace(cfg, policy="budget", epsilon=2.0), n_boot=0)
+        cascade = baselines.cascade(cache.test.probs, 0.9, cfg.m, cfg.n, cfg.costs)
+        for method, value, r in (("dimee", 2.0, ev.routings["dimee"]),
+                                 ("dimee_plus", 2.0, ev.routings["dimee_plus"]),
+                                 ("cascade", 0.9, cascade)):
+            row = front[(front["method"] == method) & (front["value"] == value)].iloc[0]
+            own = read(summarise(lte, r.tier, r.escalated, **kw))
+            ref = read(summarise(lte, r.tier, None, **kw, reference=True))
+            assert row["mean_cost"] == pytest.approx(own, rel=1e-9)
+            assert row["cost_reduction_pct"] == pytest.approx(100 * (1 - own / ref), rel=1e-9)
+    evaluate(cache, cfg, routers=routers, n_boot=0)  # leave the shared routers as found
+    with pytest.raises(ValueError, match="token counts"):
+        explore.frontiers(cache, cfg, routers, objective=Objective("usd", lte))

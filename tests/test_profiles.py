@@ -259,3 +259,28 @@ def test_old_cache_without_texts_falls_back_to_the_stated_constant():
     assert (filled.test.lengths == FALLBACK_TOKENS).all() and str(FALLBACK_TOKENS) in note
     again, none = with_lengths(filled)
     assert again is filled and none is None
+
+
+@pytest.mark.parametrize("mode", ["resume", "recompute"])
+def test_a_requests_parts_sum_to_the_hand_model_and_name_their_source(mode):
+    """profiles.parts split one request (the Samples page's bar): they sum to the
+    hand-written figure, the phone's part is its own layers, energy has no remote part
+    and money no phone part; all-in-cloud's figure is the hand model's too."""
+    from dimee_core.profiles import parts
+
+    p, T, m, n, L = PRESETS["LTE + cloud GPU"], 37, 2, 4, 6
+    for metric in ("latency_ms", "energy_mj", "usd"):
+        model = parts(p, metric, m, n, L, mode, 384)
+        for tier, esc in ((0, False), (1, False), (2, False), (1, True)):
+            got = model.of_request(tier, esc, T)
+            hand = by_hand(p, tier, esc, T, m, n, L, mode, 384)[metric]
+            assert sum(got.values()) == pytest.approx(hand, rel=1e-12)
+            assert got["escalation"] == 0.0 or esc
+        ref = by_hand(p, 2, False, T, m, n, L, mode, 384, reference=True)[metric]
+        assert model.reference_of(T) == pytest.approx(ref, rel=1e-12)
+    lat = parts(p, "latency_ms", m, n, L, mode, 384).of_request(2, False, T)
+    layer = p.phone.ms_per_layer + p.phone.ms_per_token * T + p.phone.ms_per_token2 * T * T
+    assert lat["phone compute"] == pytest.approx(m * layer)
+    assert parts(p, "energy_mj", m, n, L, mode, 384).of_request(2, False, T)[
+        "remote compute"] == 0.0
+    assert parts(p, "usd", m, n, L, mode, 384).of_request(1, False, T)["phone compute"] == 0.0

@@ -132,10 +132,12 @@ def methods_scatter(table: pd.DataFrame,
     return layout(fig, showlegend=False, height=380)
 
 
-def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
-                   dimee_param: str = "ε") -> go.Figure:
+def frontier_chart(front: pd.DataFrame, table: pd.DataFrame, dimee_param: str = "ε",
+                   x_title: str = "mean cost per sample (layer-equivalents)",
+                   x_format: str = ".2f") -> go.Figure:
     """Accuracy vs mean cost: swept methods as lines, every method at the current settings
-    as a marker (DIMEE's current operating point as a star)."""
+    as a marker (DIMEE's current operating point as a star). ``x_title`` (escaped by the
+    caller) names the costs' unit, ``x_format`` formats them on hover."""
     fig = go.Figure()
     for method, part in front.groupby("method", sort=False):
         part = part.sort_values(["mean_cost", "accuracy"])
@@ -144,8 +146,8 @@ def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
             name=SWEPT[method].format(p=dimee_param), line=dict(color=METHOD_COLORS[method]),
             marker=dict(size=5), opacity=0.75,
             customdata=part[["param", "value"]].to_numpy(),
-            hovertemplate="%{customdata[0]}=%{customdata[1]}<br>cost %{x:.2f}"
-                          "<br>accuracy %{y:.2f}%<extra></extra>"))
+            hovertemplate="%{customdata[0]}=%{customdata[1]}<br>cost %{x:" + x_format
+                          + "}<br>accuracy %{y:.2f}%<extra></extra>"))
     # the baselines: one unlisted trace, each point named beside it, so the legend (five
     # entries) never outgrows the plot on a phone
     base = table[~table["key"].isin(FOCUS)]
@@ -159,7 +161,8 @@ def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
         x=base["mean_cost"], y=100 * base["accuracy"], mode="markers+text",
         name="baselines", showlegend=False, text=names, textposition=spots,
         textfont=dict(size=11), cliponaxis=False, customdata=base[["method"]].to_numpy(),
-        hovertemplate="%{customdata[0]}: cost %{x:.2f}, accuracy %{y:.2f}%<extra></extra>",
+        hovertemplate="%{customdata[0]}: cost %{x:" + x_format
+                      + "}, accuracy %{y:.2f}%<extra></extra>",
         marker=dict(size=10, symbol="diamond", line=dict(width=1, color="black"),
                     color=[METHOD_COLORS.get(k) for k in base["key"]])))
     # DIMEE last and largest, so it stays visible when DIMEE+ lands on the same point
@@ -171,7 +174,7 @@ def frontier_chart(front: pd.DataFrame, table: pd.DataFrame,
             marker=dict(size=20 if r["key"] == "dimee" else 14,
                         color=METHOD_COLORS.get(r["key"]), symbol="star",
                         line=dict(width=1, color="black"))))
-    fig.update_xaxes(title="mean cost per sample (layer-equivalents) ← cheaper")
+    fig.update_xaxes(title=f"{x_title} ← cheaper")
     fig.update_yaxes(title="test accuracy (%)")
     fig = layout(fig, height=440)
     fig.update_layout(legend=dict(entrywidth=0.5, entrywidthmode="fraction"))  # 2 columns
@@ -243,17 +246,18 @@ def trajectory_chart(traj: pd.DataFrame, m: int, n: int, alpha: float,
     return layout(fig, height=340)
 
 
-def cost_breakdown_chart(parts: Mapping[str, float], reference: float | None = None
-                         ) -> go.Figure:
-    """One sample's cost split into its parts; ``reference`` marks all-in-cloud."""
+def cost_breakdown_chart(parts: Mapping[str, float], reference: float | None = None,
+                         title: str = "cost", fmt: str = "{:g}") -> go.Figure:
+    """One sample's cost split into its parts; ``reference`` marks all-in-cloud.
+    ``title`` (escaped by the caller) names the unit, ``fmt`` formats each figure."""
     colors = ("#2ca02c", "#9467bd", "#1f77b4", "#d62728")
     fig = go.Figure([go.Bar(y=["cost"], x=[v], name=k, orientation="h", marker_color=c,
-                            text=[f"{v:g}"] if v else None, textposition="inside")
+                            text=[fmt.format(v)] if v else None, textposition="inside")
                      for (k, v), c in zip(parts.items(), colors)])
     if reference is not None:
         fig.add_vline(x=reference, line_dash="dash", annotation_text="all in cloud",
                       annotation_position="top")
-    fig.update_xaxes(title=f"cost (total {sum(parts.values()):g})",
+    fig.update_xaxes(title=f"{title} (total {fmt.format(sum(parts.values()))})",
                      range=[0, 1.05 * max(sum(parts.values()), reference or 0)])
     return layout(fig, barmode="stack", height=190, yaxis=dict(visible=False))
 

@@ -17,6 +17,7 @@ from dimee_core.cache import Cache
 from dimee_core.evaluate import (DIMEEConfig, Evaluation, evaluate, fit_routers, resolve,
                                   score_routing, unit_results)
 from dimee_core.metrics import MethodResult
+from dimee_core.objective import Objective
 from dimee_core.recommendation import Recommendation
 from dimee_core.profiles import Profile, UnitSummary, per_request, summarise
 from dimee_core.router import DIMEERouter, Routing
@@ -128,9 +129,12 @@ def results(cache: Cache, cfg: DIMEEConfig, n_boot: int = INTERACTIVE_BOOT) -> R
 
 
 @cached("data", show_spinner="Sweeping the frontiers…", max_entries=32)
-def frontiers(cache: Cache, cfg: DIMEEConfig) -> pd.DataFrame:
+def frontiers(cache: Cache, cfg: DIMEEConfig, objective: Objective | None = None
+              ) -> pd.DataFrame:
+    """The frontier sweeps at cfg; costs in ``objective``'s unit when it is a real one."""
+    lengths = None if objective is None else with_tokens(cache)[0].test.lengths
     with routers(cache, cfg) as both:
-        return explore.frontiers(cache, cfg, both)
+        return explore.frontiers(cache, cfg, both, objective=objective, lengths=lengths)
 
 
 @cached(show_spinner="Fitting and routing every candidate setting on the calibration "

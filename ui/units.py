@@ -314,7 +314,11 @@ def sidebar_section(cache) -> None:
     ss = st.session_state
     if PROFILE_KEY not in ss:
         _set(PRESETS[DEFAULT_PROFILE])
-    with st.expander("Real units (ms, mJ, $)", expanded=in_units()):
+    # open when the session arrived in a real unit; fixed afterwards: a changed
+    # ``expanded`` remounts the section, which closed it under the pointer on a click
+    # on "abstract" and lost a click arriving meanwhile
+    with st.expander("Real units (ms, mJ, $)", expanded=ss.setdefault("_units_open",
+                                                                      in_units())):
         st.radio("Show costs in", list(UNITS), key=UNIT_KEY, horizontal=True,
                  format_func=lambda k: "abstract" if k == "abstract" else k,
                  help="abstract: the paper's layer-equivalents. ms / mJ / $: latency, "
