@@ -81,7 +81,7 @@ def curve_figure(p: price.Price) -> go.Figure:
         fig.add_hline(y=p.best_pct, line=dict(color="#b35806", dash="dot"),
                       annotation_text="calibration-best, not guaranteed",
                       annotation_position="bottom right")
-    fig.update_xaxes(title="labelled calibration samples", type="log")
+    fig.update_xaxes(title="labelled calibration samples", type="log", tickformat=",d")
     fig.update_yaxes(title="certified saving on calibration (%)", range=[-5, 105])
     return layout(fig, height=280)
 
@@ -151,7 +151,7 @@ def panel(p: price.Price, key: str, base: DIMEEConfig, curve_open: bool = False)
         plot.chart(plot.figure(curve_figure, p), key=f"{key}_price_curve")
         st.caption("Each point certifies from scratch on a stratified subsample of the "
                    "calibration split (N/4, N/2, N). " + " · ".join(
-                       f"{q.n_calibration}: " + ("too small" if q.saving_pct is None else
+                       f"{q.n_calibration:,}: " + ("too small" if q.saving_pct is None else
                                                  f"{q.saving_pct:.1f} %")
                        for q in p.curve))
 
