@@ -32,10 +32,7 @@ def start(slot) -> Loading | None:
     one (None otherwise: a slider move keeps the page in place)."""
     ss = st.session_state
     want = ss.get("ds")
-    if DRAWN not in ss:  # the first run: nothing old on screen
-        ss[DRAWN] = want
-        return None
-    if ss[DRAWN] == want:
+    if ss.setdefault(DRAWN, want) == want:  # no switch; a first run has nothing old
         return None
     label = f"“{md(want)}”" if want else "the data set"
     # an element, not a container: a container in the slot would inherit the old page's
