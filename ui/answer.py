@@ -46,11 +46,17 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> recommendation.Recomme
     """The data set's recommended method at its stored setting, in one sentence, its KPIs
     and why it was chosen; a note when the sidebar holds another setting."""
     rec = recommended(cache)
-    if unit_answer.draw(cache, kpi_row):  # chosen in this unit by tune: read, not computed
-        if cfg != rec.config:
-            st.info("The sidebar holds another setting: the sections below use yours.",
-                    icon=":material/tune:")
-        return rec
+    if not unit_answer.draw(cache, kpi_row):  # chosen in this unit by tune: read, not computed
+        _rescored_answer(cache, rec)
+    if cfg != rec.config:
+        st.info("The sidebar holds another setting: the sections below use yours.",
+                icon=":material/tune:")
+    return rec
+
+
+def _rescored_answer(cache: Cache, rec: recommendation.Recommendation) -> None:
+    """The abstract answer, rescored in the sidebar's unit when one is on (no answer is
+    stored for this unit and profile)."""
     real = recommendation_units(cache)
     if real is not None:
         st.caption("No answer is stored for this profile (tune stores one per preset "
@@ -66,10 +72,6 @@ def recommended_answer(cache: Cache, cfg: DIMEEConfig) -> recommendation.Recomme
                + ("" if real is None else " (Those calibration costs are abstract "
                   "layer-equivalents: the method was picked in the paper's cost model.)"))
     units.payoff_box(cache, rec.chosen_config)
-    if cfg != rec.config:
-        st.info("The sidebar holds another setting: the sections below use yours.",
-                icon=":material/tune:")
-    return rec
 
 
 def shipped_recommendations() -> list[tuple[Cache, recommendation.Recommendation]]:
