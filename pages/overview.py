@@ -18,16 +18,23 @@ st.caption(f"**{md(cache.meta.get('title', cache.name))}** · model "
            f"{cache.num_layers} (each setting below names its own m and n). All numbers "
            f"are on the {words.count(cache.test.n, 'held-out test sample')}.")
 
-st.header("The answer for this data set")
-try:
-    rec = answer.recommended_answer(cache, cfg)
-except ValueError as exc:
-    kpis.show_error(exc, "This data set's stored setting")
-    rec = None
-if rec is not None:
-    onepage.downloads(cache)
-st.subheader("The price of certainty")
-price.section(cache, "ov", curve_open=True)
+# Each section in its own container: an element's place (its delta path) then depends only
+# on what its own section drew, so a section that draws one element more or less (another
+# unit's answer, a warning) does not shift the rest. The browser reuses every element
+# whose place and content are unchanged instead of re-rendering it; a shifted chart was
+# redrawn from scratch (three Plotly charts on every unit switch).
+with st.container(key="ov_answer"):
+    st.header("The answer for this data set")
+    try:
+        rec = answer.recommended_answer(cache, cfg)
+    except ValueError as exc:
+        kpis.show_error(exc, "This data set's stored setting")
+        rec = None
+    if rec is not None:
+        onepage.downloads(cache)
+with st.container(key="ov_price"):
+    st.subheader("The price of certainty")
+    price.section(cache, "ov", curve_open=True)
 warmup.first_screen_sent()
 
 # Everything below fits routers at the sidebar's knobs: its modules (scikit-learn, SciPy)
@@ -35,7 +42,8 @@ warmup.first_screen_sent()
 from dimee_core import explore  # noqa: E402
 from ui import charts, guarantee, plot, units, widgets  # noqa: E402
 
-widgets.headline_panel(cache)
+with st.container(key="ov_headline"):
+    widgets.headline_panel(cache)
 
 st.header("At your settings")
 st.caption("The answer above runs each method at its own stored, certified setting; this "
@@ -43,20 +51,22 @@ st.caption("The answer above runs each method at its own stored, certified setti
            f"(m = {cfg.m}, n = {cfg.n}, k = {cfg.k}), so their numbers can differ. The line "
            "under DIMEE+ says which of them a guarantee covers here.")
 applied = st.container()  # the applied recommendation, first: filled once results are in
-st.subheader("DIMEE")
-res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, True) else None
+with st.container(key="ov_dimee"):
+    st.subheader("DIMEE")
+    res = widgets.results_or_error(cache, cfg) if widgets.dimee_kpis(cache, cfg, True) else None
 if res is not None:
     ev = res.evaluation
-    st.subheader("DIMEE+")
-    real, latencies = widgets.unit_summaries(cache, cfg)
-    widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
-                    real=units.real_pair(real, "dimee_plus"))
-    widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+",
+    with st.container(key="ov_dimee_plus"):
+        st.subheader("DIMEE+")
+        real, latencies = widgets.unit_summaries(cache, cfg)
+        widgets.kpi_row(ev.methods["dimee_plus"], prefix="DIMEE+ ",
                         real=units.real_pair(real, "dimee_plus"))
-    guarantee.status_caption(cache, cfg)
-    with applied:
-        guarantee.applied_section(cfg, ev, real)
-    widgets.risk_warnings(ev, real)
+        widgets.kpi_caption(ev.methods["dimee_plus"], name="DIMEE+",
+                            real=units.real_pair(real, "dimee_plus"))
+        guarantee.status_caption(cache, cfg)
+        with applied:
+            guarantee.applied_section(cfg, ev, real)
+        widgets.risk_warnings(ev, real)
 
     left, right = st.columns([3, 2])
     with left:
@@ -84,8 +94,9 @@ if res is not None:
                "same numbers.")
     widgets.config_panel(cache, cfg, res, key="ov", real=real)
 
-st.header("Every shipped data set")
-shipped = answer.shipped_recommendations()
-widgets.summary_table(shipped)
-st.subheader("The price of certainty, every shipped data set")
-price.table([c for c, _ in shipped])
+with st.container(key="ov_shipped"):
+    st.header("Every shipped data set")
+    shipped = answer.shipped_recommendations()
+    widgets.summary_table(shipped)
+    st.subheader("The price of certainty, every shipped data set")
+    price.table([c for c, _ in shipped])
