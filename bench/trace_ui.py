@@ -7,7 +7,12 @@ cold page load, and prints the renderer main thread's busy time by kind (scripti
 layout, paint, GC, parsing), its longest tasks, and the page's element count (Streamlit
 element containers, charts, tables) with the websocket frames one run sent. A JavaScript
 CPU profile (CDP ``Profiler``) over the same interaction names the heaviest functions by
-self time (the bundle is minified: its file name, e.g. PlotlyChart…js, says whose).
+self time (the bundle is minified: its file name, e.g. PlotlyChart…js, says whose), over
+the whole interaction and from the action until the KPI's DOM changed (a mutation
+observer marks it; 'seen' is the next animation frame that shows it). The websocket
+frame times are when Playwright heard of them, up to ~0.2 s after the server sent them on
+a busy machine; "act at" is time.perf_counter(), the server's clock too (to line up with
+timestamps logged there).
 """
 
 from __future__ import annotations
@@ -42,13 +47,14 @@ KINDS = {  # trace event name → kind (self time)
     "UpdateLayerTree": "paint", "HitTest": "other", "ScheduleStyleRecalculation": "style",
 }
 SEEN_JS = "(a) => { const r = (%s)(a); if (r) performance.mark('seen'); return r; }"
-ELEMENTS_JS = """() => ({
-  elements: document.querySelectorAll('[data-testid="stMain"] [data-testid="stElementContainer"]').length,
-  charts: document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]').length,
-  tables: document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"], [data-testid="stMain"] [data-testid="stDataFrame"]').length,
-  metrics: document.querySelectorAll('[data-testid="stMain"] %s').length,
-  dom_nodes: document.getElementsByTagName('*').length,
-})""" % KPI
+ELEMENTS_JS = """() => {
+  const n = (sel) => document.querySelectorAll(sel.split(', ').map(
+    s => '[data-testid="stMain"] ' + s).join(', ')).length;
+  return {elements: n('[data-testid="stElementContainer"]'),
+          charts: n('[data-testid="stPlotlyChart"]'),
+          tables: n('[data-testid="stTable"], [data-testid="stDataFrame"]'),
+          metrics: n('%s'), dom_nodes: document.getElementsByTagName('*').length};
+}""" % KPI
 
 
 def main_thread_summary(trace: dict) -> tuple[dict, list, list]:
@@ -209,8 +215,9 @@ def slider(browser, page, url: str, repeat: int) -> None:
 
         def done(old=old) -> None:  # rounding may hide a change: then the run's end
             try:
-                return page.wait_for_function(SEEN_JS % _KPI_JS,
-                                       arg=[COST_SWEEP.kpi, old], polling="raf", timeout=15000).json_value()
+                return page.wait_for_function(
+                    SEEN_JS % _KPI_JS, arg=[COST_SWEEP.kpi, old], polling="raf",
+                    timeout=15000).json_value()
             except Exception:
                 print("   (KPI unchanged at its rounding: timed to the run's end)")
                 wait_idle(page, 120000)
